@@ -1,0 +1,108 @@
+"""The cs20 command line.
+
+    python -m cs20 list                      lectures with one-line descriptions
+    python -m cs20 run LECTURE [flags]       same as python lectures/LECTURE.py [flags]
+    python -m cs20 data list                 registered data files (size, license)
+    python -m cs20 data fetch NAME           find or download one file, print its path
+    python -m cs20 data verify               where each file was found, sha256 checked
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib.util
+import pathlib
+import sys
+
+LECTURES_DIR = pathlib.Path(__file__).resolve().parents[1] / "lectures"
+
+
+def lecture_paths() -> dict[str, pathlib.Path]:
+    return {path.stem: path for path in sorted(LECTURES_DIR.glob("l[0-9][0-9]_*.py"))}
+
+
+def summary_line(path: pathlib.Path) -> str:
+    """The docstring's first line, read without importing (and so without TensorFlow)."""
+    docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    return docstring.splitlines()[0] if docstring else ""
+
+
+def command_list(_arguments) -> int:
+    paths = lecture_paths()
+    width = max(map(len, paths), default=0)
+    for name, path in paths.items():
+        print(f"{name:<{width}}  {summary_line(path)}")
+    return 0
+
+
+def command_run(arguments) -> int:
+    paths = lecture_paths()
+    name = arguments.lecture.removesuffix(".py")
+    if name not in paths:
+        print(f"error: unknown lecture {name!r}; see `python -m cs20 list`", file=sys.stderr)
+        return 2
+    spec = importlib.util.spec_from_file_location(name, paths[name])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    from cs20 import cli
+
+    cli.guard(module.main, arguments.flags)
+    return 0
+
+
+def command_data(arguments) -> int:
+    from cs20.datasets import sources
+
+    if arguments.action == "list":
+        for source in sources.REGISTRY.values():
+            print(f"{source.name:<20} {source.size:>11,} B  {source.filename:<44} {source.license}")
+        return 0
+    if arguments.action == "fetch":
+        if not arguments.name:
+            print("error: data fetch needs a NAME; see `python -m cs20 data list`", file=sys.stderr)
+            return 2
+        try:
+            print(sources.resolve(arguments.name, arguments.data_dir))
+        except (ValueError, FileNotFoundError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        return 0
+    # verify: every registered file, where it was found, checksum checked.
+    failures = 0
+    for source in sources.REGISTRY.values():
+        try:
+            found = sources.find_local(source, arguments.data_dir)
+            status = f"ok       {found[1]} ({found[0]})" if found else "missing"
+        except ValueError as error:
+            status, failures = f"MISMATCH {error}", failures + 1
+        print(f"{source.name:<20} {source.size:>11,} B  {status}")
+    return 1 if failures else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m cs20", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="list the lectures").set_defaults(handler=command_list)
+    run = commands.add_parser("run", help="run a lecture (flags go to the lecture)",
+                              add_help=False)
+    run.add_argument("lecture")
+    run.add_argument("flags", nargs=argparse.REMAINDER)
+    run.set_defaults(handler=command_run)
+    data = commands.add_parser("data", help="list, fetch or verify data files")
+    data.add_argument("action", choices=("list", "fetch", "verify"))
+    data.add_argument("name", nargs="?", help="data file name (for fetch)")
+    data.add_argument("--data-dir", default="", help="folder searched first")
+    data.set_defaults(handler=command_data)
+    return parser
+
+
+def main(argv=None) -> int:
+    arguments = build_parser().parse_args(argv)
+    return arguments.handler(arguments)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

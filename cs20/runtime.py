@@ -1,0 +1,147 @@
+"""Everything a run sets up before its first step and writes after its last.
+
+`start` turns a parsed config into a `Run`: the run directory (`runs/<lecture>/<name>/`),
+seeds and op determinism, the tf.distribute strategy, the mixed-precision policy, the
+TensorBoard writer and `config.json`. `Run.finish` writes `results.json` and prints the
+final metrics as a table, so every lecture ends the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import math
+import pathlib
+import shutil
+import time
+
+from cs20 import config as config_lib
+
+import keras
+import tensorflow as tf
+
+RUNS_ROOT = pathlib.Path("runs")
+CHECKPOINT_SUBDIR = "checkpoints"
+
+
+def default_run_dir(lecture: str) -> pathlib.Path:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return RUNS_ROOT / lecture / stamp
+
+
+def clear_run_state(directory: pathlib.Path) -> None:
+    """--fresh: drop checkpoints and event files so the new run cannot mix with the old."""
+    shutil.rmtree(directory / CHECKPOINT_SUBDIR, ignore_errors=True)
+    for events_file in directory.rglob("events.out.tfevents.*"):
+        events_file.unlink()
+    (directory / "results.json").unlink(missing_ok=True)
+
+
+def set_seed(seed: int, deterministic: bool) -> None:
+    # Seeds Python's `random`, NumPy and TensorFlow's global generator in one call.
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    """The tf.distribute engine behind --strategy."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"unknown strategy {name!r}: use default, mirrored or multi_worker")
+
+
+def set_precision(mixed_precision: bool) -> str:
+    """Sets (and returns) Keras' global dtype policy.
+
+    float16 needs loss scaling and only pays off on GPUs; CPUs have fast bfloat16 paths
+    and bfloat16 keeps float32's range, so it needs no scaling.
+    """
+    if not mixed_precision:
+        policy = "float32"
+    elif tf.config.list_physical_devices("GPU"):
+        policy = "mixed_float16"
+    else:
+        policy = "mixed_bfloat16"
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+@dataclasses.dataclass
+class Run:
+    """A started run: where it writes and what it runs on."""
+
+    lecture: str
+    config: object
+    directory: pathlib.Path
+    strategy: tf.distribute.Strategy
+    writer: tf.summary.SummaryWriter
+    started: float = dataclasses.field(default_factory=time.perf_counter)
+
+    @property
+    def checkpoint_dir(self) -> pathlib.Path:
+        return self.directory / CHECKPOINT_SUBDIR
+
+    def path(self, name: str) -> pathlib.Path:
+        """A file in the run directory (artefacts: plots, samples, projector files)."""
+        return self.directory / name
+
+    def resume_command(self) -> str:
+        return f"python lectures/{self.lecture}.py --run-dir {self.directory}"
+
+    def finish(self, metrics: dict, steps: int | None = None) -> dict:
+        """Writes results.json (metrics under their TensorBoard tags) and prints them."""
+        results = {name: _plain(value) for name, value in metrics.items()}
+        results["wall_seconds"] = round(time.perf_counter() - self.started, 2)
+        if steps is not None:
+            results["steps"] = int(steps)
+        self.writer.flush()
+        (self.directory / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        print(format_table(results))
+        print(f"Results: {self.directory / 'results.json'}")
+        print(f"TensorBoard: tensorboard --logdir {self.directory}")
+        return results
+
+
+def _plain(value):
+    """Tensors and NumPy scalars -> JSON-friendly Python numbers."""
+    if hasattr(value, "numpy"):
+        value = value.numpy()
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float):
+        return round(value, 6) if math.isfinite(value) else str(value)
+    return value
+
+
+def format_table(results: dict) -> str:
+    width = max(len(name) for name in results)
+    lines = ["", "Results", "-" * (width + 14)]
+    for name, value in results.items():
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        lines.append(f"{name:<{width}}  {shown:>12}")
+    return "\n".join(lines)
+
+
+def start(lecture: str, config) -> Run:
+    """Run directory, seeds, strategy, precision, writer and config.json for a lecture."""
+    directory = pathlib.Path(config.run_dir) if config.run_dir else default_run_dir(lecture)
+    if config.fresh:
+        clear_run_state(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    set_seed(config.seed, config.deterministic)
+    strategy = make_strategy(getattr(config, "strategy", "default"))
+    policy = set_precision(getattr(config, "mixed_precision", False))
+    print(f"cs20 {lecture}: run directory {directory}")
+    print(config_lib.describe(config))
+    if policy != "float32":
+        print(f"  (dtype policy: {policy})")
+    config_lib.save(config, directory / "config.json")
+    writer = tf.summary.create_file_writer(str(directory))
+    return Run(lecture=lecture, config=config, directory=directory, strategy=strategy,
+               writer=writer)

@@ -1,0 +1,83 @@
+"""TensorBoard helpers on top of tf.summary, one writer per run.
+
+Tags follow `<split>/<name>` (`train/loss`, `eval/accuracy`) so TensorBoard groups them.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import tensorflow as tf
+from tensorboard.plugins.hparams import api as hparams_api
+
+
+def scalars(writer: tf.summary.SummaryWriter, values: dict, step: int, prefix: str = "") -> None:
+    with writer.as_default(step=step):
+        for name, value in values.items():
+            tf.summary.scalar(f"{prefix}{name}", value)
+
+
+def histograms(writer: tf.summary.SummaryWriter, variables, step: int, prefix: str = "") -> None:
+    """One histogram per variable, named by its path (`dense/kernel`)."""
+    with writer.as_default(step=step):
+        for variable in variables:
+            tf.summary.histogram(f"{prefix}{variable.path}", variable)
+
+
+def images(writer: tf.summary.SummaryWriter, tag: str, batch, step: int,
+           max_outputs: int = 16) -> None:
+    """batch: (n, height, width, channels), float in [0, 1] or uint8."""
+    with writer.as_default(step=step):
+        tf.summary.image(tag, batch, max_outputs=max_outputs)
+
+
+def text(writer: tf.summary.SummaryWriter, tag: str, markdown: str, step: int) -> None:
+    with writer.as_default(step=step):
+        tf.summary.text(tag, markdown)
+
+
+def hparams(writer: tf.summary.SummaryWriter, config_values: dict) -> None:
+    """Logs the run's settings once, at step 0, for TensorBoard's HParams tab."""
+    plain = {name: value for name, value in config_values.items()
+             if isinstance(value, (bool, int, float, str))}
+    with writer.as_default(step=0):
+        hparams_api.hparams(plain)
+
+
+def png_bytes_to_image(png: bytes) -> tf.Tensor:
+    """A PNG file's bytes -> (1, height, width, 4) uint8, ready for `images`."""
+    return tf.expand_dims(tf.io.decode_png(png, channels=4), 0)
+
+
+def figure_to_image(figure) -> tf.Tensor:
+    """A matplotlib figure -> (1, height, width, 4) uint8 image for TensorBoard."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return png_bytes_to_image(buffer.getvalue())
+
+
+def trace_graph(writer: tf.summary.SummaryWriter, function, *args, name: str = "graph") -> int:
+    """Runs a tf.function once with tracing on and writes its graph to TensorBoard.
+
+    Returns the number of ops in the traced graph (handy for the lectures that count
+    nodes).
+    """
+    tf.summary.trace_on(graph=True)
+    function(*args)
+    with writer.as_default(step=0):
+        tf.summary.trace_export(name=name)
+    concrete = function.get_concrete_function(*args)
+    return len(concrete.graph.get_operations())
+
+
+def grid(images_batch: np.ndarray, columns: int) -> np.ndarray:
+    """(n, h, w, c) -> one (rows*h, columns*w, c) mosaic, padded with zeros."""
+    count, height, width, channels = images_batch.shape
+    rows = -(-count // columns)
+    mosaic = np.zeros((rows * height, columns * width, channels), images_batch.dtype)
+    for index in range(count):
+        row, column = divmod(index, columns)
+        mosaic[row * height:(row + 1) * height, column * width:(column + 1) * width] = \
+            images_batch[index]
+    return mosaic

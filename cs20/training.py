@@ -1,0 +1,192 @@
+"""One generic training loop, used by every lecture whose lesson is not the loop itself.
+
+    step = training.compile_step(run.strategy, train_step, jit_compile=config.jit_compile)
+    results = training.train(run, step_fn=step, iterator=iterator, checkpoint=checkpoint,
+                             step=global_step, schedule=schedule, evaluate=evaluate)
+
+The loop runs a compiled step for `schedule.num_steps` steps, shows progress, writes
+`train/*` scalars, evaluates, checkpoints, and refuses to go on (or to save) once the
+loss is NaN or infinite. SIGINT (Ctrl-C) and SIGTERM save a checkpoint and stop with a
+message saying how to resume; a run killed harder resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import signal
+import sys
+import time
+
+from cs20 import checkpoints, summaries
+
+import keras
+import tensorflow as tf
+
+
+class TrainingInterrupted(Exception):
+    """Raised after SIGINT/SIGTERM once the checkpoint is safely written."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
+class NonFiniteLoss(Exception):
+    """The loss became NaN or infinite; nothing after the last good checkpoint is saved."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """When things happen, in steps."""
+
+    num_steps: int
+    eval_every: int
+    checkpoint_every: int
+    summary_every: int
+
+
+def make_schedule(config, steps_per_epoch: int) -> Schedule:
+    """--num-steps wins over --num-epochs; 'every 0 steps' means once per epoch."""
+    num_steps = config.num_steps or config.num_epochs * steps_per_epoch
+    return Schedule(num_steps=num_steps,
+                    eval_every=config.eval_every or min(steps_per_epoch, num_steps),
+                    checkpoint_every=config.checkpoint_every or min(steps_per_epoch, num_steps),
+                    summary_every=config.summary_every)
+
+
+def compile_step(strategy: tf.distribute.Strategy, replica_step, jit_compile: bool = False):
+    """Wraps a per-replica step into one tf.function over the strategy.
+
+    `replica_step(batch)` returns a dict of scalars already scaled to the *global*
+    batch (e.g. `tf.nn.compute_average_loss`), so summing over replicas gives the
+    global value whatever the number of replicas.
+    """
+    compiled_replica_step = tf.function(replica_step, jit_compile=jit_compile)
+
+    @tf.function
+    def distributed_step(batch):
+        per_replica = strategy.run(compiled_replica_step, args=(batch,))
+        return {name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+                for name, value in per_replica.items()}
+
+    return distributed_step
+
+
+@contextlib.contextmanager
+def stop_requests():
+    """Turns SIGINT/SIGTERM into a flag the loop checks between steps.
+
+    A second Ctrl-C while the flag is already set falls back to KeyboardInterrupt, for
+    a user who really wants out now.
+    """
+    received = {"signum": None}
+
+    def handler(signum, frame):
+        if received["signum"] == signal.SIGINT and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        received["signum"] = signum
+
+    previous = {signum: signal.signal(signum, handler)
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for signum, old_handler in previous.items():
+            signal.signal(signum, old_handler)
+
+
+def to_floats(logs: dict) -> dict:
+    return {name: float(value) for name, value in logs.items()}
+
+
+class _Progress:
+    """keras.utils.Progbar on a terminal; in logs and CI, one plain line per summary step."""
+
+    def __init__(self, num_steps: int, summary_every: int):
+        self.num_steps = num_steps
+        self.summary_every = summary_every
+        self.progbar = keras.utils.Progbar(num_steps, unit_name="step") if sys.stdout.isatty() \
+            else None
+
+    def update(self, step: int, values: dict) -> None:
+        if self.progbar is not None:
+            self.progbar.stateful_metrics.update(values)
+            self.progbar.update(step, list(values.items()))
+        elif step % self.summary_every == 0 or step == self.num_steps:
+            shown = "  ".join(f"{name} {value:.4g}" for name, value in values.items())
+            print(f"step {step}/{self.num_steps}  {shown}", flush=True)
+
+    def message(self, text: str) -> None:
+        if self.progbar is not None:
+            print()
+        print(text, flush=True)
+
+
+def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.Variable,
+          schedule: Schedule, evaluate=None, on_summary=None, progress_every: int = 10) -> dict:
+    """Runs `step_fn(next(iterator))` until `step` reaches `schedule.num_steps`.
+
+    `step` must be the variable tracked by `checkpoint` so that a restore puts the loop
+    back where it stopped. `evaluate()` returns a dict of metrics, logged as `eval/*`.
+    `on_summary(step)` runs at every summary step (histograms, images, samples).
+    Returns the last train and eval metrics under their TensorBoard tags.
+    """
+    manager = checkpoints.restore_or_initialize(checkpoint, run.checkpoint_dir, step)
+    progress = _Progress(schedule.num_steps, schedule.summary_every)
+    results: dict = {}
+    current = int(step.numpy())
+    if current >= schedule.num_steps:
+        progress.message(f"Already trained for {current} steps (--num-steps {schedule.num_steps}).")
+    window_start, window_step = time.perf_counter(), current
+
+    def save(values: dict) -> None:
+        _require_finite(values, current, manager)
+        manager.save(checkpoint_number=current)
+
+    with stop_requests() as stop:
+        while current < schedule.num_steps:
+            logs = step_fn(next(iterator))
+            current = int(step.assign_add(1).numpy())
+            last = current == schedule.num_steps
+            values = None
+            if current % progress_every == 0 or current % schedule.summary_every == 0 or last:
+                values = to_floats(logs)
+                _require_finite(values, current, manager)
+                now = time.perf_counter()
+                values["steps_per_second"] = (current - window_step) / max(now - window_start, 1e-9)
+                window_start, window_step = now, current
+                progress.update(current, values)
+                results.update({f"train/{name}": value for name, value in values.items()})
+            if current % schedule.summary_every == 0 or last:
+                summaries.scalars(run.writer, values, current, prefix="train/")
+                if on_summary is not None:
+                    on_summary(current)
+            if evaluate is not None and (current % schedule.eval_every == 0 or last):
+                metrics = to_floats(evaluate())
+                summaries.scalars(run.writer, metrics, current, prefix="eval/")
+                progress.message(f"step {current}: eval " + "  ".join(
+                    f"{name} {value:.4f}" for name, value in metrics.items()))
+                results.update({f"eval/{name}": value for name, value in metrics.items()})
+            if current % schedule.checkpoint_every == 0 or last:
+                save(values if values is not None else to_floats(logs))
+            if stop["signum"] is not None and not last:
+                save(values if values is not None else to_floats(logs))
+                run.writer.flush()
+                name = signal.Signals(stop["signum"]).name
+                raise TrainingInterrupted(
+                    f"\n{name} at step {current}: checkpoint saved to {manager.latest_checkpoint}."
+                    f"\nResume with: {run.resume_command()}", stop["signum"])
+    run.writer.flush()
+    results.pop("train/steps_per_second", None)
+    return results
+
+
+def _require_finite(values: dict, step: int, manager: tf.train.CheckpointManager) -> None:
+    for name, value in values.items():
+        if not math.isfinite(value):
+            kept = manager.latest_checkpoint or "none saved yet"
+            raise NonFiniteLoss(
+                f"{name} became {value} at step {step}; stopped without saving "
+                f"(last good checkpoint: {kept}). Try a lower --learning-rate.")
