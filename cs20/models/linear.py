@@ -65,3 +65,61 @@ def sgd_step(model: LinearModel, loss_fn, x, y, learning_rate: float):
     for variable, gradient in zip([model.w, model.b], gradients, strict=True):
         variable.assign_sub(learning_rate * gradient)
     return loss
+
+
+# Three ways to feed the same data to the same per-sample SGD (lecture 3's comparison).
+# Each returns the mean loss of every epoch; `model` is updated in place.
+
+def train_one_sample_per_call(model: LinearModel, x: np.ndarray, y: np.ndarray, loss_fn,
+                              learning_rate: float, num_epochs: int,
+                              compiled: bool = True) -> list[float]:
+    """The TF1 feed_dict way: Python hands over one sample per call.
+
+    `compiled=False` runs the step eagerly (lecture 4); the default compiles it once
+    into a graph with tf.function.
+    """
+    def step(x_sample, y_sample):
+        return sgd_step(model, loss_fn, x_sample, y_sample, learning_rate)
+
+    step = tf.function(step) if compiled else step
+    epoch_losses = []
+    for _ in range(num_epochs):
+        total = 0.0
+        for x_sample, y_sample in zip(x, y, strict=True):
+            total += float(step(tf.constant(x_sample), tf.constant(y_sample)))
+        epoch_losses.append(total / len(x))
+    return epoch_losses
+
+
+def train_tf_data(model: LinearModel, dataset: tf.data.Dataset, loss_fn, learning_rate: float,
+                  num_epochs: int) -> list[float]:
+    """tf.data feeds the samples inside one graph per epoch: no Python between samples."""
+
+    @tf.function
+    def run_epoch():
+        total, count = tf.constant(0.0), tf.constant(0.0)
+        for x_sample, y_sample in dataset:  # AutoGraph turns this into a graph loop
+            total += sgd_step(model, loss_fn, x_sample, y_sample, learning_rate)
+            count += 1.0
+        return total / count
+
+    return [float(run_epoch()) for _ in range(num_epochs)]
+
+
+def train_vectorised(model: LinearModel, x: np.ndarray, y: np.ndarray, loss_fn,
+                     learning_rate: float, num_epochs: int) -> list[float]:
+    """All samples in one tensor: each update uses the whole batch's gradient.
+
+    To give it as many updates as the per-sample styles, every epoch runs len(x) full-batch
+    steps inside one graph loop.
+    """
+    x_all, y_all = tf.constant(x), tf.constant(y)  # (countries,), (countries,)
+
+    @tf.function
+    def run_epoch():
+        loss = tf.constant(0.0)
+        for _ in tf.range(len(x)):
+            loss = sgd_step(model, loss_fn, x_all, y_all, learning_rate)
+        return loss
+
+    return [float(run_epoch()) for _ in range(num_epochs)]

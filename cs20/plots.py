@@ -1,0 +1,44 @@
+"""Matplotlib figures written straight to PNG (the Agg backend needs no window)."""
+
+from __future__ import annotations
+
+import pathlib
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import numpy as np  # noqa: E402
+
+
+def save(figure, path: pathlib.Path) -> pathlib.Path:
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def data_and_lines(x: np.ndarray, y: np.ndarray, lines: dict, path: pathlib.Path, *,
+                   x_label: str, y_label: str, title: str) -> pathlib.Path:
+    """A scatter of the data with one fitted line y = w x + b per entry of `lines`."""
+    figure, axes = plt.subplots(figsize=(7, 5))
+    axes.scatter(x, y, s=12, color="tab:gray", label="data")
+    x_range = np.linspace(x.min(), x.max(), 50)
+    for name, (w, b) in lines.items():
+        axes.plot(x_range, w * x_range + b, label=f"{name}: y = {w:.2f} x + {b:.2f}")
+    axes.set(xlabel=x_label, ylabel=y_label, title=title)
+    axes.legend()
+    return save(figure, path)
+
+
+def curves(series: dict, path: pathlib.Path, *, x_label: str, y_label: str, title: str,
+           log_y: bool = False) -> pathlib.Path:
+    """One line per named series of y values (x = 1, 2, ...)."""
+    figure, axes = plt.subplots(figsize=(7, 4))
+    for name, values in series.items():
+        axes.plot(np.arange(1, len(values) + 1), values, label=name)
+    axes.set(xlabel=x_label, ylabel=y_label, title=title)
+    if log_y:
+        axes.set_yscale("log")
+    axes.legend()
+    return save(figure, path)

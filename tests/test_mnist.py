@@ -1,0 +1,45 @@
+"""MNIST via tensorflow-datasets, prepared offline: split sizes and pipeline shapes."""
+
+from cs20.datasets import mnist
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="module")
+def splits():
+    import os
+
+    assert os.environ.get("CS20_DATA_DIR"), "set CS20_DATA_DIR (e.g. ../shared/data)"
+    return mnist.load_splits()
+
+
+def test_split_sizes_and_dtypes(splits):
+    assert (len(splits.train), len(splits.validation), len(splits.test)) == (55000, 5000, 10000)
+    assert splits.train.images.shape == (55000, 28, 28, 1)
+    assert splits.train.images.dtype == np.uint8 and splits.train.labels.dtype == np.int64
+    assert set(np.unique(splits.test.labels)) == set(range(10))
+
+
+def test_split_is_seeded_and_disjoint():
+    first = mnist.load_splits(split_seed=3)
+    second = mnist.load_splits(split_seed=3)
+    np.testing.assert_array_equal(first.validation.labels, second.validation.labels)
+    # 55k + 5k = the 60k training images: the validation images are not in train.
+    train_keys = {image.tobytes() for image in first.train.images[:2000]}
+    assert not train_keys & {image.tobytes() for image in first.validation.images[:2000]}
+
+
+def test_pipeline_shapes_scaling_and_one_hot(splits):
+    images, labels = next(iter(mnist.make_dataset(splits.train, 32, flatten=True, one_hot=True)))
+    assert images.shape == (32, 784) and labels.shape == (32, 10)
+    assert float(np.min(images)) >= 0.0 and float(np.max(images)) <= 1.0
+    images, labels = next(iter(mnist.make_dataset(splits.train, 32)))
+    assert images.shape == (32, 28, 28, 1) and labels.dtype == np.int64
+
+
+def test_one_epoch_visits_every_example_once(splits):
+    dataset = mnist.make_dataset(splits.validation, 512, shuffle=True, seed=1)
+    labels = np.concatenate([batch_labels.numpy() for _, batch_labels in dataset])
+    assert np.bincount(labels).tolist() == np.bincount(splits.validation.labels).tolist()
+    assert len(labels) == 5000
