@@ -9,7 +9,26 @@ from __future__ import annotations
 
 import pathlib
 
+import keras
 import tensorflow as tf
+
+
+def make(step: tf.Variable, model: keras.Model, optimizer=None, iterator=None,
+         **extra) -> tf.train.Checkpoint:
+    """A checkpoint of everything a run needs to continue exactly where it stopped.
+
+    Besides the model, optimizer, step and data iterator it tracks the model's
+    non-trainable variables explicitly: Keras 3 keeps random-number states (Dropout's
+    seed generator) there, and tf.train.Checkpoint does not reach them through the
+    model, so without this a resumed run would draw different dropout masks.
+    """
+    parts = dict(step=step, model=model, model_state=list(model.non_trainable_variables),
+                 **extra)
+    if optimizer is not None:
+        parts["optimizer"] = optimizer
+    if iterator is not None:
+        parts["iterator"] = iterator
+    return tf.train.Checkpoint(**parts)
 
 
 def restore_or_initialize(checkpoint: tf.train.Checkpoint, directory: pathlib.Path,

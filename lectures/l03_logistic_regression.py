@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from cs20 import classification, cli, config, runtime, training
+from cs20 import checkpoints, classification, cli, config, runtime, training
 from cs20.datasets import mnist
 from cs20.models import logistic
 
@@ -52,8 +52,7 @@ def main(argv=None) -> dict:
         optimizer.build(model.trainable_variables)
         step = tf.Variable(0, dtype=tf.int64, name="global_step", trainable=False)
     iterator = iter(run.strategy.experimental_distribute_dataset(train_data))
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step,
-                                     iterator=iterator)
+    checkpoint = checkpoints.make(step, model, optimizer, iterator)
 
     train_step = training.compile_step(
         run.strategy, classification.make_train_step(model, optimizer, cfg.batch_size),

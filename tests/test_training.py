@@ -1,0 +1,79 @@
+"""The shared loop: resume after SIGINT and SIGKILL, deterministic equivalence, NaN stop."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+from conftest import ROOT
+
+TINY = str(ROOT / "tests" / "tiny_training.py")
+
+
+def run_tiny(run_dir, *flags):
+    return subprocess.run([sys.executable, TINY, "--run-dir", str(run_dir), "--deterministic",
+                           *flags], capture_output=True, text=True, timeout=180)
+
+
+def weights(run_dir):
+    with np.load(run_dir / "weights.npz") as archive:
+        return [archive[name] for name in sorted(archive.files)]
+
+
+def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path):
+    straight = run_tiny(tmp_path / "straight", "--num-steps", "20")
+    assert straight.returncode == 0, straight.stderr[-2000:]
+
+    interrupted = run_tiny(tmp_path / "resumed", "--num-steps", "20", "--interrupt-at", "7")
+    assert interrupted.returncode == 128 + signal.SIGINT, interrupted.stderr[-2000:]
+    assert "SIGINT at step 7: checkpoint saved" in interrupted.stderr
+    assert "Resume with: python lectures/tiny.py --run-dir" in interrupted.stderr
+    assert not (tmp_path / "resumed" / "results.json").exists()
+
+    resumed = run_tiny(tmp_path / "resumed", "--num-steps", "20")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "Resumed from" in resumed.stdout and "at step 7" in resumed.stdout
+    for expected, actual in zip(weights(tmp_path / "straight"), weights(tmp_path / "resumed"),
+                                strict=True):
+        np.testing.assert_array_equal(expected, actual)
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+    completed = run_tiny(tmp_path / "nan", "--num-steps", "20", "--nan-at", "5")
+    assert completed.returncode == 1
+    assert "loss became nan at step 5" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    state = (tmp_path / "nan" / "checkpoints" / "checkpoint").read_text()
+    assert 'model_checkpoint_path: "ckpt-4"' in state
+
+
+def test_fresh_starts_over(tmp_path):
+    assert run_tiny(tmp_path / "run", "--num-steps", "4").returncode == 0
+    again = run_tiny(tmp_path / "run", "--num-steps", "6", "--fresh")
+    assert again.returncode == 0
+    assert "starting from step 0" in again.stdout
+
+
+def test_lecture_killed_with_sigkill_resumes_and_finishes(tmp_path, data_dir):
+    run_dir = tmp_path / "killed"
+    command = [sys.executable, str(ROOT / "lectures" / "l03_logistic_regression.py"),
+               "--run-dir", str(run_dir), "--num-steps", "2000", "--checkpoint-every", "100",
+               "--data-dir", str(data_dir)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint_state = run_dir / "checkpoints" / "checkpoint"
+    deadline = time.monotonic() + 120
+    while not checkpoint_state.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    assert checkpoint_state.exists(), "no checkpoint was written before the kill"
+    assert not (run_dir / "results.json").exists()
+
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "Resumed from" in resumed.stdout
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["steps"] == 2000 and results["test/accuracy"] > 0.85

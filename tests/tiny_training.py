@@ -1,0 +1,73 @@
+"""A tiny model trained by the shared loop, run as a subprocess by test_training.py.
+
+    python tests/tiny_training.py --run-dir DIR --num-steps 20 [--interrupt-at 7] [--nan-at 5]
+
+Separate processes keep --deterministic (a process-wide switch) out of the other tests,
+and let the tests send real signals. The final weights are saved to DIR/weights.npz.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+
+from cs20 import checkpoints, cli, config, runtime, training
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+@dataclasses.dataclass(frozen=True)
+class Config(config.TrainConfig):
+    num_steps: int = config.option(20, "Training steps.")
+    batch_size: int = config.option(16, "Batch size.")
+    checkpoint_every: int = config.option(2, "Checkpoint interval.")
+    summary_every: int = config.option(1, "Summary interval.")
+    interrupt_at: int = config.option(0, "Send ourselves SIGINT during this step (0: never).")
+    nan_at: int = config.option(0, "Return a NaN loss from this step on (0: never).")
+
+
+def main(argv=None) -> None:
+    cfg = config.parse(Config, argv)
+    run = runtime.start("tiny", cfg)
+    features = np.random.default_rng(0).normal(size=(256, 4)).astype(np.float32)  # (256, 4)
+    targets = features @ np.array([[1.0], [-2.0], [0.5], [3.0]], np.float32)  # (256, 1)
+    dataset = (tf.data.Dataset.from_tensor_slices((features, targets))
+               .shuffle(256, seed=cfg.seed).repeat().batch(cfg.batch_size))
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dropout(0.2), keras.layers.Dense(1)])
+    optimizer = keras.optimizers.Adam(cfg.learning_rate)
+    optimizer.build(model.trainable_variables)
+    step = tf.Variable(0, dtype=tf.int64)
+    iterator = iter(dataset)
+    checkpoint = checkpoints.make(step, model, optimizer, iterator)
+
+    def replica_step(batch):
+        inputs, labels = batch
+        with tf.GradientTape() as tape:
+            per_example = tf.reduce_mean(tf.square(model(inputs, training=True) - labels), -1)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=cfg.batch_size)
+        optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+        return {"loss": loss}
+
+    compiled = training.compile_step(run.strategy, replica_step)
+
+    def step_fn(batch):
+        logs = compiled(batch)
+        upcoming = int(step.numpy()) + 1
+        if upcoming == cfg.interrupt_at:
+            os.kill(os.getpid(), signal.SIGINT)
+        if cfg.nan_at and upcoming >= cfg.nan_at:
+            logs = {"loss": tf.constant(float("nan"))}
+        return logs
+
+    results = training.train(run, step_fn=step_fn, iterator=iterator, checkpoint=checkpoint,
+                             step=step, schedule=training.make_schedule(cfg, 16))
+    np.savez(run.path("weights.npz"), *[variable.numpy() for variable in model.weights])
+    run.finish(results, steps=int(step.numpy()))
+
+
+if __name__ == "__main__":
+    cli.guard(main)
