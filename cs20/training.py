@@ -56,6 +56,19 @@ def make_schedule(config, steps_per_epoch: int) -> Schedule:
                     summary_every=config.summary_every)
 
 
+def learning_rate(peak: float, decay: str, num_steps: int):
+    """A constant learning rate, or cosine decay from `peak` to 0 over the run.
+
+    Decaying to zero averages out the noise of the last steps' mini-batch gradients:
+    a constant Adam rate keeps jumping around the minimum.
+    """
+    if decay == "constant":
+        return peak
+    if decay == "cosine":
+        return keras.optimizers.schedules.CosineDecay(peak, decay_steps=num_steps)
+    raise ValueError(f"unknown learning-rate decay {decay!r}: use constant or cosine")
+
+
 def compile_step(strategy: tf.distribute.Strategy, replica_step, jit_compile: bool = False):
     """Wraps a per-replica step into one tf.function over the strategy.
 

@@ -7,14 +7,16 @@ Python's own control flow, printing and debugging just work. This lecture shows:
 2. gradients with tf.GradientTape: d(x^2)/dx at 3 is 6; d(2x^3)/dx at 2 is 24; and with
    y = 2x^3, z = 3 + y^2 at x = 2, dz/dx and dz/dy are [768, 32] (the course's examples);
 3. lecture 3's linear regression trained one sample at a time with the Huber loss
-   (delta 1.0, learning rate 0.01, 100 epochs as the course's eager example), first
-   eagerly, then with the same step compiled by tf.function, timed side by side.
+   (delta 1.0, 100 epochs as the course's eager example), first eagerly, then with the
+   same step compiled by tf.function, timed side by side.
    The course's eager Huber returned t^2 and m(2|t| - m): twice the standard loss.
-   We use the standard 0.5 t^2 / delta(|t| - delta/2), so its gradients are half as big.
+   We use the standard 0.5 t^2 / delta(|t| - delta/2), whose gradients are half as big,
+   so the course's learning rate 0.01 becomes 0.02 here: the very same updates.
 
     python lectures/l04_eager.py
 
-Our run on 2 CPU cores (RUNTIME_PENDING): RESULT_PENDING.
+Our run on 2 CPU cores (24 s in all): gradients 6, 24 and [768, 32]; Huber fit
+w = -6.2707, b = 85.6266 both ways, 16.4 s eagerly versus 4.4 s with tf.function (3.7x).
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ import tensorflow as tf
 @dataclasses.dataclass(frozen=True)
 class Config(config.RunConfig):
     num_epochs: int = config.option(100, "Passes over the 190 countries.")
-    learning_rate: float = config.option(0.01, "Gradient-descent learning rate.")
+    learning_rate: float = config.option(0.02, "Gradient-descent learning rate (the "
+                                               "course's 0.01 on a loss twice as big).")
     delta: float = config.option(1.0, "Huber loss threshold.")
 
     def __post_init__(self):
