@@ -99,7 +99,8 @@ def build_parser(config_class: type, description: str | None, prog: str | None =
                                 default=field.default, help=help_text)
         else:
             parser.add_argument(flag, type=kind, default=field.default,
-                                choices=field.metadata.get("choices"), metavar=kind.__name__.upper(),
+                                choices=field.metadata.get("choices"),
+                                metavar=None if field.metadata.get("choices") else kind.__name__.upper(),
                                 help=f"{help_text} (default: {field.default!r})")
     return parser
 

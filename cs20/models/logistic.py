@@ -8,5 +8,5 @@ import keras
 def build(num_classes: int = 10, input_size: int = 784) -> keras.Model:
     """Softmax regression; the softmax itself lives in the loss (from_logits=True)."""
     inputs = keras.Input(shape=(input_size,), name="pixels")
-    logits = keras.layers.Dense(num_classes, name="logits", dtype="float32")(inputs)
+    logits = keras.layers.Dense(num_classes, name="logits")(inputs)  # (batch, classes)
     return keras.Model(inputs, logits, name="logistic_regression")
