@@ -44,3 +44,11 @@ def restore_or_initialize(checkpoint: tf.train.Checkpoint, directory: pathlib.Pa
     else:
         print(f"No checkpoint in {directory}: starting from step 0")
     return manager
+
+
+def save_final(directory: pathlib.Path, **trackables) -> str:
+    """Saves finished models (no training state) for scripts that train in one go.
+
+    Restore with `tf.train.Checkpoint(name=SameModelClass()).restore(path)`.
+    """
+    return tf.train.Checkpoint(**trackables).save(str(directory / "final"))

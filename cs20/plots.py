@@ -31,6 +31,26 @@ def data_and_lines(x: np.ndarray, y: np.ndarray, lines: dict, path: pathlib.Path
     return save(figure, path)
 
 
+def image_grid(images: np.ndarray, titles: list[str], path: pathlib.Path, *, columns: int,
+               title: str, cmap: str = "gray", symmetric: bool = False) -> pathlib.Path:
+    """(n, height, width) images in a grid, one title each.
+
+    `symmetric` centres the colour map on 0, for weights that can be negative.
+    """
+    rows = -(-len(images) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.8 * rows),
+                                squeeze=False)
+    limit = float(np.abs(images).max()) if symmetric else None
+    for index, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if index < len(images):
+            axis.imshow(images[index], cmap=cmap, vmin=-limit if symmetric else None,
+                        vmax=limit)
+            axis.set_title(titles[index], fontsize=9)
+    figure.suptitle(title)
+    return save(figure, path)
+
+
 def curves(series: dict, path: pathlib.Path, *, x_label: str, y_label: str, title: str,
            log_y: bool = False) -> pathlib.Path:
     """One line per named series of y values (x = 1, 2, ...)."""

@@ -17,6 +17,7 @@ import shutil
 import time
 
 from cs20 import config as config_lib
+from cs20 import summaries
 
 import keras
 import tensorflow as tf
@@ -143,5 +144,6 @@ def start(lecture: str, config) -> Run:
         print(f"  (dtype policy: {policy})")
     config_lib.save(config, directory / "config.json")
     writer = tf.summary.create_file_writer(str(directory))
+    summaries.hparams(writer, config_lib.to_dict(config))
     return Run(lecture=lecture, config=config, directory=directory, strategy=strategy,
                writer=writer)

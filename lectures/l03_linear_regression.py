@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from cs20 import cli, config, plots, runtime, summaries
+from cs20 import checkpoints, cli, config, plots, runtime, summaries
 from cs20.datasets import birth_life
 from cs20.models import linear
 
@@ -68,10 +68,10 @@ def main(argv=None) -> dict:
         "vectorised": lambda model: linear.train_vectorised(
             model, x, y, linear.squared_loss, cfg.learning_rate, cfg.num_epochs),
     }
-    results, lines, curves = {}, {"closed form": (closed_w, closed_b)}, {}
+    results, lines, curves, models = {}, {"closed form": (closed_w, closed_b)}, {}, {}
     print(f"\n{'feeding style':<22}{'w':>9}{'b':>9}{'loss':>9}{'seconds':>9}")
     for style, train in feeding_styles.items():
-        model = linear.LinearModel()
+        model = models[style] = linear.LinearModel()
         started = time.perf_counter()
         epoch_losses = train(model)
         seconds = time.perf_counter() - started
@@ -98,6 +98,8 @@ def main(argv=None) -> dict:
     results.update({"huber/w": huber_w, "huber/b": huber_b, "huber/loss": huber_losses[-1],
                     "closed_form/w": closed_w, "closed_form/b": closed_b})
 
+    saved = checkpoints.save_final(run.checkpoint_dir, huber=huber_model, **models)
+    print(f"\nFitted lines saved to {saved}")
     plot = plots.data_and_lines(x, y, lines, run.path("fit.png"), x_label="birth rate",
                                 y_label="life expectancy", title="Birth rate vs life expectancy")
     plots.curves({**curves, "huber": huber_losses}, run.path("loss.png"), x_label="epoch",

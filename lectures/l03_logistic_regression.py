@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from cs20 import checkpoints, classification, cli, config, runtime, training
+from cs20 import checkpoints, classification, cli, config, plots, runtime, training
 from cs20.datasets import mnist
 from cs20.models import logistic
 
@@ -73,6 +73,13 @@ def main(argv=None) -> dict:
         tf.summary.scalar("test/accuracy", test["accuracy"])
         tf.summary.scalar("test/loss", test["loss"])
     results.update({"test/accuracy": test["accuracy"], "test/loss": test["loss"]})
+
+    # Each class's 784 weights, seen as an image: the template the model matches.
+    kernel = model.get_layer("logits").kernel.numpy()  # (784, 10)
+    plots.image_grid(kernel.T.reshape(10, 28, 28), [f"digit {d}" for d in range(10)],
+                     run.path("weights.png"), columns=5, title="Weights per class",
+                     cmap="RdBu", symmetric=True)
+    print(f"Weights per class: {run.path('weights.png')}")
     return run.finish(results, steps=int(step.numpy()))
 
 

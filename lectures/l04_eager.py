@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from cs20 import cli, config, plots, runtime, summaries
+from cs20 import checkpoints, cli, config, plots, runtime, summaries
 from cs20.datasets import birth_life
 from cs20.models import linear
 
@@ -88,9 +88,9 @@ def main(argv=None) -> dict:
         return linear.huber_loss(label, prediction, cfg.delta)
 
     print(f"\nLinear regression, Huber loss, one sample per step, {cfg.num_epochs} epochs:")
-    results, lines, curves = {}, {}, {}
+    results, lines, curves, models = {}, {}, {}, {}
     for mode, compiled in (("eager", False), ("tf_function", True)):
-        model = linear.LinearModel()
+        model = models[mode] = linear.LinearModel()
         started = time.perf_counter()
         epoch_losses = linear.train_one_sample_per_call(
             model, x, y, huber, cfg.learning_rate, cfg.num_epochs, compiled=compiled)
@@ -107,6 +107,7 @@ def main(argv=None) -> dict:
     speedup = results["huber/eager/seconds"] / results["huber/tf_function/seconds"]
     print(f"  tf.function is {speedup:.1f}x faster than eager for the same per-sample steps.")
 
+    print(f"  Fitted lines saved to {checkpoints.save_final(run.checkpoint_dir, **models)}")
     plots.data_and_lines(x, y, lines, run.path("fit.png"), x_label="birth rate",
                          y_label="life expectancy", title="Huber regression, eager vs tf.function")
     plots.curves(curves, run.path("loss.png"), x_label="epoch", y_label="mean Huber loss",

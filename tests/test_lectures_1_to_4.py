@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+from cs20.models import linear
+
 import tensorflow as tf
 from conftest import ROOT, event_files, load_lecture, read_results
 
@@ -44,6 +46,11 @@ def test_l03_linear_regression_smoke(tmp_path, data_dir):
     assert results["squared/tf_data/loss"] < 2000
     assert results["squared/tf_data/w"] == results["squared/one_sample_per_call/w"]
     assert (run_dir / "fit.png").stat().st_size > 0 and (run_dir / "loss.png").is_file()
+    # The saved line restores into a fresh model.
+    restored = linear.LinearModel()
+    tf.train.Checkpoint(tf_data=restored).restore(
+        tf.train.latest_checkpoint(run_dir / "checkpoints")).expect_partial()
+    assert abs(float(restored.w) - results["squared/tf_data/w"]) < 1e-5  # JSON rounds to 1e-6
     assert event_files(run_dir)
 
 
@@ -58,6 +65,7 @@ def test_l04_eager_smoke(tmp_path, data_dir):
     # Eager and compiled steps are the same math: the same line.
     assert abs(results["huber/eager/w"] - results["huber/tf_function/w"]) < 1e-4
     assert (run_dir / "fit.png").is_file() and event_files(run_dir)
+    assert (run_dir / "checkpoints" / "checkpoint").is_file()
 
 
 def test_cli_lists_and_runs_lectures(tmp_path):

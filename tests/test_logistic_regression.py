@@ -15,6 +15,7 @@ def test_smoke_run_writes_events_checkpoint_and_results(tmp_path, data_dir):
     assert event_files(run_dir)
     assert (run_dir / "checkpoints" / "checkpoint").is_file()
     assert (run_dir / "config.json").is_file()
+    assert (run_dir / "weights.png").stat().st_size > 0
 
 
 def test_xla_and_mixed_precision_flags_train(tmp_path, data_dir):
