@@ -21,12 +21,16 @@ def make(step: tf.Variable, model: keras.Model, optimizer=None, iterator=None,
     non-trainable variables explicitly: Keras 3 keeps random-number states (Dropout's
     seed generator) there, and tf.train.Checkpoint does not reach them through the
     model, so without this a resumed run would draw different dropout masks.
+
+    A tf.data iterator is saved too, so a resumed run sees the batches it would have
+    seen. Iterators over a dataset distributed across replicas cannot be saved
+    (tf.distribute does not support it): such a run restarts its data order on resume.
     """
     parts = dict(step=step, model=model, model_state=list(model.non_trainable_variables),
                  **extra)
     if optimizer is not None:
         parts["optimizer"] = optimizer
-    if iterator is not None:
+    if isinstance(iterator, tf.data.Iterator):
         parts["iterator"] = iterator
     return tf.train.Checkpoint(**parts)
 

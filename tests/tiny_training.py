@@ -27,21 +27,28 @@ class Config(config.TrainConfig):
     summary_every: int = config.option(1, "Summary interval.")
     interrupt_at: int = config.option(0, "Send ourselves SIGINT during this step (0: never).")
     nan_at: int = config.option(0, "Return a NaN loss from this step on (0: never).")
+    dropout: float = config.option(0.2, "Dropout rate.")
+    logical_cpus: int = config.option(0, "Split the CPU into this many logical devices.")
 
 
 def main(argv=None) -> None:
     cfg = config.parse(Config, argv)
+    if cfg.logical_cpus:  # must happen before TensorFlow creates its devices
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * cfg.logical_cpus)
     run = runtime.start("tiny", cfg)
     features = np.random.default_rng(0).normal(size=(256, 4)).astype(np.float32)  # (256, 4)
     targets = features @ np.array([[1.0], [-2.0], [0.5], [3.0]], np.float32)  # (256, 1)
     dataset = (tf.data.Dataset.from_tensor_slices((features, targets))
                .shuffle(256, seed=cfg.seed).repeat().batch(cfg.batch_size))
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
-                              keras.layers.Dropout(0.2), keras.layers.Dense(1)])
-    optimizer = keras.optimizers.Adam(cfg.learning_rate)
-    optimizer.build(model.trainable_variables)
-    step = tf.Variable(0, dtype=tf.int64)
-    iterator = iter(dataset)
+    with run.strategy.scope():
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
+                                  keras.layers.Dropout(cfg.dropout), keras.layers.Dense(1)])
+        optimizer = keras.optimizers.Adam(cfg.learning_rate)
+        optimizer.build(model.trainable_variables)
+        step = tf.Variable(0, dtype=tf.int64)
+    iterator = iter(run.strategy.experimental_distribute_dataset(dataset))
     checkpoint = checkpoints.make(step, model, optimizer, iterator)
 
     def replica_step(batch):
@@ -63,6 +70,7 @@ def main(argv=None) -> None:
             logs = {"loss": tf.constant(float("nan"))}
         return logs
 
+    print(f"replicas in sync: {run.strategy.num_replicas_in_sync}")
     results = training.train(run, step_fn=step_fn, iterator=iterator, checkpoint=checkpoint,
                              step=step, schedule=training.make_schedule(cfg, 16))
     np.savez(run.path("weights.npz"), *[variable.numpy() for variable in model.weights])
