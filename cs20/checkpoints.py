@@ -36,15 +36,23 @@ def make(step: tf.Variable, model: keras.Model, optimizer=None, iterator=None,
 
 
 def restore_or_initialize(checkpoint: tf.train.Checkpoint, directory: pathlib.Path,
-                          step: tf.Variable, max_to_keep: int = 3) -> tf.train.CheckpointManager:
-    """Restores the newest checkpoint in `directory` if there is one; prints which."""
-    manager = tf.train.CheckpointManager(checkpoint, directory=str(directory),
+                          step: tf.Variable, max_to_keep: int = 3,
+                          write_directory: pathlib.Path | None = None
+                          ) -> tf.train.CheckpointManager:
+    """Restores the newest checkpoint in `directory` if there is one; prints which.
+
+    The returned manager saves into `write_directory` (default: `directory`): in a
+    multi-worker run every worker must take part in saving, but only the chief's
+    copy is the real one.
+    """
+    manager = tf.train.CheckpointManager(checkpoint, directory=str(write_directory or directory),
                                          max_to_keep=max_to_keep, step_counter=step)
-    if manager.latest_checkpoint:
+    latest = tf.train.latest_checkpoint(str(directory))
+    if latest:
         # assert_existing_objects_matched: a checkpoint from another model is an error,
         # not a silent partial restore.
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        print(f"Resumed from {manager.latest_checkpoint} at step {int(step.numpy())}")
+        checkpoint.restore(latest).assert_existing_objects_matched()
+        print(f"Resumed from {latest} at step {int(step.numpy())}")
     else:
         print(f"No checkpoint in {directory}: starting from step 0")
     return manager

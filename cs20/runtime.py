@@ -12,8 +12,10 @@ import dataclasses
 import datetime
 import json
 import math
+import os
 import pathlib
 import shutil
+import tempfile
 import time
 
 from cs20 import config as config_lib
@@ -57,6 +59,21 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     raise ValueError(f"unknown strategy {name!r}: use default, mirrored or multi_worker")
 
 
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """True unless this process is a non-chief worker of a multi-worker cluster.
+
+    Only the chief writes the run's files; the others compute the same steps (their
+    collective ops need them) but keep their checkpoints in a scratch folder.
+    """
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
 def set_precision(mixed_precision: bool) -> str:
     """Sets (and returns) Keras' global dtype policy.
 
@@ -82,11 +99,20 @@ class Run:
     directory: pathlib.Path
     strategy: tf.distribute.Strategy
     writer: tf.summary.SummaryWriter
+    chief: bool = True
     started: float = dataclasses.field(default_factory=time.perf_counter)
 
     @property
     def checkpoint_dir(self) -> pathlib.Path:
+        """Where checkpoints are read from (the chief's)."""
         return self.directory / CHECKPOINT_SUBDIR
+
+    @property
+    def checkpoint_write_dir(self) -> pathlib.Path:
+        """Where this process writes checkpoints: a scratch folder unless it is the chief."""
+        if self.chief:
+            return self.checkpoint_dir
+        return pathlib.Path(tempfile.gettempdir()) / f"cs20-worker-{os.getpid()}"
 
     def path(self, name: str) -> pathlib.Path:
         """A file in the run directory (artefacts: plots, samples, projector files)."""
@@ -102,7 +128,8 @@ class Run:
         if steps is not None:
             results["steps"] = int(steps)
         self.writer.flush()
-        (self.directory / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        if self.chief:
+            (self.directory / "results.json").write_text(json.dumps(results, indent=2) + "\n")
         print(format_table(results))
         print(f"Results: {self.directory / 'results.json'}")
         print(f"TensorBoard: tensorboard --logdir {self.directory}")
@@ -132,18 +159,23 @@ def format_table(results: dict) -> str:
 def start(lecture: str, config) -> Run:
     """Run directory, seeds, strategy, precision, writer and config.json for a lecture."""
     directory = pathlib.Path(config.run_dir) if config.run_dir else default_run_dir(lecture)
-    if config.fresh:
+    # The strategy comes first: MultiWorkerMirroredStrategy must exist before any op runs.
+    strategy = make_strategy(getattr(config, "strategy", "default"))
+    chief = is_chief(strategy)
+    if config.fresh and chief:
         clear_run_state(directory)
     directory.mkdir(parents=True, exist_ok=True)
     set_seed(config.seed, config.deterministic)
-    strategy = make_strategy(getattr(config, "strategy", "default"))
     policy = set_precision(getattr(config, "mixed_precision", False))
     print(f"cs20 {lecture}: run directory {directory}")
     print(config_lib.describe(config))
     if policy != "float32":
         print(f"  (dtype policy: {policy})")
-    config_lib.save(config, directory / "config.json")
-    writer = tf.summary.create_file_writer(str(directory))
-    summaries.hparams(writer, config_lib.to_dict(config))
+    if chief:
+        config_lib.save(config, directory / "config.json")
+        writer = tf.summary.create_file_writer(str(directory))
+        summaries.hparams(writer, config_lib.to_dict(config))
+    else:
+        writer = tf.summary.create_noop_writer()
     return Run(lecture=lecture, config=config, directory=directory, strategy=strategy,
-               writer=writer)
+               writer=writer, chief=chief)

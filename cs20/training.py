@@ -146,7 +146,8 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
     `on_summary(step)` runs at every summary step (histograms, images, samples).
     Returns the last train and eval metrics under their TensorBoard tags.
     """
-    manager = checkpoints.restore_or_initialize(checkpoint, run.checkpoint_dir, step)
+    manager = checkpoints.restore_or_initialize(checkpoint, run.checkpoint_dir, step,
+                                                write_directory=run.checkpoint_write_dir)
     progress = _Progress(schedule.num_steps, schedule.summary_every)
     results: dict = {}
     current = int(step.numpy())

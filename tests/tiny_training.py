@@ -73,7 +73,7 @@ def main(argv=None) -> None:
     print(f"replicas in sync: {run.strategy.num_replicas_in_sync}")
     results = training.train(run, step_fn=step_fn, iterator=iterator, checkpoint=checkpoint,
                              step=step, schedule=training.make_schedule(cfg, 16))
-    np.savez(run.path("weights.npz"), *[variable.numpy() for variable in model.weights])
+    np.savez(run.path("weights.npz" if run.chief else f"weights-{os.getpid()}.npz"), *[variable.numpy() for variable in model.weights])
     run.finish(results, steps=int(step.numpy()))
 
 
