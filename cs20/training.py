@@ -153,7 +153,9 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
     current = int(step.numpy())
     if current >= schedule.num_steps:
         progress.message(f"Already trained for {current} steps (--num-steps {schedule.num_steps}).")
-    window_start, window_step = time.perf_counter(), current
+    # Throughput counts training only: not the first step (tracing, compiling), and not
+    # the time spent evaluating, summarising or checkpointing.
+    clock = _TrainingClock(current)
 
     def save(values: dict) -> None:
         _require_finite(values, current, manager)
@@ -163,28 +165,28 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
         while current < schedule.num_steps:
             logs = step_fn(next(iterator))
             current = int(step.assign_add(1).numpy())
+            clock.step_done(current)
             last = current == schedule.num_steps
-            values = None
-            if current % progress_every == 0 or current % schedule.summary_every == 0 or last:
-                values = to_floats(logs)
-                _require_finite(values, current, manager)
-                now = time.perf_counter()
-                values["steps_per_second"] = (current - window_step) / max(now - window_start, 1e-9)
-                window_start, window_step = now, current
-                progress.update(current, values)
-                results.update({f"train/{name}": value for name, value in values.items()})
-            if current % schedule.summary_every == 0 or last:
-                summaries.scalars(run.writer, values, current, prefix="train/")
-                if on_summary is not None:
-                    on_summary(current)
-            if evaluate is not None and (current % schedule.eval_every == 0 or last):
-                metrics = to_floats(evaluate())
-                summaries.scalars(run.writer, metrics, current, prefix="eval/")
-                progress.message(f"step {current}: eval " + "  ".join(
-                    f"{name} {value:.4f}" for name, value in metrics.items()))
-                results.update({f"eval/{name}": value for name, value in metrics.items()})
-            if current % schedule.checkpoint_every == 0 or last:
-                save(values if values is not None else to_floats(logs))
+            values = to_floats(logs) if (current % progress_every == 0 or last
+                                         or current % schedule.summary_every == 0) else None
+            with clock.side_work():
+                if values is not None:
+                    _require_finite(values, current, manager)
+                    values["steps_per_second"] = clock.recent_rate()
+                    progress.update(current, values)
+                    results.update({f"train/{name}": value for name, value in values.items()})
+                if current % schedule.summary_every == 0 or last:
+                    summaries.scalars(run.writer, values, current, prefix="train/")
+                    if on_summary is not None:
+                        on_summary(current)
+                if evaluate is not None and (current % schedule.eval_every == 0 or last):
+                    metrics = to_floats(evaluate())
+                    summaries.scalars(run.writer, metrics, current, prefix="eval/")
+                    progress.message(f"step {current}: eval " + "  ".join(
+                        f"{name} {value:.4f}" for name, value in metrics.items()))
+                    results.update({f"eval/{name}": value for name, value in metrics.items()})
+                if current % schedule.checkpoint_every == 0 or last:
+                    save(values if values is not None else to_floats(logs))
             if stop["signum"] is not None and not last:
                 save(values if values is not None else to_floats(logs))
                 run.writer.flush()
@@ -194,7 +196,47 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
                     f"\nResume with: {run.resume_command()}", stop["signum"])
     run.writer.flush()
     results.pop("train/steps_per_second", None)
+    if clock.overall_rate() is not None:
+        results["train/steps_per_second"] = clock.overall_rate()
     return results
+
+
+class _TrainingClock:
+    """Steps per second of training alone, recent and over the whole run."""
+
+    def __init__(self, start_step: int):
+        self.side_seconds = 0.0
+        self.first = None  # (step, time, side_seconds) when the first step finished
+        self.last = None  # the same for the latest step
+        self.window = (start_step, time.perf_counter(), 0.0)
+
+    def step_done(self, step: int) -> None:
+        mark = (step, time.perf_counter(), self.side_seconds)
+        if self.first is None:
+            self.first = mark
+        self.last = mark
+
+    @contextlib.contextmanager
+    def side_work(self):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.side_seconds += time.perf_counter() - started
+
+    @staticmethod
+    def _rate(start, end) -> float | None:
+        steps, seconds = end[0] - start[0], (end[1] - start[1]) - (end[2] - start[2])
+        return steps / seconds if steps > 0 and seconds > 0 else None
+
+    def recent_rate(self) -> float:
+        """Since the previous call; call it right after step_done."""
+        rate = self._rate(self.window, self.last)
+        self.window = self.last
+        return rate or 0.0
+
+    def overall_rate(self) -> float | None:
+        return self._rate(self.first, self.last) if self.first else None
 
 
 def _require_finite(values: dict, step: int, manager: tf.train.CheckpointManager) -> None:
