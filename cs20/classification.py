@@ -1,10 +1,15 @@
-"""train_step / eval_step for classifiers (logistic regression, ConvNet), strategy-ready.
+"""train_step / eval_step / train_and_evaluate for classifiers (logistic regression, ConvNet).
 
 The train step is written per replica: the loss is averaged over the *global* batch with
 `tf.nn.compute_average_loss`, so `training.compile_step` can sum it across replicas.
+`train_and_evaluate` is the whole recipe the MNIST lectures share: build under the
+strategy's scope, restore or initialise, train with evaluation on the validation split,
+then test once at the end.
 """
 
 from __future__ import annotations
+
+from cs20 import checkpoints, training
 
 import keras
 import numpy as np
@@ -65,3 +70,42 @@ def predict(eval_step, dataset: tf.data.Dataset):
         labels_list.append(labels.numpy())
         predictions_list.append(predictions.numpy())
     return np.concatenate(labels_list), np.concatenate(predictions_list)
+
+
+def train_and_evaluate(run, cfg, build_model, *, train_data: tf.data.Dataset,
+                       validation_data: tf.data.Dataset, test_data: tf.data.Dataset,
+                       steps_per_epoch: int, on_summary=None):
+    """Trains `build_model()` with Adam on repeated `train_data`; returns (model, results).
+
+    `cfg` supplies learning_rate, decay, batch_size (global), jit_compile and the
+    step/epoch counts. `on_summary(model, step)` runs at every summary step. The results
+    hold the last train/eval metrics and `test/accuracy`, `test/loss`.
+    """
+    schedule = training.make_schedule(cfg, steps_per_epoch)
+    # Model and optimizer are created inside the strategy's scope so that their
+    # variables are mirrored when --strategy asks for several devices.
+    with run.strategy.scope():
+        model = build_model()
+        optimizer = keras.optimizers.Adam(
+            training.learning_rate(cfg.learning_rate, cfg.decay, schedule.num_steps))
+        optimizer.build(model.trainable_variables)
+        step = tf.Variable(0, dtype=tf.int64, name="global_step", trainable=False)
+    iterator = iter(run.strategy.experimental_distribute_dataset(train_data))
+    checkpoint = checkpoints.make(step, model, optimizer, iterator)
+
+    train_step = training.compile_step(
+        run.strategy, make_train_step(model, optimizer, cfg.batch_size),
+        jit_compile=cfg.jit_compile)
+    eval_step = make_eval_step(model)
+    results = training.train(
+        run, step_fn=train_step, iterator=iterator, checkpoint=checkpoint, step=step,
+        schedule=schedule, evaluate=lambda: evaluate(eval_step, validation_data),
+        on_summary=None if on_summary is None else lambda current: on_summary(model, current))
+
+    test = evaluate(eval_step, test_data)
+    with run.writer.as_default(step=int(step.numpy())):
+        tf.summary.scalar("test/accuracy", test["accuracy"])
+        tf.summary.scalar("test/loss", test["loss"])
+    results.update({"test/accuracy": test["accuracy"], "test/loss": test["loss"],
+                    "steps": int(step.numpy())})
+    return model, results

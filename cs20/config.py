@@ -57,6 +57,8 @@ class TrainConfig(RunConfig):
     learning_rate: float = option(1e-3, "Optimizer learning rate.")
     strategy: str = option("default", "tf.distribute strategy.",
                            choices=("default", "mirrored", "multi_worker"))
+    logical_devices: int = option(0, "Split the CPU into N logical devices, to try --strategy "
+                                     "mirrored without GPUs (0: leave the devices alone).")
     mixed_precision: bool = option(False, "Compute in float16 on GPU / bfloat16 on CPU, "
                                           "keep variables in float32.")
     jit_compile: bool = option(False, "Compile the training step with XLA.")

@@ -59,6 +59,23 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     raise ValueError(f"unknown strategy {name!r}: use default, mirrored or multi_worker")
 
 
+def split_cpu(num_devices: int) -> None:
+    """Makes the CPU show up as `num_devices` logical devices (for --strategy mirrored).
+
+    This is how tf.distribute is tested without GPUs. It must happen before TensorFlow
+    initialises its devices, i.e. before the first op of the process.
+    """
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    devices = [tf.config.LogicalDeviceConfiguration()] * num_devices
+    if tf.config.get_logical_device_configuration(cpu) == devices:
+        return  # already split the same way, e.g. by an earlier run in this process
+    try:
+        tf.config.set_logical_device_configuration(cpu, devices)
+    except RuntimeError as error:
+        raise ValueError(f"--logical-devices {num_devices} must be set before TensorFlow "
+                         f"starts; run it in a fresh process ({error})") from None
+
+
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
     """True unless this process is a non-chief worker of a multi-worker cluster.
 
@@ -159,6 +176,8 @@ def format_table(results: dict) -> str:
 def start(lecture: str, config) -> Run:
     """Run directory, seeds, strategy, precision, writer and config.json for a lecture."""
     directory = pathlib.Path(config.run_dir) if config.run_dir else default_run_dir(lecture)
+    if getattr(config, "logical_devices", 0):
+        split_cpu(config.logical_devices)
     # The strategy comes first: MultiWorkerMirroredStrategy must exist before any op runs.
     strategy = make_strategy(getattr(config, "strategy", "default"))
     chief = is_chief(strategy)

@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from cs20 import checkpoints, classification, cli, config, plots, runtime, training
+from cs20 import classification, cli, config, plots, runtime
 from cs20.datasets import mnist
 from cs20.models import logistic
-
-import keras
-import tensorflow as tf
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,33 +43,9 @@ def main(argv=None) -> dict:
     validation_data = mnist.make_dataset(splits.validation, 1000, flatten=True)
     test_data = mnist.make_dataset(splits.test, 1000, flatten=True)
     steps_per_epoch = -(-len(splits.train) // cfg.batch_size)
-    schedule = training.make_schedule(cfg, steps_per_epoch)
-
-    # Model and optimizer are created inside the strategy's scope so that their
-    # variables are mirrored when --strategy asks for several devices.
-    with run.strategy.scope():
-        model = logistic.build()
-        optimizer = keras.optimizers.Adam(
-            training.learning_rate(cfg.learning_rate, cfg.decay, schedule.num_steps))
-        optimizer.build(model.trainable_variables)
-        step = tf.Variable(0, dtype=tf.int64, name="global_step", trainable=False)
-    iterator = iter(run.strategy.experimental_distribute_dataset(train_data))
-    checkpoint = checkpoints.make(step, model, optimizer, iterator)
-
-    train_step = training.compile_step(
-        run.strategy, classification.make_train_step(model, optimizer, cfg.batch_size),
-        jit_compile=cfg.jit_compile)
-    eval_step = classification.make_eval_step(model)
-    results = training.train(
-        run, step_fn=train_step, iterator=iterator, checkpoint=checkpoint, step=step,
-        schedule=schedule,
-        evaluate=lambda: classification.evaluate(eval_step, validation_data))
-
-    test = classification.evaluate(eval_step, test_data)
-    with run.writer.as_default(step=int(step.numpy())):
-        tf.summary.scalar("test/accuracy", test["accuracy"])
-        tf.summary.scalar("test/loss", test["loss"])
-    results.update({"test/accuracy": test["accuracy"], "test/loss": test["loss"]})
+    model, results = classification.train_and_evaluate(
+        run, cfg, logistic.build, train_data=train_data, validation_data=validation_data,
+        test_data=test_data, steps_per_epoch=steps_per_epoch)
 
     # Each class's 784 weights, seen as an image: the template the model matches.
     kernel = model.get_layer("logits").kernel.numpy()  # (784, 10)
@@ -80,7 +53,7 @@ def main(argv=None) -> dict:
                      run.path("weights.png"), columns=5, title="Weights per class",
                      cmap="RdBu", symmetric=True)
     print(f"Weights per class: {run.path('weights.png')}")
-    return run.finish(results, steps=int(step.numpy()))
+    return run.finish(results)
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ def test_lecture_killed_with_sigkill_resumes_and_finishes(tmp_path, data_dir):
 def test_mirrored_on_two_logical_cpus_matches_default_strategy(tmp_path):
     default = run_tiny(tmp_path / "default", "--num-steps", "10", "--dropout", "0")
     mirrored = run_tiny(tmp_path / "mirrored", "--num-steps", "10", "--dropout", "0",
-                        "--strategy", "mirrored", "--logical-cpus", "2")
+                        "--strategy", "mirrored", "--logical-devices", "2")
     assert default.returncode == 0 and mirrored.returncode == 0, mirrored.stderr[-2000:]
     assert "replicas in sync: 2" in mirrored.stdout
     for expected, actual in zip(weights(tmp_path / "default"), weights(tmp_path / "mirrored"),

@@ -28,15 +28,10 @@ class Config(config.TrainConfig):
     interrupt_at: int = config.option(0, "Send ourselves SIGINT during this step (0: never).")
     nan_at: int = config.option(0, "Return a NaN loss from this step on (0: never).")
     dropout: float = config.option(0.2, "Dropout rate.")
-    logical_cpus: int = config.option(0, "Split the CPU into this many logical devices.")
 
 
 def main(argv=None) -> None:
     cfg = config.parse(Config, argv)
-    if cfg.logical_cpus:  # must happen before TensorFlow creates its devices
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * cfg.logical_cpus)
     run = runtime.start("tiny", cfg)
     features = np.random.default_rng(0).normal(size=(256, 4)).astype(np.float32)  # (256, 4)
     targets = features @ np.array([[1.0], [-2.0], [0.5], [3.0]], np.float32)  # (256, 1)
