@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import pathlib
+import subprocess
 import sys
 
 import pytest
@@ -43,3 +44,20 @@ def read_results(run_dir: pathlib.Path) -> dict:
 
 def event_files(run_dir: pathlib.Path) -> list[pathlib.Path]:
     return list(run_dir.rglob("events.out.tfevents.*"))
+
+
+def run_lecture_process(name: str, *flags: str, timeout: int = 300):
+    """Runs lectures/<name>.py in a fresh Python process (needed for --logical-devices,
+    --deterministic and real signals, which are process-wide)."""
+    return subprocess.run([sys.executable, str(ROOT / "lectures" / f"{name}.py"), *flags],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def checkpoint_variables(run_dir: pathlib.Path) -> dict:
+    """{checkpoint key: value} of every variable (model, optimizer slots, step) in the
+    run's newest checkpoint; compare two runs' dicts to check they trained the same."""
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(str(run_dir / "checkpoints"))
+    return {key: reader.get_tensor(key) for key in reader.get_variable_to_shape_map()
+            if key.endswith("VARIABLE_VALUE") and not key.startswith("save_counter")}
