@@ -62,3 +62,34 @@ def curves(series: dict, path: pathlib.Path, *, x_label: str, y_label: str, titl
         axes.set_yscale("log")
     axes.legend()
     return save(figure, path)
+
+
+def latent_scatter(points: np.ndarray, labels: np.ndarray, path: pathlib.Path, *,
+                   title: str) -> pathlib.Path:
+    """(n, 2) latent codes as dots, coloured by their class label (0-9), with a legend."""
+    figure, axes = plt.subplots(figsize=(7, 6))
+    colours = plt.get_cmap("tab10")
+    for label in np.unique(labels):
+        chosen = labels == label
+        axes.scatter(points[chosen, 0], points[chosen, 1], s=3, alpha=0.6,
+                     color=colours(int(label) % 10), label=str(label))
+    axes.set(xlabel="z1", ylabel="z2", title=title)
+    axes.legend(markerscale=4, title="digit", loc="best", fontsize=8)
+    return save(figure, path)
+
+
+def mosaic(image: np.ndarray, path: pathlib.Path, *, title: str,
+           extent: tuple | None = None, x_label: str = "", y_label: str = "") -> pathlib.Path:
+    """One greyscale image (height, width), e.g. a grid of digits from `summaries.grid`.
+
+    `extent` (left, right, bottom, top) labels the axes with data coordinates, e.g. the
+    latent values a manifold grid was decoded from; without it the axes are hidden.
+    """
+    figure, axes = plt.subplots(figsize=(7, 7 * image.shape[0] / image.shape[1] + 0.5))
+    axes.imshow(image, cmap="gray", vmin=0.0, vmax=1.0, extent=extent)
+    if extent is None:
+        axes.axis("off")
+    else:
+        axes.set(xlabel=x_label, ylabel=y_label)
+    axes.set_title(title)
+    return save(figure, path)

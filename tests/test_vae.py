@@ -1,0 +1,218 @@
+"""Lecture 10's VAE: the math against hand-computed values, the model, the lecture."""
+
+import math
+
+from cs20 import training
+from cs20.datasets import binarized_mnist
+from cs20.models import vae
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import (
+    checkpoint_variables,
+    event_files,
+    load_lecture,
+    read_results,
+    run_lecture_process,
+)
+
+
+def synthetic_digits(count=32, seed=0):
+    """Binary (count, 28, 28, 1) images: a few fixed blobs, so there is something to learn."""
+    rng = np.random.default_rng(seed)
+    prototypes = (rng.random((4, 28, 28, 1)) < 0.2).astype(np.float32)
+    return prototypes[rng.integers(0, 4, count)]
+
+
+# --- Math ---
+
+def test_gaussian_kl_matches_hand_computed_value():
+    mean = tf.constant([[1.0, 0.0]])
+    log_variance = tf.constant([[0.0, math.log(2.0)]])
+    # 0.5 * [(1 + 1 - 1 - 0) + (2 + 0 - 1 - log 2)]
+    expected = 0.5 * (1.0 + 1.0 - math.log(2.0))
+    np.testing.assert_allclose(vae.gaussian_kl(mean, log_variance).numpy(), [expected],
+                               rtol=1e-6)
+    assert vae.gaussian_kl(tf.zeros((3, 5)), tf.zeros((3, 5))).numpy().tolist() == [0, 0, 0]
+
+
+def test_bernoulli_log_likelihood_and_gaussian_density_golden_values():
+    images = tf.constant([[[[1.0], [0.0]]]])  # (1, 1, 2, 1)
+    logits = tf.constant([[[[2.0], [-1.0]]]])
+    expected = math.log(1 / (1 + math.exp(-2.0))) + math.log(1 - 1 / (1 + math.exp(1.0)))
+    np.testing.assert_allclose(vae.bernoulli_log_likelihood(images, logits).numpy(),
+                               [expected], rtol=1e-6)
+    density = vae.gaussian_log_density(tf.zeros((1, 2)), 0.0, 0.0)
+    np.testing.assert_allclose(density.numpy(), [-math.log(2 * math.pi)], rtol=1e-6)
+
+
+def test_importance_weighted_bound_is_log_mean_exp():
+    log_weights = tf.constant([[0.0, -1.0], [math.log(3.0), -1.0]])  # (k=2, batch=2)
+    np.testing.assert_allclose(vae.importance_weighted_bound(log_weights).numpy(),
+                               [math.log(2.0), -1.0], rtol=1e-6)
+
+
+def test_binarization_is_a_fixed_threshold_at_half():
+    grey = np.array([0, 127, 128, 255], np.uint8)
+    assert binarized_mnist.binarize(grey).tolist() == [0, 0, 255, 255]
+
+
+# --- Model ---
+
+def test_shapes_and_per_example_terms():
+    model = vae.VAE(latent_dim=4)
+    images = tf.constant(synthetic_digits(3))
+    mean, log_variance = model.encode(images)
+    assert mean.shape == log_variance.shape == (3, 4)
+    assert model.decoder(mean).shape == (3, 28, 28, 1)
+    terms = model.terms(images, tf.zeros((3, 4)))
+    for values in terms.values():
+        assert values.shape == (3,) and np.all(np.isfinite(values.numpy()))
+    np.testing.assert_allclose(terms["elbo"], terms["reconstruction"] - terms["kl"], rtol=1e-6)
+    assert np.all(terms["kl"].numpy() >= 0) and np.all(terms["elbo"].numpy() < 0)
+
+
+def test_reparameterisation_lets_the_reconstruction_gradient_reach_the_encoder():
+    model = vae.VAE(latent_dim=2)
+    images = tf.constant(synthetic_digits(8))
+    noise = tf.random.stateless_normal((8, 2), seed=(1, 2))
+    with tf.GradientTape() as tape:
+        reconstruction = tf.reduce_sum(model.terms(images, noise)["reconstruction"])
+    # The reconstruction depends on the encoder only through z = mean + std * noise, so
+    # these gradients exist only thanks to the reparameterisation.
+    gradients = tape.gradient(reconstruction, model.encoder.trainable_variables)
+    assert all(gradient is not None for gradient in gradients)
+    log_variance_kernel = model.encoder.get_layer("log_variance").kernel
+    index = [v.path for v in model.encoder.trainable_variables].index(log_variance_kernel.path)
+    assert float(tf.reduce_max(tf.abs(gradients[index]))) > 0
+
+
+def test_shared_loop_step_lowers_the_loss():
+    keras.utils.set_random_seed(0)
+    model = vae.VAE(latent_dim=2)
+    optimizer = keras.optimizers.Adam(1e-3)
+    optimizer.build(model.trainable_variables)
+    step = training.compile_step(tf.distribute.get_strategy(),
+                                 vae.make_train_step(model, optimizer, global_batch_size=32))
+    batch = (tf.constant(synthetic_digits(32)), tf.zeros((32, 2)))
+    losses = [float(step(batch)["loss"]) for _ in range(30)]
+    assert losses[-1] < 0.9 * losses[0]
+
+
+def test_fit_and_evaluate_use_the_custom_steps_and_trackers():
+    keras.utils.set_random_seed(0)
+    model = vae.VAE(latent_dim=2, seed=1)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    images = synthetic_digits(64)
+    before = model.evaluate(images, batch_size=32, verbose=0, return_dict=True)
+    history = model.fit(images, batch_size=32, epochs=5, verbose=0)
+    after = model.evaluate(images, batch_size=32, verbose=0, return_dict=True)
+    assert set(history.history) == {"elbo", "reconstruction", "kl"}
+    assert after["elbo"] > before["elbo"] + 10  # nats per digit
+
+
+def test_importance_weighted_bound_is_at_least_the_elbo():
+    keras.utils.set_random_seed(0)
+    model = vae.VAE(latent_dim=2)
+    images = tf.constant(synthetic_digits(16))
+    # The ELBO's expectation over z, from many single-sample estimates.
+    elbo = np.mean([model.terms(images, tf.random.stateless_normal((16, 2), seed=(3, i)))
+                    ["elbo"].numpy() for i in range(100)])
+    iwae = vae.importance_weighted_log_likelihood(model, images.numpy(), num_samples=100,
+                                                  seed=4)
+    assert iwae >= elbo
+
+
+def test_noise_pipeline_is_seeded_per_batch():
+    batches = tf.data.Dataset.from_tensor_slices((np.zeros((6, 28, 28, 1)), np.zeros(6)))
+    noisy = vae.with_noise(batches.batch(2), latent_dim=3, seed=7)
+    first = [noise.numpy() for _, noise in noisy]
+    second = [noise.numpy() for _, noise in noisy]
+    assert first[0].shape == (2, 3) and len(first) == 3
+    np.testing.assert_array_equal(np.stack(first), np.stack(second))
+    assert not np.allclose(first[0], first[1])
+
+
+def test_samples_and_manifold_are_probability_images():
+    model = vae.VAE(latent_dim=2)
+    samples = vae.prior_samples(model, 5, seed=0)
+    grid = vae.manifold(model, size=4)
+    assert samples.shape == (5, 28, 28) and grid.shape == (4, 4, 28, 28)
+    assert grid.min() >= 0 and grid.max() <= 1
+    np.testing.assert_allclose(vae.manifold_coordinates(5), -vae.manifold_coordinates(5)[::-1],
+                               atol=1e-6)
+    with pytest.raises(ValueError, match="latent-dim 2"):
+        vae.manifold(vae.VAE(latent_dim=3))
+
+
+# --- Lecture ---
+
+TINY = ["--iwae-samples", "4", "--iwae-digits", "40", "--summary-every", "2"]
+
+
+def test_smoke_run_and_resume(tmp_path, data_dir, capsys):
+    lecture = load_lecture("l10_vae")
+    run_dir = tmp_path / "run"
+    lecture.main(["--num-steps", "4", "--run-dir", str(run_dir), "--data-dir", str(data_dir),
+                  *TINY])
+    results = read_results(run_dir)
+    assert results["steps"] == 4
+    for name in ("train/loss", "eval/elbo", "test/elbo", "test/iwae_log_likelihood"):
+        assert math.isfinite(results[name])
+    assert results["test/elbo"] == pytest.approx(
+        results["test/reconstruction"] - results["test/kl"], abs=1e-3)
+    assert event_files(run_dir) and (run_dir / "checkpoints" / "checkpoint").is_file()
+    for picture in ("reconstructions", "prior_samples", "manifold", "latent_scatter"):
+        assert (run_dir / f"{picture}.png").stat().st_size > 0
+
+    capsys.readouterr()
+    lecture.main(["--num-steps", "6", "--run-dir", str(run_dir), "--data-dir", str(data_dir),
+                  *TINY])
+    assert "at step 4" in capsys.readouterr().out
+    assert read_results(run_dir)["steps"] == 6
+
+
+def test_bad_flags_are_one_line_errors(capsys):
+    lecture = load_lecture("l10_vae")
+    for flags, message in ((["--latent-dim", "0"], "--latent-dim must be at least 1"),
+                           (["--iwae-digits", "20000"], "--iwae-digits must be at most")):
+        with pytest.raises(SystemExit) as exit_info:
+            lecture.main(flags)
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err
+
+
+def test_xla_and_mixed_precision_train(tmp_path, data_dir):
+    lecture = load_lecture("l10_vae")
+    run_dir = tmp_path / "fast"
+    try:
+        lecture.main(["--num-steps", "3", "--latent-dim", "4", "--jit-compile",
+                      "--mixed-precision", "--run-dir", str(run_dir), "--data-dir",
+                      str(data_dir), *TINY])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")  # process-wide: leave it clean
+    results = read_results(run_dir)
+    assert results["steps"] == 3 and math.isfinite(results["test/elbo"])
+    assert not (run_dir / "manifold.png").exists()  # only drawn for a 2-d latent
+
+
+def test_mirrored_on_two_logical_cpus_matches_default_strategy(tmp_path, data_dir):
+    flags = ["--num-steps", "4", "--batch-size", "32", "--latent-dim", "4", "--deterministic",
+             "--data-dir", str(data_dir), *TINY]
+    default = run_lecture_process("l10_vae", "--run-dir", str(tmp_path / "default"), *flags)
+    mirrored = run_lecture_process("l10_vae", "--run-dir", str(tmp_path / "mirrored"), *flags,
+                                   "--strategy", "mirrored", "--logical-devices", "2")
+    assert default.returncode == 0, default.stderr[-2000:]
+    assert mirrored.returncode == 0, mirrored.stderr[-2000:]
+    expected = checkpoint_variables(tmp_path / "default")
+    actual = checkpoint_variables(tmp_path / "mirrored")
+    assert expected.keys() == actual.keys()
+    # Not bit-identical: two half-batch gradient sums plus an all-reduce round differently
+    # from one sum, and a ReLU sitting at zero can turn that into ~1e-3 of a variable's
+    # scale after a few Adam steps. Different noise per replica or a wrong loss scaling
+    # would move the Adam moments by O(1) of their scale.
+    for key, value in expected.items():
+        np.testing.assert_allclose(actual[key], value, rtol=1e-3,
+                                   atol=5e-3 * np.abs(value).max(), err_msg=key)
