@@ -74,7 +74,8 @@ def measure(name: str, runs_root: pathlib.Path, max_seconds: float, fresh: bool)
             "test_iwae_log_likelihood_k100": round(results["test/iwae_log_likelihood"], 3),
             "test_reconstruction": round(results["test/reconstruction"], 3),
             "test_kl": round(results["test/kl"], 3),
-            "train_steps_per_second_last_segment": round(results["train/steps_per_second"], 2)}
+            # Only a segment that trained has it (not one that resumed to evaluate).
+            "train_steps_per_second_last_segment": results.get("train/steps_per_second")}
 
 
 def main() -> None:
