@@ -399,7 +399,7 @@ def records_per_second(dataset: tf.data.Dataset, passes: int = 1) -> float:
     count, started = 0, time.perf_counter()
     for _ in range(passes):
         for batch in dataset:
-            count += int(tf.shape(tf.nest.flatten(batch)[0])[0])
+            count += tf.nest.flatten(batch)[0].shape[0]
     return count / (time.perf_counter() - started)
 
 
