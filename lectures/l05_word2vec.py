@@ -38,6 +38,11 @@ run reached 5.3% and 0.43 in 34 s of training (benchmarks/word2vec.py compares g
 --mixed-precision is refused (the step has no dense layer to speed up; NCE logits stay in
 float32); --jit-compile compiles the update with XLA while the sampler runs outside it;
 --strategy mirrored splits each batch across replicas, which draw the same negatives.
+Measured on 2 CPU cores (5,000 steps each): 2,515 steps/s with --jit-compile against
+~4,700 without (XLA does not pay off on a CPU here); --strategy mirrored
+--logical-devices 2 trains to the same loss (26.75 at step 5,000 all three ways) at 149
+steps/s, 618 with XLA: both replicas share the same two cores, so it shows the cost of
+the machinery, not a speed-up.
 """
 
 from __future__ import annotations
