@@ -14,7 +14,9 @@ translates a raw string.
     python lectures/l12_translation.py --run-dir runs/l12_translation/DIR --translate "I am cold."
     tensorboard --logdir runs/l12_translation
 
-Our run on 2 CPU cores (4,000 steps of 64 pairs): see README (figures measured).
+On 2 shared CPU cores a 60-step run took 219 s in all (3.1 training steps/s; decoding
+3,900 sentences/s greedy, 740 with beam width 4). The default 4,000-step budget has not
+been measured yet: `python benchmarks/translation.py` measures it (BLEU greedy vs beam).
 """
 
 from __future__ import annotations
