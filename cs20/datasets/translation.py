@@ -39,10 +39,10 @@ def tokenize(sentences: tf.Tensor) -> tf.RaggedTensor:
 
     "Je n'ai pas faim !" -> je | n' | ai | pas | faim | !   Letters are matched with
     \\pL (RE2's \\w is ASCII only and would cut "été" apart). French typography puts a
-    narrow no-break space before ! and ?; it counts as a space.
+    (narrow) no-break or thin space before ! and ?; it counts as a space.
     """
     text = tf.strings.lower(sentences, encoding="utf-8")
-    text = tf.strings.regex_replace(text, r"[\s\x{00a0}\x{202f}]+", " ")
+    text = tf.strings.regex_replace(text, r"[\s\x{00a0}\x{2009}\x{202f}]+", " ")
     text = tf.strings.regex_replace(text, r"([^\pL\pN\s'])", r" \1 ")
     text = tf.strings.regex_replace(text, r"([\pL\pN]')", r"\1 ")
     return tf.strings.split(tf.strings.strip(text))
@@ -222,14 +222,16 @@ def training_dataset(source_ids: list[list[int]], target_ids: list[list[int]], *
     """
     dataset = tf.data.Dataset.zip(variable_length(source_ids), variable_length(target_ids))
     longest = max(max(map(len, source_ids)), max(map(len, target_ids)))
-    boundaries = list(range(4, longest + 1, 2))
+    # Padding every batch up to its bucket's boundary keeps the number of batch shapes
+    # (and so of traces of the training step) down to the number of buckets.
+    boundaries = sorted({*range(4, longest + 1, 2), longest + 1})
     return (dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
             .repeat()
             .bucket_by_sequence_length(
                 lambda source, target: tf.maximum(tf.size(source), tf.size(target)),
                 bucket_boundaries=boundaries,
                 bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-                drop_remainder=True)
+                pad_to_bucket_boundary=True, drop_remainder=True)
             .prefetch(tf.data.AUTOTUNE))
 
 
