@@ -40,7 +40,7 @@ LECTURES = {
     "l03_logistic_regression": ["--num-steps", "600"],
     "l05_word2vec": ["--num-steps", "3000"],
     "l07_convnet": ["--num-steps", "60"],
-    "l08_tfrecord": ["--num-steps", "600"],
+    "l08_tfrecord": ["--num-steps", "600", "--no-throughput"],
     "l08_style_transfer": ["--num-steps", "20", "--image-size", "256"],
     "l10_vae": ["--num-steps", "100", "--iwae-digits", "200"],
     "l11_char_rnn": ["--num-steps", "60"],
