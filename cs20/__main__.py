@@ -5,6 +5,9 @@
     python -m cs20 data list                 registered data files (size, license)
     python -m cs20 data fetch NAME           find or download one file, print its path
     python -m cs20 data verify               where each file was found, sha256 checked
+    python -m cs20 data tfrecord mnist --out DIR --shards N [--compression GZIP]
+    python -m cs20 data tfrecord --images DIR --out DIR    a folder per label -> TFRecords
+    python -m cs20 data inspect DIR          schema, counts, first record, shard checksums
 """
 
 from __future__ import annotations
@@ -52,8 +55,51 @@ def command_run(arguments) -> int:
     return 0
 
 
+def command_tfrecord(arguments) -> int:
+    """Converts MNIST (three splits) or a folder of images to sharded TFRecords."""
+    from cs20.datasets import tfrecord
+
+    if not arguments.out:
+        raise ValueError("data tfrecord needs --out DIR (where the shards go)")
+    if arguments.images:
+        written = {"images": tfrecord.write_image_folder(
+            arguments.images, arguments.out, num_shards=arguments.shards,
+            compression=arguments.compression)}
+    elif arguments.name == "mnist":
+        from cs20.datasets import mnist
+
+        written = mnist.write_tfrecords(mnist.load_splits(arguments.data_dir or None),
+                                        arguments.out, num_shards=arguments.shards,
+                                        compression=arguments.compression)
+    else:
+        raise ValueError("data tfrecord converts `mnist` or `--images DIR` (one sub-folder "
+                         "of images per label)")
+    for name, sidecar in written.items():
+        print(f"{name}: {sidecar['num_records']:,} records in {len(sidecar['shards'])} "
+              f"shard(s) in {arguments.out}")
+    return 0
+
+
+def command_inspect(arguments) -> int:
+    from cs20.datasets import tfrecord
+
+    if not arguments.name:
+        raise ValueError("data inspect needs the folder of TFRecords")
+    report, all_good = tfrecord.inspect(arguments.name)
+    print(report)
+    return 0 if all_good else 1
+
+
 def command_data(arguments) -> int:
     from cs20.datasets import sources
+
+    if arguments.action in ("tfrecord", "inspect"):
+        handler = command_tfrecord if arguments.action == "tfrecord" else command_inspect
+        try:
+            return handler(arguments)
+        except (ValueError, FileNotFoundError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
 
     if arguments.action == "list":
         for source in sources.REGISTRY.values():
@@ -91,10 +137,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("lecture")
     run.add_argument("flags", nargs=argparse.REMAINDER)
     run.set_defaults(handler=command_run)
-    data = commands.add_parser("data", help="list, fetch or verify data files")
-    data.add_argument("action", choices=("list", "fetch", "verify"))
-    data.add_argument("name", nargs="?", help="data file name (for fetch)")
+    data = commands.add_parser("data", help="list, fetch or verify data files; convert to "
+                                             "and inspect TFRecords")
+    data.add_argument("action", choices=("list", "fetch", "verify", "tfrecord", "inspect"))
+    data.add_argument("name", nargs="?", help="data file name (fetch), dataset to convert "
+                                              "(tfrecord: mnist) or folder (inspect)")
     data.add_argument("--data-dir", default="", help="folder searched first")
+    data.add_argument("--out", default="", help="tfrecord: folder for the shards")
+    data.add_argument("--shards", type=int, default=4, help="tfrecord: number of shards")
+    data.add_argument("--compression", default="", choices=("", "GZIP", "ZLIB"),
+                      help="tfrecord: compress the shards")
+    data.add_argument("--images", default="",
+                      help="tfrecord: convert this folder (one sub-folder of images per label)")
     data.set_defaults(handler=command_data)
     return parser
 

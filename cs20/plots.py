@@ -85,3 +85,24 @@ def confusion_matrix(matrix: np.ndarray, path: pathlib.Path, *, title: str,
     axes.set(xticks=range(count), yticks=range(count), xticklabels=names, yticklabels=names,
              xlabel="predicted", ylabel="true", title=title)
     return save(figure, path)
+
+
+def attention_heatmaps(weights: list[np.ndarray], sources: list[list[str]],
+                       targets: list[list[str]], path: pathlib.Path, *,
+                       title: str) -> pathlib.Path:
+    """One heatmap per sentence: rows are output words, columns source words.
+
+    `weights[i]` is (len(targets[i]), len(sources[i])); each row sums to 1.
+    """
+    columns = min(len(weights), 2)
+    rows = -(-len(weights) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(5.5 * columns, 4.5 * rows),
+                                squeeze=False)
+    for axis in axes.flat[len(weights):]:
+        axis.axis("off")
+    for axis, matrix, source, target in zip(axes.flat, weights, sources, targets, strict=False):
+        axis.imshow(matrix, cmap="viridis", vmin=0.0, vmax=1.0)
+        axis.set_xticks(range(len(source)), source, rotation=60, ha="right", fontsize=9)
+        axis.set_yticks(range(len(target)), target, fontsize=9)
+    figure.suptitle(title)
+    return save(figure, path)

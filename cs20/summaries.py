@@ -6,6 +6,8 @@ Tags follow `<split>/<name>` (`train/loss`, `eval/accuracy`) so TensorBoard grou
 from __future__ import annotations
 
 import io
+import os
+import pathlib
 
 import numpy as np
 import tensorflow as tf
@@ -81,3 +83,33 @@ def grid(images_batch: np.ndarray, columns: int) -> np.ndarray:
         mosaic[row * height:(row + 1) * height, column * width:(column + 1) * width] = \
             images_batch[index]
     return mosaic
+
+
+def projector(directory: pathlib.Path, name: str, vectors: np.ndarray,
+              labels: list[str]) -> dict:
+    """Writes an embedding for TensorBoard's Projector tab and for projector.tensorflow.org.
+
+    In `directory` (a run directory, which TensorBoard lists as a run): `metadata.tsv`
+    (one label per line, no header: a single-column file must not have one),
+    `vectors.tsv` (for the web projector's "Load"), a checkpoint holding the vectors
+    under `projector/`, and `projector_config.pbtxt` naming that checkpoint's tensor.
+    Returns the paths and the tensor name.
+    """
+    from tensorboard.plugins import projector as projector_plugin
+
+    directory = pathlib.Path(directory)
+    metadata = directory / "metadata.tsv"
+    metadata.write_text("".join(f"{label}\n" for label in labels), encoding="utf-8")
+    vectors_path = directory / "vectors.tsv"
+    np.savetxt(vectors_path, vectors, delimiter="\t", fmt="%.6g")
+    checkpoint_prefix = tf.train.Checkpoint(**{name: tf.Variable(vectors)}).write(
+        str(directory / "projector" / name))
+    tensor_name = f"{name}/.ATTRIBUTES/VARIABLE_VALUE"
+    config = projector_plugin.ProjectorConfig()
+    config.model_checkpoint_path = os.path.relpath(checkpoint_prefix, directory)
+    embedding = config.embeddings.add()
+    embedding.tensor_name = tensor_name
+    embedding.metadata_path = metadata.name
+    projector_plugin.visualize_embeddings(str(directory), config)
+    return {"metadata": metadata, "vectors": vectors_path, "checkpoint": checkpoint_prefix,
+            "config": directory / "projector_config.pbtxt", "tensor_name": tensor_name}

@@ -1,0 +1,149 @@
+"""word2vec quality and speed: the course's settings, gensim's skip-gram, and a tuned run of ours.
+
+    CS20_DATA_DIR=../shared/data python benchmarks/word2vec.py [--corpus text8_prefix]
+        [--course-steps 100000] [--tuned-steps 40000] [--skip-gensim]
+
+Prints one JSON object with, for each configuration: training seconds, (center, context)
+pairs per second, the final loss where there is one, analogy accuracy on
+questions-words.txt and Spearman's correlation on WordSim-353, computed by the same code
+(cs20.metrics) for every model.
+
+1. `course`: lectures/l05_word2vec.py with its defaults (the course's hyper-parameters),
+   run as a separate process; figures from its results.json.
+2. `gensim_same_pairs`: gensim's skip-gram on the same words, window 1, no subsampling,
+   vector size 128, our 50,000-word vocabulary, and as many epochs as give the course's
+   budget of pairs (100,000 x 128); `gensim_defaults`: gensim's own defaults (window 5,
+   subsampling 1e-3, 5 negatives, 5 epochs) with vector size 128. gensim is a
+   benchmark-only dependency (benchmarks/requirements.txt); without it these entries
+   say so and the rest still runs. gensim's pair counts are estimates: words trained x
+   (window + 1), the expected pairs per word under its random window.
+3. `tuned`: our model with word2vec.c's choices (window 5, subsampling 1e-3, embedding
+   init around 0, linear learning-rate decay) and bigger batches, for a wall-clock
+   budget close to gensim's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+from cs20 import metrics
+from cs20.datasets import sources, text_corpus
+from cs20.models import word2vec
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+COURSE_PAIRS = 100_000 * 128
+TUNED_FLAGS = ["--skip-window", "5", "--subsample", "1e-3", "--embedding-init", "word2vec",
+               "--learning-rate-decay", "linear", "--batch-size", "512", "--num-sampled", "64",
+               "--learning-rate", "16"]
+SENTENCE_WORDS = 10_000  # gensim trains on "sentences" of at most this many words
+
+
+def run_lecture(flags: list[str], data_dir: str) -> dict:
+    """Runs lectures/l05_word2vec.py in its own process; returns its results.json."""
+    with tempfile.TemporaryDirectory() as scratch:
+        command = [sys.executable, str(ROOT / "lectures" / "l05_word2vec.py"), "--run-dir",
+                   scratch, "--num-visualize", "0", *flags]
+        if data_dir:
+            command += ["--data-dir", data_dir]
+        completed = subprocess.run(command, capture_output=True, text=True)
+        if completed.returncode != 0:
+            return {"error": completed.stderr.strip().splitlines()[-1]}
+        results = json.loads((pathlib.Path(scratch) / "results.json").read_text())
+    return {"flags": " ".join(flags), "wall_seconds": results["wall_seconds"],
+            "train_seconds": results["train_seconds"],
+            "pairs_per_second": results["train/pairs_per_second"],
+            "final_loss": results["train/loss"],
+            "analogy_accuracy": results["eval/analogy_accuracy"],
+            "analogy_covered": results["eval/analogy_covered"],
+            "wordsim353_spearman": results["eval/wordsim353_spearman"]}
+
+
+def evaluate(vectors: np.ndarray, words: list[str], data_dir: str) -> dict:
+    """The lecture's metrics on any embedding: row 0 is left for UNK, as in ours."""
+    unit = word2vec.normalized(np.vstack([np.zeros((1, vectors.shape[1])), vectors]))
+    index = {word: position + 1 for position, word in enumerate(words)}
+    analogies = metrics.analogy_accuracy(
+        unit, index, metrics.read_analogies(sources.resolve("questions_words", data_dir)))
+    similarity = metrics.similarity_correlation(
+        unit, index, metrics.read_word_similarity(sources.resolve("wordsim353", data_dir)))
+    return {"analogy_accuracy": analogies["accuracy"], "analogy_covered": analogies["covered"],
+            "wordsim353_spearman": similarity["spearman"]}
+
+
+def run_gensim(words: list[str], vocabulary, data_dir: str, seed: int, **settings) -> dict:
+    """gensim's skip-gram on our vocabulary (without UNK: gensim drops unknown words), so
+    both models answer exactly the same analogy questions."""
+    from gensim.models import Word2Vec
+
+    sentences = [words[start:start + SENTENCE_WORDS]
+                 for start in range(0, len(words), SENTENCE_WORDS)]
+    model = Word2Vec(sg=1, vector_size=128, min_count=1, workers=os.cpu_count(), seed=seed,
+                     **settings)
+    model.build_vocab_from_freq(dict(zip(vocabulary.words[1:], vocabulary.counts[1:],
+                                         strict=True)))
+    started = time.perf_counter()
+    trained_words, _ = model.train(sentences, total_examples=len(sentences),
+                                   epochs=model.epochs)
+    seconds = time.perf_counter() - started
+    pairs = trained_words * (model.window + 1)
+    return {"settings": settings, "train_seconds": round(seconds, 2),
+            "pairs_per_second": round(pairs / seconds), "pairs_estimated": pairs,
+            **evaluate(model.wv.vectors, list(model.wv.index_to_key), data_dir)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", default="text8_prefix", help="registered name or path")
+    parser.add_argument("--data-dir", default="", help="folder searched first for data files")
+    parser.add_argument("--course-steps", type=int, default=100_000)
+    parser.add_argument("--tuned-steps", type=int, default=40_000)
+    parser.add_argument("--skip-gensim", action="store_true")
+    parser.add_argument("--seed", type=int, default=42)
+    arguments = parser.parse_args()
+
+    corpus = arguments.corpus
+    common = ["--corpus", corpus, "--seed", str(arguments.seed)]
+    report = {"machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+              "corpus": corpus}
+    report["course"] = run_lecture([*common, "--num-steps", str(arguments.course_steps)],
+                                   arguments.data_dir)
+
+    if arguments.skip_gensim:
+        report["gensim"] = "skipped (--skip-gensim)"
+    else:
+        try:
+            import gensim
+        except ImportError:
+            report["gensim"] = ("gensim is not installed: pip install -r "
+                                "benchmarks/requirements.txt")
+        else:
+            report["gensim_version"] = gensim.__version__
+            path = sources.resolve(corpus, arguments.data_dir) if corpus in sources.REGISTRY \
+                else corpus
+            words = text_corpus.read_words(path)
+            vocabulary = text_corpus.build_vocabulary(words, 50_000)
+            epochs = max(1, round(COURSE_PAIRS / (2 * len(words))))
+            report["gensim_same_pairs"] = run_gensim(
+                words, vocabulary, arguments.data_dir, arguments.seed, window=1, sample=0, negative=5,
+                epochs=epochs)
+            report["gensim_defaults"] = run_gensim(words, vocabulary, arguments.data_dir,
+                                                   arguments.seed)
+
+    report["tuned"] = run_lecture([*common, *TUNED_FLAGS, "--num-steps",
+                                   str(arguments.tuned_steps)], arguments.data_dir)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

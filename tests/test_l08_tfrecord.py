@@ -1,0 +1,79 @@
+"""Lecture 8 (part 1) on real MNIST: smoke run, resume, bad input, mirrored = default."""
+
+import numpy as np
+import pytest
+from conftest import (
+    checkpoint_variables,
+    event_files,
+    load_lecture,
+    read_results,
+    run_lecture_process,
+)
+
+
+@pytest.fixture(scope="module")
+def shards_dir(tmp_path_factory):
+    """MNIST converted once (2 shards) and shared by the runs below, as --tfrecord-dir."""
+    return tmp_path_factory.mktemp("mnist_tfrecords")
+
+
+def run(run_dir, data_dir, shards_dir, *flags):
+    return ["--run-dir", str(run_dir), "--data-dir", str(data_dir), "--tfrecord-dir",
+            str(shards_dir), "--shards", "2", "--no-throughput", "--summary-every", "10", *flags]
+
+
+def test_smoke_run_and_resume(tmp_path, data_dir, shards_dir, capsys):
+    lecture = load_lecture("l08_tfrecord")
+    run_dir = tmp_path / "run"
+    lecture.main(run(run_dir, data_dir, shards_dir, "--num-steps", "20"))
+    results = read_results(run_dir)
+    assert results["steps"] == 20 and np.isfinite(results["train/loss"])
+    assert results["image/bit_exact"] is True
+    assert 0.5 < results["test/accuracy"] <= 1.0  # 20 Adam steps already beat chance (0.1)
+    assert event_files(run_dir) and (run_dir / "checkpoints" / "checkpoint").is_file()
+    assert (run_dir / "image_record" / "decoded.png").stat().st_size > 0
+    assert (run_dir / "image_record" / "image.json").is_file()
+    assert (shards_dir / "train-00001-of-00002").is_file()
+    assert "friday.jpg: label 1, stored shape [322, 403, 3]" in capsys.readouterr().out
+
+    lecture.main(run(run_dir, data_dir, shards_dir, "--num-steps", "40"))
+    output = capsys.readouterr().out
+    assert "MNIST TFRecords already in" in output
+    assert "Resumed from" in output and "at step 20" in output
+    assert read_results(run_dir)["steps"] == 40
+
+
+def test_bad_input_is_one_clear_error(tmp_path, data_dir, shards_dir):
+    lecture = load_lecture("l08_tfrecord")
+    with pytest.raises(FileNotFoundError, match="--image .*missing.jpg does not exist"):
+        lecture.main(run(tmp_path / "a", data_dir, shards_dir, "--num-steps", "1",
+                         "--image", str(tmp_path / "missing.jpg")))
+    broken = tmp_path / "broken"
+    lecture.main(run(tmp_path / "b", data_dir, broken, "--num-steps", "1"))
+    shard = broken / "test-00000-of-00002"
+    shard.write_bytes(shard.read_bytes()[:1000])
+    with pytest.raises(ValueError, match="test-00000-of-00002 is unreadable: 1,000 bytes"):
+        lecture.main(run(tmp_path / "c", data_dir, broken, "--num-steps", "1"))
+
+
+def test_mixed_precision_and_xla_train(tmp_path, data_dir, shards_dir):
+    lecture = load_lecture("l08_tfrecord")
+    lecture.main(run(tmp_path / "fast", data_dir, shards_dir, "--num-steps", "20",
+                     "--mixed-precision", "--jit-compile"))
+    results = read_results(tmp_path / "fast")
+    assert results["steps"] == 20 and results["test/accuracy"] > 0.5
+
+
+def test_mirrored_on_two_logical_cpus_matches_default(tmp_path, data_dir, shards_dir):
+    runs = {}
+    for name, flags in (("default", ()), ("mirrored", ("--strategy", "mirrored",
+                                                        "--logical-devices", "2"))):
+        process = run_lecture_process("l08_tfrecord", *run(
+            tmp_path / name, data_dir, shards_dir, "--num-steps", "8", "--deterministic",
+            *flags))
+        assert process.returncode == 0, process.stderr[-2000:]
+        runs[name] = checkpoint_variables(tmp_path / name)
+    assert runs["default"].keys() == runs["mirrored"].keys()
+    for key, expected in runs["default"].items():
+        np.testing.assert_allclose(runs["mirrored"][key], expected, rtol=1e-5, atol=1e-6,
+                                   err_msg=key)

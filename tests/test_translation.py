@@ -1,0 +1,253 @@
+"""Lecture 12: tokenisation, vocabularies, masks, attention, decoding, BLEU, the lecture."""
+
+import itertools
+import math
+
+from cs20 import metrics
+from cs20.datasets import translation
+from cs20.models import seq2seq
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import event_files, load_lecture, read_results, run_lecture_process
+
+PAIRS = [("I am cold.", "J'ai froid."), ("Go!", "Va\u202f!"), ("He is here.", "Il est ici."),
+         ("I am here.", "Je suis ici."), ("Who is cold?", "Qui a froid\u202f?")] * 4
+
+
+# --- data -------------------------------------------------------------------------------
+
+def test_tokenize_splits_punctuation_and_elisions_and_lowers_case():
+    assert translation.tokenize_python(["Je n'ai pas été là\u202f!", "Don't GO."]) == [
+        ["je", "n'", "ai", "pas", "été", "là", "!"], ["don'", "t", "go", "."]]
+    assert translation.detokenize(["je", "n'", "ai", "faim", "!"]) == "je n'ai faim !"
+
+
+def test_vocabulary_round_trip_with_unknown_words(tmp_path):
+    sentences = translation.tokenize_python(["the cat sat", "the dog sat", "a bird"])
+    vocabulary = translation.Vocabulary.build(sentences, min_count=2)
+    assert vocabulary.tokens == (*translation.RESERVED, "sat", "the")
+    ids = vocabulary.encode(["the", "cat", "sat"])
+    assert ids == [5, translation.UNK_ID, 4]
+    assert vocabulary.decode([*ids, translation.EOS_ID, 4]) == ["the", "<unk>", "sat"]
+    assert vocabulary.unknown(["the", "cat"]) == ["cat"]
+    vocabulary.save(tmp_path / "vocabulary.txt")
+    assert translation.Vocabulary.load(tmp_path / "vocabulary.txt") == vocabulary
+    (tmp_path / "bad.txt").write_text("hello\nworld")
+    with pytest.raises(ValueError, match="not a vocabulary file"):
+        translation.Vocabulary.load(tmp_path / "bad.txt")
+
+
+def test_corpus_filters_splits_deterministically_and_groups_references():
+    corpus = translation.make_corpus(PAIRS, max_length=4, min_count=1, validation_percent=30,
+                                     test_percent=30)
+    everything = corpus.train.sources + corpus.validation.sources + corpus.test.sources
+    assert ["i", "am", "cold", "."] in everything and len(everything) == len(PAIRS)
+    again = translation.make_corpus(PAIRS, max_length=4, min_count=1, validation_percent=30,
+                                    test_percent=30)
+    assert again == corpus
+    short = translation.make_corpus(PAIRS, max_length=3, min_count=1)
+    assert all(len(s) <= 3 for s in short.train.sources + short.train.targets)
+    reversed_corpus = translation.make_corpus(PAIRS, direction="fra-eng", min_count=1)
+    assert "froid" in reversed_corpus.source_vocabulary.tokens
+    split = translation.Split([["a"], ["b"], ["a"]], [["x"], ["y"], ["z"]])
+    assert split.references() == ([["a"], ["b"]], [[["x"], ["z"]], [["y"]]])
+    with pytest.raises(ValueError, match="direction"):
+        translation.make_corpus(PAIRS, direction="eng-deu")
+
+
+def test_batches_are_padded_with_zeros_and_masks_mark_real_tokens():
+    dataset = translation.training_dataset([[4, 5], [6], [7, 8, 9]] * 8,
+                                           [[1, 4, 2], [1, 5, 6, 2], [1, 2]] * 8,
+                                           batch_size=4, seed=0)
+    source, target = next(iter(dataset))
+    assert source.shape[0] == 4 and target.shape[0] == 4
+    mask = translation.masks(source).numpy()
+    assert np.array_equal(mask, source.numpy() != 0)
+    assert np.array_equal(translation.masks(tf.constant([[4, 5, 0]])).numpy(),
+                          [[True, True, False]])
+
+
+def test_real_corpus_loads(data_dir):
+    corpus = translation.load(data_dir)
+    assert len(corpus.train) > 100_000 and len(corpus.test) > 5_000
+    assert len(corpus.target_vocabulary) > 5_000
+
+
+# --- model ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("score", ["additive", "multiplicative"])
+def test_attention_sums_to_one_over_real_positions_and_is_zero_on_padding(score):
+    model = seq2seq.Seq2Seq(20, 30, embedding_size=8, units=16, attention=score)
+    source = tf.constant([[5, 6, 7, 0, 0], [4, 0, 0, 0, 0]])
+    encoded = model.encode(source)
+    logits, state, weights = model.decode(tf.constant([[1, 5, 6], [1, 7, 8]]), encoded,
+                                          encoded[2])
+    assert logits.shape == (2, 3, 30) and state.shape == (2, 16)
+    weights = weights.numpy()  # (batch, target, source)
+    np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-5)
+    assert np.all(weights[0, :, 3:] == 0) and np.all(weights[1, :, 1:] == 0)
+
+
+def test_masked_cross_entropy_ignores_padding():
+    logits = tf.math.log(tf.constant([[[0.5, 0.5, 0.0 + 1e-9]] * 3]))  # (1, 3, 3)
+    labels = tf.constant([[1, 0, 0]])  # one real token, then padding
+    np.testing.assert_allclose(seq2seq.masked_cross_entropy(labels, logits).numpy(),
+                               [math.log(2)], rtol=1e-5)
+
+
+# --- decoding on oracle logits ----------------------------------------------------------
+# A Markov "model": the log-probabilities of the next token depend on the previous token
+# only (the state), from a fixed table. Tokens: 0 PAD, 1 BOS, 2 EOS, 3 "a", 4 "b".
+
+def oracle_step(table):
+    table = tf.math.log(tf.constant(table, tf.float32))
+
+    def step(tokens, state):
+        return tf.gather(table, tokens), tokens, tf.ones([tf.shape(tokens)[0], 1])
+
+    return step
+
+
+def sequence_log_prob(table, tokens):
+    previous, total = translation.BOS_ID, 0.0
+    for token in tokens:
+        total += math.log(table[previous][token])
+        previous = token
+    return total
+
+
+# After BOS "a" looks best (0.6) but every continuation of "a" is uncertain; "b" then EOS
+# is the better sentence (0.4 * 0.9 = 0.36 > 0.6 * 0.5 = 0.30).
+TABLE = [[0, 0, 1.0, 0, 0],
+         [0, 0, 0.0, 0.6, 0.4],
+         [0, 0, 1.0, 0, 0],
+         [0, 0, 0.5, 0.25, 0.25],
+         [0, 0, 0.9, 0.05, 0.05]]
+
+
+def run_beam(table, beam_width, max_length, alpha=0.0):
+    state = tf.fill([beam_width], translation.BOS_ID)
+    return tf.function(lambda: seq2seq.beam_search(oracle_step(table), state, beam_width,
+                                                   max_length, 1, alpha))()
+
+
+def run_greedy(table, max_length):
+    state = tf.constant([translation.BOS_ID])
+    return tf.function(lambda: seq2seq.greedy(oracle_step(table), state, max_length, 1))()
+
+
+def cut(tokens):
+    tokens = list(tokens)
+    return tokens[:tokens.index(translation.EOS_ID) + 1] if translation.EOS_ID in tokens \
+        else tokens
+
+
+def test_beam_search_finds_what_greedy_misses_and_width_one_equals_greedy():
+    greedy_tokens, _ = run_greedy(TABLE, 4)
+    assert cut(greedy_tokens[0].numpy()) == [3, 2]
+    tokens, _, score = run_beam(TABLE, 2, 4)
+    assert cut(tokens[0].numpy()) == [4, 2]
+    np.testing.assert_allclose(score.numpy()[0], math.log(0.36), rtol=1e-5)
+    width_one, _, _ = run_beam(TABLE, 1, 4)
+    np.testing.assert_array_equal(width_one.numpy(), greedy_tokens.numpy())
+
+
+def test_exhaustive_beam_returns_the_highest_scoring_sequence():
+    rng = np.random.default_rng(0)
+    table = rng.dirichlet(np.ones(3), size=5)  # next over EOS, a, b
+    table = np.concatenate([np.zeros((5, 2)), table], axis=1).tolist()
+    max_length = 3
+    # Every sequence of a/b ending with EOS, or running out at max_length.
+    candidates = [[*words, translation.EOS_ID] for n in range(max_length)
+                  for words in itertools.product([3, 4], repeat=n)]
+    candidates += [list(words) for words in itertools.product([3, 4], repeat=max_length)]
+    best = max(candidates, key=lambda tokens: sequence_log_prob(table, tokens))
+    tokens, _, score = run_beam(table, 8, max_length)  # 8 >= 2 ** 3: nothing is pruned
+    assert cut(tokens[0].numpy()) == best
+    np.testing.assert_allclose(score.numpy()[0], sequence_log_prob(table, best), rtol=1e-5)
+
+
+def test_length_penalty_favours_longer_translations():
+    # EOS right away (0.5) vs "a a EOS" (0.5 * 0.8 * 0.9 = 0.36): per word the longer one
+    # is likelier, so a large alpha prefers it while alpha 0 keeps the short one.
+    table = [[0, 0, 1.0, 0, 0], [0, 0, 0.5, 0.5, 0.0], [0, 0, 1.0, 0, 0],
+             [0, 0, 0.1, 0.8, 0.1], [0, 0, 1.0, 0, 0]]
+    short, _, _ = run_beam(table, 3, 4, alpha=0.0)
+    long, _, _ = run_beam(table, 3, 4, alpha=2.0)
+    assert cut(short[0].numpy()) == [2]
+    assert len(cut(long[0].numpy())) > 1
+    assert float(seq2seq.length_penalty(1, 0.0)) == 1.0
+    np.testing.assert_allclose(float(seq2seq.length_penalty(7, 1.0)), 2.0)
+
+
+# --- BLEU -------------------------------------------------------------------------------
+
+def test_bleu_golden_values():
+    sentence = ["the", "cat", "is", "on", "the", "mat"]
+    assert metrics.corpus_bleu([[sentence]], [sentence]) == pytest.approx(1.0)
+    assert metrics.corpus_bleu([[sentence]], [["a", "dog", "ran", "away", "fast"]]) == 0.0
+    # p1..p4 = 6/6, 4/5, 3/4, 2/3; brevity penalty exp(1 - 7/6).
+    hand = (1 * 4 / 5 * 3 / 4 * 2 / 3) ** 0.25 * math.exp(1 - 7 / 6)
+    assert metrics.corpus_bleu([[["the", "cat", "is", "on", "the", "red", "mat"]]], [sentence]) == \
+        pytest.approx(hand) == pytest.approx(0.673182, abs=1e-6)
+    # Smoothed sentence BLEU: p1 = 5/6, then (m + 1) / (n + 1): 4/6, 2/5, 1/4.
+    hypothesis = ["the", "cat", "sat", "on", "the", "mat"]
+    assert metrics.corpus_bleu([[sentence]], [hypothesis]) == 0.0  # no 4-gram matches
+    assert metrics.sentence_bleu([sentence], hypothesis) == pytest.approx((1 / 18) ** 0.25)
+    # Several references: counts clip against the best one, length from the closest.
+    assert metrics.corpus_bleu([[["x"] * 9, sentence]], [sentence]) == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        metrics.corpus_bleu([[sentence]], [sentence, sentence])
+
+
+# --- the lecture ------------------------------------------------------------------------
+
+TINY = ["--batch-size", "16", "--units", "16", "--embedding-size", "8", "--max-length", "5",
+        "--validation-sentences", "20", "--summary-every", "2", "--eval-every", "4",
+        "--checkpoint-every", "2", "--beam-width", "2"]
+
+
+def test_smoke_run_resume_translate_and_bad_input(tmp_path, data_dir):
+    lecture = load_lecture("l12_translation")
+    run_dir = tmp_path / "run"
+    flags = [*TINY, "--run-dir", str(run_dir), "--data-dir", str(data_dir)]
+    lecture.main(["--num-steps", "4", *flags])
+    results = read_results(run_dir)
+    assert results["steps"] == 4 and math.isfinite(results["train/loss"])
+    assert 0.0 <= results["test/bleu_greedy"] <= 1.0 and "test/bleu_beam2" in results
+    assert event_files(run_dir) and (run_dir / "checkpoints" / "checkpoint").is_file()
+    assert (run_dir / "attention.png").stat().st_size > 0
+
+    resumed = run_lecture_process("l12_translation", "--num-steps", "6", *flags)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "Resumed from" in resumed.stdout and "at step 4" in resumed.stdout
+
+    # The SavedModel stands alone: a string in, a string out, unknown words allowed.
+    translated = lecture.main(["--run-dir", str(run_dir), "--translate", "I am zzzqx."])
+    assert isinstance(translated["beam"], str) and isinstance(translated["greedy"], str)
+    reloaded = tf.saved_model.load(str(run_dir / "translator"))
+    assert reloaded.translate(tf.constant("I am cold.")).numpy().decode() == \
+        lecture.main(["--run-dir", str(run_dir), "--translate", "I am cold."])["beam"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="empty sentence"):
+        reloaded.translate(tf.constant("  "))
+    with pytest.raises(ValueError, match="empty sentence"):
+        lecture.main(["--run-dir", str(run_dir), "--translate", " "])
+    with pytest.raises(FileNotFoundError, match="no translator"):
+        lecture.main(["--run-dir", str(tmp_path / "nothing"), "--translate", "Hi."])
+
+
+def test_refused_flags_say_why(tmp_path, data_dir):
+    refused = run_lecture_process("l12_translation", "--num-steps", "2", "--jit-compile",
+                                  "--run-dir", str(tmp_path / "x"), "--data-dir", str(data_dir))
+    assert refused.returncode == 2 and "--jit-compile" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_mirrored_on_two_logical_cpus_trains(tmp_path, data_dir):
+    completed = run_lecture_process(
+        "l12_translation", "--num-steps", "2", "--strategy", "mirrored", "--logical-devices",
+        "2", *TINY, "--run-dir", str(tmp_path / "mirrored"), "--data-dir", str(data_dir))
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert math.isfinite(read_results(tmp_path / "mirrored")["train/loss"])

@@ -1,0 +1,223 @@
+"""Lecture 5a: corpus and pairs, the skip-gram model, metrics, and the lecture end to end."""
+
+import json
+
+from cs20 import metrics, training
+from cs20.datasets import text_corpus
+from cs20.models import word2vec
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import (
+    checkpoint_variables,
+    event_files,
+    load_lecture,
+    read_results,
+    run_lecture_process,
+)
+
+SIX_WORDS = np.array([1, 2, 3, 4, 5, 6], np.int32)
+
+
+def test_pairs_with_window_one_are_all_neighbours_in_course_order():
+    centers, contexts = text_corpus.chunk_pairs(tf.constant(SIX_WORDS), 1,
+                                                tf.constant([1, 2], tf.int64), shuffle=False)
+    assert centers.numpy().tolist() == [1, 2, 2, 3, 3, 4, 4, 5, 5, 6]
+    assert contexts.numpy().tolist() == [2, 1, 3, 2, 4, 3, 5, 4, 6, 5]
+
+
+def test_pairs_with_random_window_golden_for_a_fixed_seed():
+    centers, contexts = text_corpus.chunk_pairs(tf.constant(SIX_WORDS), 2,
+                                                tf.constant([1, 2], tf.int64), shuffle=False)
+    # Windows drawn for this seed: 2, 1, 2, 1, 2, 1 (left context first, as the course).
+    assert centers.numpy().tolist() == [1, 1, 2, 2, 3, 3, 3, 3, 4, 4, 5, 5, 5, 6, 6]
+    assert contexts.numpy().tolist() == [2, 3, 1, 3, 1, 2, 4, 5, 3, 5, 3, 4, 6, 4, 5]
+
+
+def test_dataset_batches_are_fixed_size_reproducible_and_real_pairs():
+    ids = np.arange(1, 1001, dtype=np.int32)
+    first = text_corpus.skip_gram_dataset(ids, 32, 2, seed=3, chunk_words=100)
+    second = text_corpus.skip_gram_dataset(ids, 32, 2, seed=3, chunk_words=100)
+    for (centers, contexts), (centers_again, _) in zip(first.take(20), second.take(20),
+                                                        strict=True):
+        assert centers.shape == (32,) and contexts.shape == (32,)
+        np.testing.assert_array_equal(centers, centers_again)
+        distance = np.abs(centers.numpy() - contexts.numpy())
+        assert np.all((distance >= 1) & (distance <= 2))
+
+
+def test_subsampling_drops_frequent_words():
+    keep = text_corpus.keep_probabilities([0, 900, 90, 10], threshold=0.01)
+    assert keep[3] == 1.0 and keep[1] < keep[2] < 1.0
+    np.testing.assert_allclose(keep[1], np.sqrt(0.01 / 0.9) + 0.01 / 0.9, rtol=1e-6)
+
+
+def test_vocabulary_unk_and_tsv_round_trip(tmp_path):
+    words = ["b", "a", "b", "c", "a", "b", "d"]
+    vocabulary = text_corpus.build_vocabulary(words, 3)
+    assert vocabulary.words == ("UNK", "b", "a")
+    assert vocabulary.counts == (2, 3, 2)  # c and d are UNK
+    assert vocabulary.to_ids(["a", "zebra", "b"]).tolist() == [2, 0, 1]
+    vocabulary.save_tsv(tmp_path / "vocab.tsv")
+    assert text_corpus.Vocabulary.load_tsv(tmp_path / "vocab.tsv") == vocabulary
+
+
+def test_bad_corpora_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="larger than the corpus's 4 distinct words"):
+        text_corpus.build_vocabulary(["b", "a", "b", "c", "a", "b", "d"], 10)
+    (tmp_path / "empty.txt").write_text("  \n")
+    with pytest.raises(ValueError, match="has no words"):
+        text_corpus.read_words(tmp_path / "empty.txt")
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9 au lait".encode("latin-1"))
+    with pytest.raises(ValueError, match="not UTF-8 text .invalid byte at offset 3"):
+        text_corpus.read_words(tmp_path / "latin1.txt")
+    (tmp_path / "binary.bin").write_bytes(b"abc\x00\x01")
+    with pytest.raises(ValueError, match="looks binary"):
+        text_corpus.read_words(tmp_path / "binary.bin")
+    with pytest.raises(FileNotFoundError):
+        text_corpus.read_words(tmp_path / "missing.txt")
+
+
+def test_model_shapes_and_course_initialisers():
+    model = word2vec.SkipGram(1000, 16, seed=0)
+    assert model.embedding.shape == (1000, 16) and model.nce_biases.shape == (1000,)
+    embedding = model.embedding.numpy()
+    assert embedding.min() >= 0.0 and embedding.max() < 1.0
+    assert abs(model.nce_weights.numpy().std() - 0.25 * 0.88) < 0.02  # truncated at 2 std
+    assert model(tf.constant([3, 4])).shape == (2, 16)
+
+
+def test_nce_loss_with_given_candidates_matches_the_formula():
+    model = word2vec.SkipGram(5, 2, seed=0)
+    model.embedding.assign([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.5, 0.0]])
+    model.nce_weights.assign([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [1.0, -1.0], [0.0, 0.0]])
+    sampled = (tf.constant([2, 3], tf.int64), tf.constant([[0.5]]), tf.constant([0.25, 0.5]))
+    loss = word2vec.per_example_loss(model, tf.constant([1]), tf.constant([3]), sampled)
+    # logit = w.x + b - log(expected count): true 1 - log 0.5; sampled 0 - log 0.25, 1 - log 0.5
+    true_logit, sampled_logits = 1 - np.log(0.5), np.array([-np.log(0.25), 1 - np.log(0.5)])
+    expected = np.log1p(np.exp(-true_logit)) + np.sum(np.log1p(np.exp(sampled_logits)))
+    np.testing.assert_allclose(loss.numpy(), [expected], rtol=1e-5)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_loss_decreases_on_a_tiny_corpus(jit_compile):
+    words = ("the quick brown fox jumps over the lazy dog " * 300).split()
+    vocabulary = text_corpus.build_vocabulary(words, 9)
+    dataset = text_corpus.skip_gram_dataset(vocabulary.to_ids(words), 64, 2, seed=0,
+                                            chunk_words=500)
+    model = word2vec.SkipGram(vocabulary.size, 8, "word2vec", seed=0)
+    optimizer = keras.optimizers.SGD(0.5)
+    optimizer.build(model.trainable_variables)
+    step = training.compile_steps(tf.distribute.get_strategy(), word2vec.make_train_step(
+        model, optimizer, 64, num_sampled=4, jit_compile=jit_compile, sampler_seed=1))
+    iterator = iter(dataset)
+    first = float(step(iterator, tf.constant(20))["loss"])
+    for _ in range(13):
+        last = float(step(iterator, tf.constant(20))["loss"])
+    assert np.isfinite(last) and last < 0.7 * first
+
+
+def hand_made_embedding():
+    """Gender and royalty axes: king - man + woman is exactly queen."""
+    words = ["UNK", "man", "woman", "king", "queen", "apple"]
+    vectors = np.array([[0, 0, 1], [1, 0, 0.1], [-1, 0, 0.1], [1, 1, 0], [-1, 1, 0],
+                        [0, -1, 0.3]], np.float32)
+    return word2vec.normalized(vectors), {word: i for i, word in enumerate(words)}
+
+
+def test_analogy_accuracy_golden_on_a_hand_made_embedding():
+    unit, index = hand_made_embedding()
+    questions = [("man", "woman", "king", "queen"), ("woman", "man", "queen", "king"),
+                 ("man", "king", "woman", "apple"), ("man", "woman", "king", "zebra")]
+    result = metrics.analogy_accuracy(unit, index, questions)
+    assert result == {"accuracy": 2 / 3, "covered": 3, "total": 4}
+
+
+def test_spearman_golden_and_similarity_correlation():
+    assert metrics.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert metrics.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    # With ties (average ranks): scipy.stats.spearmanr gives 0.7631578947368421.
+    assert metrics.spearman([1, 2, 2, 3, 5], [2, 1, 4, 4, 6]) == pytest.approx(0.7631578947368421)
+    unit, index = hand_made_embedding()
+    pairs = [("king", "queen", 8.0), ("man", "woman", 7.0), ("king", "apple", 1.0),
+             ("man", "zebra", 5.0)]
+    result = metrics.similarity_correlation(unit, index, pairs)
+    assert result["covered"] == 3 and result["total"] == 4
+    assert -1.0 <= result["spearman"] <= 1.0
+
+
+def test_projector_files_name_the_embedding_tensor(tmp_path):
+    from cs20 import summaries
+
+    vectors = np.arange(12, dtype=np.float32).reshape(4, 3)
+    files = summaries.projector(tmp_path, "embedding", vectors, ["UNK", "a", "b", "c"])
+    assert (tmp_path / "metadata.tsv").read_text() == "UNK\na\nb\nc\n"
+    np.testing.assert_allclose(np.loadtxt(tmp_path / "vectors.tsv"), vectors)
+    config = (tmp_path / "projector_config.pbtxt").read_text()
+    assert 'tensor_name: "embedding/.ATTRIBUTES/VARIABLE_VALUE"' in config
+    assert 'metadata_path: "metadata.tsv"' in config
+    reader = tf.train.load_checkpoint(files["checkpoint"])
+    np.testing.assert_array_equal(reader.get_tensor(files["tensor_name"]), vectors)
+
+
+TINY = ["--vocab-size", "2000", "--embedding-size", "16", "--num-visualize", "50",
+        "--steps-per-call", "20"]
+
+
+def test_smoke_run_then_resume(tmp_path, data_dir):
+    lecture = load_lecture("l05_word2vec")
+    run_dir = tmp_path / "run"
+    flags = [*TINY, "--run-dir", str(run_dir), "--data-dir", str(data_dir),
+             "--summary-every", "50", "--checkpoint-every", "50"]
+    lecture.main([*flags, "--num-steps", "100"])
+    results = read_results(run_dir)
+    assert results["steps"] == 100 and np.isfinite(results["train/loss"])
+    assert results["eval/analogy_covered"] > 0 and results["eval/wordsim353_covered"] > 0
+    assert event_files(run_dir)
+    assert (run_dir / "checkpoints" / "checkpoint").is_file()
+    assert (run_dir / "vocab.tsv").read_text().startswith("word\tcount\nUNK\t")
+    assert len((run_dir / "metadata.tsv").read_text().splitlines()) == 50
+    assert (run_dir / "projector_config.pbtxt").is_file()
+    assert json.loads((run_dir / "config.json").read_text())["vocab_size"] == 2000
+
+    lecture.main([*flags, "--num-steps", "150"])
+    assert read_results(run_dir)["steps"] == 150
+
+
+def test_resume_prints_where_it_resumed(tmp_path, data_dir):
+    run_dir = tmp_path / "resumed"
+    flags = [*TINY, "--run-dir", str(run_dir), "--data-dir", str(data_dir),
+             "--checkpoint-every", "40"]
+    assert run_lecture_process("l05_word2vec", *flags, "--num-steps", "40").returncode == 0
+    resumed = run_lecture_process("l05_word2vec", *flags, "--num-steps", "80")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "Resumed from" in resumed.stdout and "at step 40" in resumed.stdout
+
+
+def test_bad_flags_are_one_line_errors(tmp_path, data_dir):
+    refused = run_lecture_process("l05_word2vec", "--mixed-precision", "--run-dir",
+                                  str(tmp_path / "mp"))
+    assert refused.returncode == 2 and "--mixed-precision does not apply" in refused.stderr
+    too_big = run_lecture_process("l05_word2vec", "--vocab-size", "10000000", "--run-dir",
+                                  str(tmp_path / "big"), "--data-dir", str(data_dir))
+    assert too_big.returncode == 2 and "Traceback" not in too_big.stderr
+    assert "larger than the corpus's" in too_big.stderr
+    missing = run_lecture_process("l05_word2vec", "--corpus", str(tmp_path / "nope.txt"),
+                                  "--run-dir", str(tmp_path / "missing"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_mirrored_on_two_logical_cpus_matches_default_strategy(tmp_path, data_dir):
+    common = [*TINY, "--num-steps", "20", "--deterministic", "--data-dir", str(data_dir),
+              "--learning-rate", "0.5"]
+    default = run_lecture_process("l05_word2vec", *common, "--run-dir", str(tmp_path / "one"))
+    mirrored = run_lecture_process("l05_word2vec", *common, "--run-dir", str(tmp_path / "two"),
+                                   "--strategy", "mirrored", "--logical-devices", "2")
+    assert default.returncode == 0, default.stderr[-2000:]
+    assert mirrored.returncode == 0, mirrored.stderr[-2000:]
+    expected, actual = (checkpoint_variables(tmp_path / name) for name in ("one", "two"))
+    assert expected.keys() == actual.keys()
+    for key, value in expected.items():
+        np.testing.assert_allclose(actual[key], value, rtol=1e-5, atol=1e-6, err_msg=key)
