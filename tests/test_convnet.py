@@ -71,7 +71,7 @@ def test_lecture_resumes_beats_chance_and_writes_its_artefacts(tmp_path, data_di
     assert "Resumed from" in capsys.readouterr().out
     results = read_results(run_dir)
     assert results["steps"] == 200
-    assert results["test/accuracy"] > 0.9  # chance is 0.1; our 200-step runs reach ~0.96
+    assert results["test/accuracy"] > 0.9  # chance is 0.1; 60 steps reached 0.939 in our run
     assert np.isfinite(results["test/loss"])
     assert event_files(run_dir)
     assert (run_dir / "checkpoints" / "ckpt-200.index").is_file()
