@@ -95,6 +95,29 @@ def mosaic(image: np.ndarray, path: pathlib.Path, *, title: str,
     return save(figure, path)
 
 
+def confusion_matrix(matrix: np.ndarray, path: pathlib.Path, *, title: str,
+                     class_names: list[str] | None = None) -> pathlib.Path:
+    """A (true, predicted) count matrix as a heat map with each count written in its cell.
+
+    The colours use a log scale so that the few off-diagonal mistakes stay visible next
+    to diagonal counts a thousand times larger.
+    """
+    count = len(matrix)
+    names = class_names or [str(index) for index in range(count)]
+    figure, axes = plt.subplots(figsize=(0.6 * count + 2, 0.6 * count + 1.5))
+    axes.imshow(np.log1p(matrix), cmap="Blues")
+    threshold = np.log1p(matrix).max() / 2
+    for true_index in range(count):
+        for predicted_index in range(count):
+            value = int(matrix[true_index, predicted_index])
+            if value:
+                axes.text(predicted_index, true_index, str(value), ha="center", va="center",
+                          fontsize=7, color="white" if np.log1p(value) > threshold else "black")
+    axes.set(xticks=range(count), yticks=range(count), xticklabels=names, yticklabels=names,
+             xlabel="predicted", ylabel="true", title=title)
+    return save(figure, path)
+
+
 def attention_heatmaps(weights: list[np.ndarray], sources: list[list[str]],
                        targets: list[list[str]], path: pathlib.Path, *,
                        title: str) -> pathlib.Path:

@@ -1,0 +1,64 @@
+"""Lecture 7's image kernels: 3x3 filters applied with convolution ops.
+
+Each kernel is a 3x3 NumPy array. `apply` convolves a batch of images with one of them:
+`tf.nn.conv2d` for grayscale (a (3, 3, 1, 1) filter) and `tf.nn.depthwise_conv2d` for
+colour (the same 3x3 kernel on each channel separately). The course's RGB filters were
+(3, 3, 3, 3) with the same weights for every (input, output) channel pair, so each output
+channel summed all three inputs: a grey, three times too bright picture, which is why its
+author wrote that the kernels "seem to work with grayscale images, but not with rgb".
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+
+# The course's five kernels (examples/kernels.py). Blur and sharpen keep the brightness
+# (their weights sum to 1); edge and Sobel respond only to changes (they sum to 0).
+KERNELS: dict[str, np.ndarray] = {
+    "blur": np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], np.float32) / 16,
+    "sharpen": np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], np.float32),
+    "edge": np.array([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]], np.float32),
+    "top_sobel": np.array([[1, 2, 1], [0, 0, 0], [-1, -2, -1]], np.float32),
+    "emboss": np.array([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]], np.float32),
+}
+
+
+def apply(images: tf.Tensor, kernel: np.ndarray, stride: int = 1) -> tf.Tensor:
+    """(batch, height, width, channels) -> the same shape (SAME padding, stride 1).
+
+    conv2d's filter is (kernel_h, kernel_w, in_channels, out_channels); the depthwise
+    filter is (kernel_h, kernel_w, channels, 1): one 3x3 kernel per channel, no mixing.
+    """
+    images = tf.convert_to_tensor(images, tf.float32)
+    channels = images.shape[-1]
+    strides = [1, stride, stride, 1]
+    if channels == 1:
+        return tf.nn.conv2d(images, kernel[:, :, None, None], strides, padding="SAME")
+    depthwise = np.repeat(kernel[:, :, None, None], channels, axis=2)  # (3, 3, channels, 1)
+    return tf.nn.depthwise_conv2d(images, depthwise, strides, padding="SAME")
+
+
+def read_image(path: pathlib.Path) -> tf.Tensor:
+    """A JPEG/PNG/GIF/BMP file -> (height, width, 3) float32 in [0, 1]."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no image file at {path}")
+    try:
+        image = tf.io.decode_image(tf.io.read_file(str(path)), channels=3,
+                                   expand_animations=False)
+    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
+        raise ValueError(f"{path} is not an image TensorFlow can decode "
+                         "(JPEG, PNG, GIF or BMP)") from None
+    return tf.image.convert_image_dtype(image, tf.float32)  # (height, width, 3)
+
+
+def filter_all(image: tf.Tensor, stride: int = 1) -> dict[str, np.ndarray]:
+    """{"original": image, kernel name: filtered image clipped to [0, 1]} for one image."""
+    batch = image[None]  # (1, height, width, channels)
+    filtered = {"original": image.numpy()}
+    for name, kernel in KERNELS.items():
+        filtered[name] = np.clip(apply(batch, kernel, stride)[0].numpy(), 0.0, 1.0)
+    return filtered

@@ -1,0 +1,105 @@
+"""Lecture 7's ConvNet: shapes, dropout, a one-epoch run, the lecture's outputs, resume,
+and the scale flags (mirrored on 2 logical CPUs equals the default strategy)."""
+
+import concurrent.futures
+import dataclasses
+
+from cs20 import classification, runtime
+from cs20.datasets import mnist
+from cs20.models import convnet
+
+import numpy as np
+import pytest
+from conftest import (
+    checkpoint_variables,
+    event_files,
+    load_lecture,
+    read_results,
+    run_lecture_process,
+)
+
+
+def test_shapes_and_parameter_count():
+    model = convnet.build()
+    # conv1 5*5*1*32+32, conv2 5*5*32*64+64, fc 7*7*64*1024+1024, logits 1024*10+10
+    assert model.count_params() == 832 + 51_264 + 3_212_288 + 10_250 == 3_274_634
+    assert model.get_layer("pool2").output.shape == (None, 7, 7, 64)
+    assert model(np.zeros((3, 28, 28, 1), np.float32)).shape == (3, 10)
+
+
+def test_dropout_only_while_training():
+    model = convnet.build(dropout_rate=0.5)
+    images = np.random.default_rng(0).uniform(size=(4, 28, 28, 1)).astype(np.float32)
+    np.testing.assert_array_equal(model(images, training=False), model(images, training=False))
+    assert not np.allclose(model(images, training=True), model(images, training=True))
+
+
+def test_bad_dropout_rate_is_refused():
+    with pytest.raises(ValueError, match="dropout rate"):
+        convnet.build(dropout_rate=1.0)
+
+
+def small_split(split, size):
+    return mnist.Split(split.images[:size], split.labels[:size])
+
+
+def test_one_epoch_on_a_small_slice(tmp_path, data_dir):
+    lecture = load_lecture("l07_convnet")
+    cfg = dataclasses.replace(lecture.Config(), num_epochs=1, batch_size=64,
+                              run_dir=str(tmp_path / "run"), data_dir=str(data_dir))
+    run = runtime.start("l07_convnet", cfg)
+    splits = mnist.load_splits(data_dir)
+    train = small_split(splits.train, 640)  # 10 steps of 64
+    _, results = classification.train_and_evaluate(
+        run, cfg, convnet.build,
+        train_data=mnist.make_dataset(train, 64, shuffle=True, repeat=True),
+        validation_data=mnist.make_dataset(small_split(splits.validation, 500), 250),
+        test_data=mnist.make_dataset(small_split(splits.test, 500), 250), steps_per_epoch=10)
+    assert results["steps"] == 10
+    assert np.isfinite(results["train/loss"]) and 0.0 <= results["eval/accuracy"] <= 1.0
+    assert (tmp_path / "run" / "checkpoints" / "ckpt-10.index").is_file()
+
+
+def test_lecture_resumes_beats_chance_and_writes_its_artefacts(tmp_path, data_dir, capsys):
+    lecture = load_lecture("l07_convnet")
+    run_dir = tmp_path / "run"
+    flags = ["--summary-every", "50", "--eval-every", "100", "--run-dir", str(run_dir),
+             "--data-dir", str(data_dir)]
+    lecture.main(["--num-steps", "100", *flags])
+    capsys.readouterr()
+    lecture.main(["--num-steps", "200", *flags])
+    assert "Resumed from" in capsys.readouterr().out
+    results = read_results(run_dir)
+    assert results["steps"] == 200
+    assert results["test/accuracy"] > 0.9  # chance is 0.1; 60 steps reached 0.939 in our run
+    assert np.isfinite(results["test/loss"])
+    assert event_files(run_dir)
+    assert (run_dir / "checkpoints" / "ckpt-200.index").is_file()
+    for artefact in ("misclassified.png", "confusion_matrix.png", "config.json"):
+        assert (run_dir / artefact).stat().st_size > 0
+
+
+def test_mirrored_on_two_logical_cpus_matches_default(tmp_path, data_dir):
+    flags = ["--num-steps", "3", "--batch-size", "32", "--dropout", "0", "--deterministic",
+             "--data-dir", str(data_dir)]
+    # Two processes at once: most of each one's time is start-up on a single core.
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        default, mirrored = pool.map(lambda extra: run_lecture_process("l07_convnet", *extra), [
+            ("--run-dir", str(tmp_path / "default"), *flags),
+            ("--run-dir", str(tmp_path / "mirrored"), "--strategy", "mirrored",
+             "--logical-devices", "2", *flags)])
+    assert default.returncode == 0, default.stderr[-2000:]
+    assert mirrored.returncode == 0, mirrored.stderr[-2000:]
+    expected = checkpoint_variables(tmp_path / "default")
+    actual = checkpoint_variables(tmp_path / "mirrored")
+    assert expected.keys() == actual.keys() and len(expected) > 10
+    for key, value in expected.items():
+        np.testing.assert_allclose(actual[key], value, rtol=1e-4, atol=1e-5, err_msg=key)
+
+
+def test_mixed_precision_and_xla_train(tmp_path, data_dir):
+    lecture = load_lecture("l07_convnet")
+    results = lecture.main(["--num-steps", "20", "--eval-every", "20", "--mixed-precision",
+                            "--jit-compile", "--run-dir", str(tmp_path / "run"),
+                            "--data-dir", str(data_dir)])
+    assert results["steps"] == 20 and results["test/accuracy"] > 0.3

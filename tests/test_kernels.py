@@ -1,0 +1,88 @@
+"""Lecture 7's image kernels: golden values on tiny images, the lecture's outputs, bad input."""
+
+from cs20 import kernels
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import event_files, load_lecture, read_results
+
+
+def test_impulse_gives_the_kernel_rotated_by_180_degrees():
+    # conv2d is a cross-correlation: a single bright pixel paints the kernel upside down.
+    impulse = np.zeros((1, 3, 3, 1), np.float32)
+    impulse[0, 1, 1, 0] = 1.0
+    for name, kernel in kernels.KERNELS.items():
+        output = kernels.apply(impulse, kernel).numpy()[0, :, :, 0]
+        np.testing.assert_allclose(output, np.rot90(kernel, 2), atol=1e-6, err_msg=name)
+
+
+def test_constant_image_golden_values_with_zero_padding():
+    ones = np.ones((1, 4, 4, 1), np.float32)
+    blur = kernels.apply(ones, kernels.KERNELS["blur"]).numpy()[0, :, :, 0]
+    # Inside, a kernel summing to 1 keeps the value; at a corner only 4 + 2 + 2 + 1 of
+    # the 16 sixteenths fall on the image, on an edge 4 + 2 + 2 + 2 + 1 + 1.
+    np.testing.assert_allclose(blur[1:3, 1:3], 1.0, atol=1e-6)
+    assert blur[0, 0] == pytest.approx(9 / 16)
+    assert blur[0, 1] == pytest.approx(12 / 16)
+    edge = kernels.apply(ones, kernels.KERNELS["edge"]).numpy()[0, :, :, 0]
+    np.testing.assert_allclose(edge[1:3, 1:3], 0.0, atol=1e-6)  # no change, no edge
+    assert edge[0, 0] == pytest.approx(8 - 3)
+    sobel = kernels.apply(ones, kernels.KERNELS["top_sobel"]).numpy()[0, :, :, 0]
+    assert sobel[0, 1] == pytest.approx(-4.0)  # the zero padding above reads as a dark edge
+    assert sobel[3, 1] == pytest.approx(4.0)
+
+
+def test_colour_channels_are_filtered_separately():
+    image = np.zeros((1, 5, 5, 3), np.float32)
+    image[0, 2, 2, 0] = 1.0  # a red dot
+    output = kernels.apply(image, kernels.KERNELS["sharpen"]).numpy()[0]
+    assert output.shape == (5, 5, 3)
+    np.testing.assert_allclose(output[1:4, 1:4, 0], np.rot90(kernels.KERNELS["sharpen"], 2))
+    np.testing.assert_array_equal(output[:, :, 1:], 0.0)  # green and blue stay dark
+
+
+def test_stride_shrinks_the_output():
+    output = kernels.apply(np.ones((1, 9, 12, 1), np.float32), kernels.KERNELS["blur"], stride=3)
+    assert output.shape == (1, 3, 4, 1)
+
+
+def test_read_image_errors_are_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no image file"):
+        kernels.read_image(tmp_path / "missing.jpg")
+    text = tmp_path / "notes.jpg"
+    text.write_text("not an image")
+    with pytest.raises(ValueError, match="not an image"):
+        kernels.read_image(text)
+
+
+def tiny_png(path):
+    pixels = np.random.default_rng(0).integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    path.write_bytes(tf.io.encode_png(pixels).numpy())
+    return path
+
+
+def test_lecture_writes_grid_events_and_results(tmp_path):
+    lecture = load_lecture("l07_kernels")
+    run_dir = tmp_path / "run"
+    lecture.main(["--image", str(tiny_png(tmp_path / "tiny.png")), "--run-dir", str(run_dir)])
+    results = read_results(run_dir)
+    assert (results["image/height"], results["image/width"]) == (12, 16)
+    assert {f"gray_mean/{name}" for name in kernels.KERNELS} <= set(results)
+    assert (run_dir / "kernels.png").stat().st_size > 0
+    assert event_files(run_dir)
+
+
+def test_lecture_default_image_is_friday(tmp_path, data_dir):
+    lecture = load_lecture("l07_kernels")
+    results = lecture.main(["--run-dir", str(tmp_path / "run"), "--data-dir", str(data_dir)])
+    assert (results["image/height"], results["image/width"]) == (322, 403)
+
+
+def test_lecture_bad_image_is_a_one_line_error(tmp_path):
+    lecture = load_lecture("l07_kernels")
+    with pytest.raises(FileNotFoundError, match="no image file"):
+        lecture.main(["--image", str(tmp_path / "missing.png"), "--run-dir", str(tmp_path / "r")])
+    assert not (tmp_path / "r").exists()  # refused before any run directory was made
+    with pytest.raises(ValueError, match="--stride"):
+        lecture.main(["--stride", "0", "--run-dir", str(tmp_path / "r")])
