@@ -1,0 +1,69 @@
+"""Single pictures: read by registered name or path, resized, written back as PNG.
+
+Images are float32 RGB in [0, 255], (height, width, 3). Grayscale files gain three equal
+channels and an alpha channel is dropped, so every picture looks the same to a ConvNet.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+from cs20.datasets import sources
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def locate(name_or_path: str, data_dir=None) -> pathlib.Path:
+    """A registered image name (`starry_night`) or a file path -> an existing path."""
+    if name_or_path in sources.REGISTRY:
+        return sources.resolve(name_or_path, data_dir)
+    path = pathlib.Path(name_or_path)
+    if not path.is_file():
+        known = ", ".join(name for name, source in sources.REGISTRY.items()
+                          if source.filename.startswith("images/"))
+        raise FileNotFoundError(f"image {name_or_path} does not exist (give a path or one of: "
+                                f"{known})")
+    return path
+
+
+def load(path) -> tf.Tensor:
+    """An image file (JPEG, PNG, GIF, BMP) -> (height, width, 3) float32 in [0, 255]."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image {path} does not exist")
+    try:
+        image = tf.io.decode_image(tf.io.read_file(str(path)), channels=3,
+                                   expand_animations=False)
+    except tf.errors.InvalidArgumentError:
+        raise ValueError(f"{path} is not an image TensorFlow can read "
+                         f"(JPEG, PNG, GIF or BMP)") from None
+    return tf.cast(image, tf.float32)
+
+
+def resize_longer_side(image: tf.Tensor, size: int) -> tf.Tensor:
+    """Scales (height, width, 3) so that its longer side is `size`, keeping the aspect."""
+    height, width = image.shape[0], image.shape[1]
+    scale = size / max(height, width)
+    new_size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    return tf.image.resize(image, new_size, antialias=True)
+
+
+def fit(image: tf.Tensor, height: int, width: int) -> tf.Tensor:
+    """Scales and centre-crops (h, w, 3) to exactly (height, width, 3), as the course's
+    ImageOps.fit: the style picture takes the content picture's shape without stretching."""
+    return keras.ops.image.resize(image, (height, width), crop_to_aspect_ratio=True,
+                                  antialias=True)
+
+
+def to_uint8(image) -> np.ndarray:
+    """(..., 3) float in [0, 255] -> uint8, rounding and clipping."""
+    return np.clip(np.round(np.asarray(image)), 0, 255).astype(np.uint8)
+
+
+def save_png(image, path) -> pathlib.Path:
+    """(height, width, 3) float in [0, 255] -> a PNG file."""
+    path = pathlib.Path(path)
+    tf.io.write_file(str(path), tf.io.encode_png(to_uint8(image)))
+    return path

@@ -1,0 +1,333 @@
+"""Neural style transfer (Gatys et al. 2015): a frozen ConvNet, Gram matrices, one image.
+
+Nothing here is trained but the picture. A pretrained ConvNet turns an image into
+feature maps; the content loss compares one deep layer's maps with the content image's,
+the style loss compares the Gram matrices (channel-by-channel correlations, where the
+positions are summed away) of several layers with the style image's, and the
+total-variation loss keeps neighbouring pixels close. Adam moves the pixels.
+
+Two backbones:
+- VGG-19 with the course's layers (`keras.applications.VGG19`, ImageNet weights
+  downloaded by Keras or read from a local `.h5`);
+- SqueezeNet v1.1 (our definition; the ImageNet weights of keras-squeezenet, loaded by
+  layer name after a sha256 check), because VGG-19's weights cannot be downloaded on
+  every machine and SqueezeNet's 3 MB are in the shared data.
+
+Images enter the backbone as float RGB in [0, 255]; `preprocess` turns them into what
+both sets of weights were trained on (Caffe's convention: BGR minus the mean pixel).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+
+from cs20.datasets import sources
+
+import h5py
+import keras
+import tensorflow as tf
+
+# The ImageNet mean pixel in BGR order: the course subtracted it (in RGB) from its VGG input.
+MEAN_PIXEL_BGR = (103.939, 116.779, 123.68)
+# The course's style-layer weights: deeper layers (larger patterns) count more.
+STYLE_LAYER_WEIGHTS = (0.5, 1.0, 1.5, 3.0, 4.0)
+VGG19_CACHE_FILE = pathlib.Path(os.path.expanduser("~/.keras/models")) / \
+    "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+
+
+@dataclasses.dataclass(frozen=True)
+class Layers:
+    """Which feature maps a backbone contributes to the losses."""
+
+    content: str
+    style: tuple[str, ...]
+    style_weights: tuple[float, ...] = STYLE_LAYER_WEIGHTS
+
+
+# The course's choice: conv4_2 for content, conv1_1 .. conv5_1 for style.
+VGG19_LAYERS = Layers(content="block4_conv2",
+                      style=("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1",
+                             "block5_conv1"))
+# The same idea on SqueezeNet: one layer per resolution (1/2 .. 1/16 of the input) for
+# style, and a 1/8-resolution layer for content, as block4_conv2 is in VGG-19.
+SQUEEZENET_LAYERS = Layers(content="fire5_concat",
+                           style=("relu_conv1", "fire2_concat", "fire4_concat", "fire6_concat",
+                                  "fire8_concat"))
+BACKBONE_LAYERS = {"vgg19": VGG19_LAYERS, "squeezenet": SQUEEZENET_LAYERS}
+
+
+def preprocess(images: tf.Tensor) -> tf.Tensor:
+    """(batch, height, width, 3) RGB in [0, 255] -> BGR minus the ImageNet mean pixel."""
+    return images[..., ::-1] - tf.constant(MEAN_PIXEL_BGR, images.dtype)
+
+
+def _average_pooling_instead_of_max(layer):
+    # The course offers average pooling: Gatys et al. found it gives smoother results.
+    if isinstance(layer, keras.layers.MaxPooling2D):
+        config = layer.get_config()
+        return keras.layers.AveragePooling2D(pool_size=config["pool_size"],
+                                             strides=config["strides"],
+                                             padding=config["padding"], name=config["name"])
+    return layer.__class__.from_config(layer.get_config())
+
+
+def vgg19(weights: str | None = "imagenet", pooling: str = "max") -> keras.Model:
+    """VGG-19's convolutional part. weights: "imagenet", a local .h5 path, or None (random).
+
+    Offline, "imagenet" works only when Keras has the file cached in ~/.keras/models.
+    """
+    if weights == "imagenet" and not VGG19_CACHE_FILE.is_file() and os.environ.get("CS20_OFFLINE"):
+        raise FileNotFoundError(f"VGG-19 ImageNet weights are not in {VGG19_CACHE_FILE} and "
+                                "CS20_OFFLINE is set; pass --weights PATH or use squeezenet")
+    try:
+        model = keras.applications.VGG19(include_top=False, input_shape=(None, None, 3),
+                                         weights=weights if weights in ("imagenet", None) else None)
+    except Exception as error:  # Keras' download raises a bare Exception when offline
+        raise FileNotFoundError(f"could not download the VGG-19 ImageNet weights ({error}); "
+                                "pass --weights PATH or use squeezenet") from None
+    if weights not in ("imagenet", None):
+        model.load_weights(_existing(weights))
+    if pooling == "average":
+        pooled = keras.models.clone_model(model, clone_function=_average_pooling_instead_of_max)
+        pooled.set_weights(model.get_weights())
+        return pooled
+    return model
+
+
+def _existing(path) -> pathlib.Path:
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file {path} does not exist")
+    return path
+
+
+def keras_layer_name(h5_name: str) -> str:
+    """keras-squeezenet's `fire2/squeeze1x1` -> `fire2_squeeze1x1` (Keras 3 forbids '/')."""
+    return h5_name.replace("/", "_")
+
+
+def _fire(x, fire_id: int, squeeze: int, expand: int, pooling_layer=None):
+    """A fire module: a 1x1 squeeze, then 1x1 and 3x3 expands side by side."""
+    prefix = f"fire{fire_id}_"
+    x = keras.layers.Conv2D(squeeze, 1, activation="relu", name=prefix + "squeeze1x1")(x)
+    left = keras.layers.Conv2D(expand, 1, activation="relu", name=prefix + "expand1x1")(x)
+    right = keras.layers.Conv2D(expand, 3, padding="same", activation="relu",
+                                name=prefix + "expand3x3")(x)
+    return keras.layers.Concatenate(name=prefix + "concat")([left, right])
+
+
+def squeezenet(weights_path=None, pooling: str = "max") -> keras.Model:
+    """SqueezeNet v1.1 without its classifier, laid out as keras-squeezenet's weights file.
+
+    weights_path: the `.h5` file (checked against the registered sha256), or None (random).
+    """
+    pool = {"max": keras.layers.MaxPooling2D, "average": keras.layers.AveragePooling2D}[pooling]
+    inputs = keras.Input((None, None, 3), name="input_1")  # (batch, height, width, BGR)
+    x = keras.layers.Conv2D(64, 3, strides=2, name="conv1")(inputs)
+    x = keras.layers.ReLU(name="relu_conv1")(x)
+    x = pool(3, strides=2, name="pool1")(x)
+    x = _fire(x, 2, squeeze=16, expand=64)
+    x = _fire(x, 3, squeeze=16, expand=64)
+    x = pool(3, strides=2, name="pool3")(x)
+    x = _fire(x, 4, squeeze=32, expand=128)
+    x = _fire(x, 5, squeeze=32, expand=128)
+    x = pool(3, strides=2, name="pool5")(x)
+    for fire_id, squeeze, expand in ((6, 48, 192), (7, 48, 192), (8, 64, 256), (9, 64, 256)):
+        x = _fire(x, fire_id, squeeze, expand)
+    model = keras.Model(inputs, x, name="squeezenet")
+    if weights_path is not None:
+        load_weights_by_name(model, weights_path)
+    return model
+
+
+def load_weights_by_name(model: keras.Model, path) -> None:
+    """Copies each layer's kernel and bias from a Keras 2 `.h5` file, matched by name.
+
+    The file's sha256 must be the registered one: a different file would load silently
+    (same shapes) and give wrong features.
+    """
+    path = _existing(path)
+    sources.verify(sources.get_source("squeezenet_notop"), path)
+    with h5py.File(path, "r") as weights_file:
+        loaded = set()
+        for raw_name in weights_file.attrs["layer_names"]:
+            group = weights_file[raw_name.decode()]
+            names = [name.decode() for name in group.attrs["weight_names"]]
+            if not names:
+                continue  # activations, pooling and concatenations have no weights
+            layer = model.get_layer(keras_layer_name(raw_name.decode()))
+            # Each group lists its kernel then its bias, as Keras 2 saved them.
+            layer.set_weights([group[name][()] for name in names])
+            loaded.add(layer.name)
+    missing = [layer.name for layer in model.layers if layer.weights and layer.name not in loaded]
+    if missing:
+        raise ValueError(f"{path} has no weights for layers {', '.join(missing)}")
+
+
+def build_backbone(name: str, weights="default", pooling: str = "max",
+                   data_dir=None) -> keras.Model:
+    """The named backbone with its ImageNet weights ("default"), a file's, or None."""
+    if name == "vgg19":
+        return vgg19("imagenet" if weights == "default" else weights, pooling)
+    if name == "squeezenet":
+        if weights == "default":
+            weights = sources.resolve("squeezenet_notop", data_dir)
+        return squeezenet(weights, pooling)
+    raise ValueError(f"unknown backbone {name!r}: use vgg19 or squeezenet")
+
+
+def choose_backbone(requested: str, weights: str = "") -> tuple[str, str]:
+    """("vgg19" or "squeezenet", why): VGG-19 when its ImageNet weights are at hand.
+
+    "auto" never downloads: machines without the network would wait on it. Keras keeps
+    the weights in ~/.keras/models once `--backbone vgg19` has downloaded them.
+    """
+    if requested != "auto":
+        return requested, "asked for with --backbone"
+    if weights:
+        raise ValueError("--weights needs --backbone vgg19 or --backbone squeezenet "
+                         "to say which network the file is for")
+    if VGG19_CACHE_FILE.is_file():
+        return "vgg19", f"its ImageNet weights are in {VGG19_CACHE_FILE}"
+    return "squeezenet", (f"VGG-19's ImageNet weights are not in {VGG19_CACHE_FILE}; "
+                          "--backbone vgg19 downloads them when online")
+
+
+def feature_extractor(backbone: keras.Model, layers: Layers) -> keras.Model:
+    """RGB images in [0, 255] -> [content maps, style maps...], all float32.
+
+    Casting to float32 keeps Gram matrices (sums over every position) out of float16's
+    and bfloat16's short range under --mixed-precision.
+    """
+    names = (layers.content, *layers.style)
+    backbone_outputs = keras.Model(backbone.input,
+                                   [backbone.get_layer(name).output for name in names])
+    backbone_outputs.trainable = False
+    images = keras.Input((None, None, 3), name="rgb")  # (batch, height, width, 3)
+    features = backbone_outputs(keras.layers.Lambda(preprocess, name="preprocess")(images))
+    outputs = [keras.ops.cast(feature, "float32") for feature in features]
+    return keras.Model(images, outputs, name=f"{backbone.name}_features")
+
+
+def gram_matrix(features: tf.Tensor) -> tf.Tensor:
+    """(1, height, width, channels) -> (channels, channels): F^T F with F = (positions, channels)."""
+    channels = tf.shape(features)[-1]
+    flat = tf.reshape(features, (-1, channels))  # (height * width, channels)
+    return tf.matmul(flat, flat, transpose_a=True)
+
+
+def content_loss(generated: tf.Tensor, content: tf.Tensor) -> tf.Tensor:
+    """The course's content loss: sum of squared differences / (4 * number of values)."""
+    size = tf.cast(tf.size(content), generated.dtype)
+    return tf.reduce_sum(tf.square(generated - content)) / (4.0 * size)
+
+
+def layer_style_loss(generated_gram: tf.Tensor, style_gram: tf.Tensor,
+                     num_positions) -> tf.Tensor:
+    """One layer's E_l = sum (G - A)^2 / (4 N^2 M^2), N channels, M positions (Gatys eq. 4)."""
+    channels = tf.cast(tf.shape(style_gram)[0], generated_gram.dtype)
+    positions = tf.cast(num_positions, generated_gram.dtype)
+    return tf.reduce_sum(tf.square(generated_gram - style_gram)) / \
+        (4.0 * channels ** 2 * positions ** 2)
+
+
+def style_loss(generated_features, style_grams, layer_weights) -> tf.Tensor:
+    """Weighted sum over layers of E_l; features (1, h, w, c) each, grams (c, c) each."""
+    total = 0.0
+    for features, style_gram, weight in zip(generated_features, style_grams, layer_weights,
+                                            strict=True):
+        num_positions = tf.shape(features)[1] * tf.shape(features)[2]
+        total += weight * layer_style_loss(gram_matrix(features), style_gram, num_positions)
+    return total
+
+
+def total_variation_loss(images: tf.Tensor) -> tf.Tensor:
+    """Sum of absolute differences between vertical and horizontal neighbours, per pixel.
+
+    Dividing by the number of pixels keeps --tv-weight meaning the same at any size.
+    """
+    vertical = images[:, 1:, :, :] - images[:, :-1, :, :]
+    horizontal = images[:, :, 1:, :] - images[:, :, :-1, :]
+    num_pixels = tf.cast(tf.reduce_prod(tf.shape(images)[:3]), images.dtype)
+    return (tf.reduce_sum(tf.abs(vertical)) + tf.reduce_sum(tf.abs(horizontal))) / num_pixels
+
+
+@dataclasses.dataclass(frozen=True)
+class Targets:
+    """What the generated image is pulled towards, computed once before optimising."""
+
+    content_features: tf.Tensor  # (1, h, w, c) at the content layer
+    style_grams: tuple  # one (c, c) Gram matrix per style layer
+
+
+def targets(extractor: keras.Model, content_image: tf.Tensor, style_image: tf.Tensor) -> Targets:
+    """content_image, style_image: (height, width, 3) RGB in [0, 255]."""
+    content_features = extractor(content_image[tf.newaxis])[0]
+    style_features = extractor(style_image[tf.newaxis])[1:]
+    return Targets(content_features, tuple(gram_matrix(features) for features in style_features))
+
+
+@dataclasses.dataclass(frozen=True)
+class LossWeights:
+    content: float
+    style: float
+    total_variation: float
+
+
+def losses(extractor: keras.Model, image: tf.Tensor, goal: Targets, layers: Layers,
+           weights: LossWeights) -> dict:
+    """The three weighted terms and their sum for an image (1, h, w, 3) in [0, 255]."""
+    features = extractor(image)
+    terms = {"content_loss": weights.content * content_loss(features[0], goal.content_features),
+             "style_loss": weights.style * style_loss(features[1:], goal.style_grams,
+                                                      layers.style_weights),
+             "tv_loss": weights.total_variation * total_variation_loss(image)}
+    return {"loss": terms["content_loss"] + terms["style_loss"] + terms["tv_loss"], **terms}
+
+
+class GeneratedImage(keras.Model):
+    """The only trainable thing: the pixels, (1, height, width, 3) RGB in [0, 255].
+
+    A Keras model so that the shared checkpoint code saves it with the optimizer.
+    """
+
+    def __init__(self, initial: tf.Tensor, **kwargs):
+        super().__init__(**kwargs)
+        self.pixels = self.add_weight(shape=initial.shape, initializer="zeros", name="pixels")
+        self.pixels.assign(initial)
+
+    def call(self, inputs=None):
+        return self.pixels
+
+
+def initial_image(content_image: tf.Tensor, noise_ratio: float, seed: int) -> tf.Tensor:
+    """The course's start: noise_ratio of uniform(-20, 20) noise around the mean pixel,
+    the rest the content image. noise_ratio 0 starts from the content image itself."""
+    noise = tf.random.stateless_uniform(tf.shape(content_image), (seed, 0), -20.0, 20.0)
+    mean_rgb = tf.constant(MEAN_PIXEL_BGR[::-1])
+    mixed = noise_ratio * (mean_rgb + noise) + (1.0 - noise_ratio) * content_image
+    return clip(mixed[tf.newaxis])  # (1, height, width, 3)
+
+
+def clip(images: tf.Tensor) -> tf.Tensor:
+    """Keeps pixels in the valid range after each update."""
+    return tf.clip_by_value(images, 0.0, 255.0)
+
+
+def make_step(extractor, image: GeneratedImage, optimizer, goal: Targets, layers: Layers,
+              weights: LossWeights):
+    """One Adam update of the pixels, clipped; returns the loss terms before the update."""
+
+    def step(_batch=None):
+        with tf.GradientTape() as tape:
+            terms = losses(extractor, image.pixels, goal, layers, weights)
+            # Only a LossScaleOptimizer (mixed float16) scales; others return the loss as is.
+            scaled = optimizer.scale_loss(terms["loss"])
+        gradients = tape.gradient(scaled, [image.pixels])
+        optimizer.apply(gradients, [image.pixels])
+        image.pixels.assign(clip(image.pixels))
+        return terms
+
+    return step

@@ -1,0 +1,231 @@
+"""Lecture 8b: Gram matrix and losses by hand, backbones, weight loading, image I/O, runs."""
+
+import shutil
+
+from cs20.datasets import images
+from cs20.models import style_transfer
+
+import h5py
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import event_files, load_lecture, read_results
+
+SQUEEZENET_FILE = "weights/squeezenet_weights_tf_dim_ordering_tf_kernels_notop.h5"
+
+
+# --- math against hand-computed values ---------------------------------------------------
+
+def test_gram_matrix_sums_products_over_positions():
+    features = tf.constant([[[[1.0, 2.0], [3.0, 4.0]]]])  # (1, 1, 2, 2): 2 positions, 2 channels
+    # F = [[1, 2], [3, 4]]: F^T F = [[1+9, 2+12], [2+12, 4+16]].
+    np.testing.assert_allclose(style_transfer.gram_matrix(features), [[10.0, 14.0], [14.0, 20.0]])
+
+
+def test_content_loss_is_squared_error_over_four_times_the_size():
+    generated = tf.fill((1, 1, 2, 2), 3.0)
+    # 4 values, each off by 3: 4 * 9 / (4 * 4) = 2.25.
+    assert float(style_transfer.content_loss(generated, tf.zeros((1, 1, 2, 2)))) == 2.25
+
+
+def test_layer_style_loss_uses_the_course_normalisation():
+    # sum (G - A)^2 = 2, N = 2 channels, M = 3 positions: 2 / (4 * 2^2 * 3^2) = 1/72.
+    loss = style_transfer.layer_style_loss(tf.eye(2), tf.zeros((2, 2)), num_positions=3)
+    np.testing.assert_allclose(float(loss), 1 / 72, rtol=1e-6)
+
+
+def test_style_loss_weights_each_layer():
+    features = tf.constant([[[[1.0, 2.0], [3.0, 4.0]]]])  # Gram [[10, 14], [14, 20]], M = 2
+    zero_gram = tf.zeros((2, 2))
+    # One layer: (100 + 196 + 196 + 400) / (4 * 4 * 4) = 892 / 64; weights 0.5 and 2.
+    loss = style_transfer.style_loss([features, features], [zero_gram, zero_gram], (0.5, 2.0))
+    np.testing.assert_allclose(float(loss), 2.5 * 892 / 64, rtol=1e-6)
+
+
+def test_total_variation_loss_by_hand():
+    image = tf.constant([[0.0, 1.0], [3.0, 5.0]])[tf.newaxis, :, :, tf.newaxis]
+    # Vertical |3-0| + |5-1| = 7, horizontal |1-0| + |5-3| = 3, over 4 pixels.
+    assert float(style_transfer.total_variation_loss(image)) == 2.5
+    np.testing.assert_allclose(float(style_transfer.total_variation_loss(image)) * 4,
+                               float(tf.image.total_variation(image)[0]))
+
+
+def test_clip_and_initial_image_stay_in_range():
+    np.testing.assert_array_equal(style_transfer.clip(tf.constant([-5.0, 7.0, 300.0])),
+                                  [0.0, 7.0, 255.0])
+    content = tf.fill((4, 6, 3), 250.0)
+    start = style_transfer.initial_image(content, noise_ratio=0.6, seed=1)
+    assert start.shape == (1, 4, 6, 3)
+    assert float(tf.reduce_min(start)) >= 0 and float(tf.reduce_max(start)) <= 255
+    np.testing.assert_array_equal(style_transfer.initial_image(content, 0.0, seed=1)[0], content)
+
+
+def test_preprocess_is_bgr_minus_the_mean_pixel():
+    rgb = tf.constant([[[[10.0, 20.0, 30.0]]]])
+    np.testing.assert_allclose(style_transfer.preprocess(rgb)[0, 0, 0],
+                               [30 - 103.939, 20 - 116.779, 10 - 123.68], rtol=1e-6)
+
+
+# --- backbones ------------------------------------------------------------------------------
+
+def test_squeezenet_feature_shapes_and_size():
+    backbone = style_transfer.squeezenet(None)
+    assert backbone.count_params() == 722_496  # keras-squeezenet v1.1 without the classifier
+    extractor = style_transfer.feature_extractor(backbone, style_transfer.SQUEEZENET_LAYERS)
+    shapes = [tuple(output.shape) for output in extractor(tf.zeros((1, 64, 64, 3)))]
+    # content fire5 (1/8), then relu_conv1, fire2, fire4, fire6, fire8 (1/2 .. 1/16).
+    assert shapes == [(1, 7, 7, 256), (1, 31, 31, 64), (1, 15, 15, 128), (1, 7, 7, 256),
+                      (1, 3, 3, 384), (1, 3, 3, 512)]
+
+
+def test_vgg19_feature_shapes_with_average_pooling():
+    backbone = style_transfer.vgg19(None, pooling="average")
+    kinds = {type(layer).__name__ for layer in backbone.layers}
+    assert "AveragePooling2D" in kinds and "MaxPooling2D" not in kinds
+    extractor = style_transfer.feature_extractor(backbone, style_transfer.VGG19_LAYERS)
+    shapes = [tuple(output.shape) for output in extractor(tf.zeros((1, 32, 32, 3)))]
+    assert shapes == [(1, 4, 4, 512), (1, 32, 32, 64), (1, 16, 16, 128), (1, 8, 8, 256),
+                      (1, 4, 4, 512), (1, 2, 2, 512)]
+
+
+def test_squeezenet_weights_load_by_name(data_dir):
+    backbone = style_transfer.squeezenet(data_dir / SQUEEZENET_FILE)
+    with h5py.File(data_dir / SQUEEZENET_FILE, "r") as weights_file:
+        group = weights_file["fire9/expand3x3"]
+        kernel_name, bias_name = (name.decode() for name in group.attrs["weight_names"])
+        layer = backbone.get_layer("fire9_expand3x3")
+        np.testing.assert_array_equal(layer.kernel.numpy(), group[kernel_name][()])
+        np.testing.assert_array_equal(layer.bias.numpy(), group[bias_name][()])
+
+
+def test_squeezenet_weights_with_another_checksum_are_refused(tmp_path, data_dir):
+    copy = tmp_path / "squeezenet.h5"
+    shutil.copy(data_dir / SQUEEZENET_FILE, copy)
+    copy.chmod(0o644)
+    with open(copy, "r+b") as stream:
+        stream.seek(-1, 2)
+        last = stream.read(1)
+        stream.seek(-1, 2)
+        stream.write(bytes([last[0] ^ 1]))
+    with pytest.raises(ValueError, match="sha256"):
+        style_transfer.squeezenet(copy)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        style_transfer.squeezenet(tmp_path / "missing.h5")
+
+
+def test_auto_backbone_is_vgg19_only_with_its_weights_at_hand(tmp_path, monkeypatch):
+    monkeypatch.setattr(style_transfer, "VGG19_CACHE_FILE", tmp_path / "vgg19.h5")
+    assert style_transfer.choose_backbone("auto")[0] == "squeezenet"
+    (tmp_path / "vgg19.h5").write_bytes(b"")
+    assert style_transfer.choose_backbone("auto")[0] == "vgg19"
+    assert style_transfer.choose_backbone("squeezenet")[0] == "squeezenet"
+    with pytest.raises(ValueError, match="--backbone"):
+        style_transfer.choose_backbone("auto", weights="some.h5")
+
+
+# --- optimisation ---------------------------------------------------------------------------
+
+def _tiny_problem(learning_rate: float):
+    keras.utils.set_random_seed(0)
+    layers = style_transfer.SQUEEZENET_LAYERS
+    extractor = style_transfer.feature_extractor(style_transfer.squeezenet(None), layers)
+    content = tf.random.uniform((48, 48, 3), 0, 255, seed=1)
+    style = tf.random.uniform((48, 48, 3), 0, 255, seed=2)
+    goal = style_transfer.targets(extractor, content, style)
+    image = style_transfer.GeneratedImage(style_transfer.initial_image(content, 0.6, seed=3))
+    optimizer = keras.optimizers.Adam(learning_rate)
+    weights = style_transfer.LossWeights(content=0.01, style=1.0, total_variation=0.1)
+    step = tf.function(style_transfer.make_step(extractor, image, optimizer, goal, layers,
+                                                weights))
+    return step, image
+
+
+def test_one_step_lowers_the_loss():
+    step, _ = _tiny_problem(learning_rate=1.0)
+    before = step()
+    after = step()  # the losses returned are those before each update
+    assert float(after["loss"]) < float(before["loss"])
+    assert set(before) == {"loss", "content_loss", "style_loss", "tv_loss"}
+
+
+def test_pixels_are_clipped_after_a_huge_step():
+    step, image = _tiny_problem(learning_rate=1000.0)
+    step()
+    pixels = image.pixels.numpy()
+    assert pixels.min() >= 0 and pixels.max() <= 255
+    assert ((pixels == 0) | (pixels == 255)).mean() > 0.5  # most pixels hit a bound
+
+
+# --- image files ----------------------------------------------------------------------------
+
+def test_image_errors_are_one_line(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        images.load(tmp_path / "missing.jpg")
+    with pytest.raises(FileNotFoundError, match="starry_night"):
+        images.locate(str(tmp_path / "missing.jpg"))
+    text = tmp_path / "notes.jpg"
+    text.write_text("not a picture\n")
+    with pytest.raises(ValueError, match="is not an image"):
+        images.load(text)
+
+
+def test_grayscale_becomes_three_equal_channels(tmp_path):
+    gray = np.arange(12, dtype=np.uint8).reshape(3, 4, 1) * 20
+    tf.io.write_file(str(tmp_path / "gray.png"), tf.io.encode_png(gray))
+    image = images.load(tmp_path / "gray.png")
+    assert image.shape == (3, 4, 3) and image.dtype == tf.float32
+    for channel in range(3):
+        np.testing.assert_array_equal(image[..., channel], gray[..., 0])
+
+
+def test_resizing_and_png_round_trip(tmp_path):
+    image = tf.random.uniform((30, 60, 3), 0, 255)
+    assert images.resize_longer_side(image, 20).shape == (10, 20, 3)
+    assert images.fit(image, 16, 16).shape == (16, 16, 3)  # cropped, not squashed
+    images.save_png(image, tmp_path / "round.png")
+    np.testing.assert_array_equal(images.load(tmp_path / "round.png"), images.to_uint8(image))
+
+
+# --- the lecture ----------------------------------------------------------------------------
+
+TINY = ["--image-size", "48", "--summary-every", "2", "--checkpoint-every", "2"]
+
+
+def test_lecture_smoke_run_and_resume(tmp_path, data_dir, capsys):
+    lecture = load_lecture("l08_style_transfer")
+    run_dir = tmp_path / "run"
+    flags = [*TINY, "--run-dir", str(run_dir), "--data-dir", str(data_dir)]
+    lecture.main([*flags, "--num-steps", "4"])
+    results = read_results(run_dir)
+    assert results["steps"] == 4 and results["backbone"] == "squeezenet"
+    assert np.isfinite(results["final/loss"]) and results["final/loss_reduction"] > 1
+    assert event_files(run_dir) and (run_dir / "checkpoints" / "checkpoint").is_file()
+    for name in ("final.png", "content_style_result.png", "step_00004.png"):
+        assert (run_dir / name).stat().st_size > 0
+    final = images.load(run_dir / "final.png")
+    assert max(final.shape[:2]) == 48  # the longer side is --image-size
+    assert images.load(run_dir / "content_style_result.png").shape[1] == 3 * final.shape[1]
+    capsys.readouterr()
+    lecture.main([*flags, "--num-steps", "6"])
+    output = capsys.readouterr().out
+    assert "Resumed from" in output and "at step 4" in output
+    assert read_results(run_dir)["steps"] == 6
+
+
+def test_mixed_precision_and_xla_run(tmp_path, data_dir):
+    lecture = load_lecture("l08_style_transfer")
+    lecture.main([*TINY, "--num-steps", "2", "--mixed-precision", "--jit-compile",
+                  "--run-dir", str(tmp_path / "fast"), "--data-dir", str(data_dir)])
+    assert np.isfinite(read_results(tmp_path / "fast")["final/loss"])
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def test_bad_flags_are_refused_in_one_line(tmp_path, data_dir, capsys):
+    lecture = load_lecture("l08_style_transfer")
+    with pytest.raises(SystemExit):
+        lecture.main(["--strategy", "mirrored", "--run-dir", str(tmp_path / "x")])
+    assert "one image" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        lecture.main([*TINY, "--content", str(tmp_path / "nope.jpg"), "--run-dir",
+                      str(tmp_path / "y"), "--data-dir", str(data_dir)])
