@@ -28,7 +28,8 @@ def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
             if model.losses:
                 loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
-        gradients = tape.gradient(loss, model.trainable_variables)
+            scaled_loss = optimizer.scale_loss(loss)  # unchanged unless mixed_float16
+        gradients = tape.gradient(scaled_loss, model.trainable_variables)
         optimizer.apply(gradients, model.trainable_variables)
         correct = tf.cast(tf.equal(tf.argmax(logits, axis=-1), labels), tf.float32)
         accuracy = tf.reduce_sum(correct) / global_batch_size
@@ -86,8 +87,8 @@ def train_and_evaluate(run, cfg, build_model, *, train_data: tf.data.Dataset,
     # variables are mirrored when --strategy asks for several devices.
     with run.strategy.scope():
         model = build_model()
-        optimizer = keras.optimizers.Adam(
-            training.learning_rate(cfg.learning_rate, cfg.decay, schedule.num_steps))
+        optimizer = training.with_loss_scaling(keras.optimizers.Adam(
+            training.learning_rate(cfg.learning_rate, cfg.decay, schedule.num_steps)))
         optimizer.build(model.trainable_variables)
         step = tf.Variable(0, dtype=tf.int64, name="global_step", trainable=False)
     iterator = iter(run.strategy.experimental_distribute_dataset(train_data))

@@ -76,6 +76,18 @@ class TrainConfig(RunConfig):
             raise ValueError(f"--summary-every must be at least 1, got {self.summary_every}")
 
 
+@dataclasses.dataclass(frozen=True)
+class EpochTrainConfig(TrainConfig):
+    """Training counted in epochs over a fixed training set, Adam with a decaying rate
+    (`training.learning_rate`); the MNIST lectures share it and set their own defaults."""
+
+    num_steps: int = option(0, "Training steps (0: use --num-epochs).")
+    num_epochs: int = option(10, "Passes over the training set.")
+    learning_rate: float = option(1e-3, "Adam learning rate (the peak, with decay).")
+    decay: str = option("cosine", "Learning-rate decay over the run.",
+                        choices=("constant", "cosine"))
+
+
 def flag_name(field_name: str) -> str:
     return field_name.replace("_", "-")
 

@@ -10,8 +10,6 @@ author wrote that the kernels "seem to work with grayscale images, but not with 
 
 from __future__ import annotations
 
-import pathlib
-
 import numpy as np
 import tensorflow as tf
 
@@ -39,20 +37,6 @@ def apply(images: tf.Tensor, kernel: np.ndarray, stride: int = 1) -> tf.Tensor:
         return tf.nn.conv2d(images, kernel[:, :, None, None], strides, padding="SAME")
     depthwise = np.repeat(kernel[:, :, None, None], channels, axis=2)  # (3, 3, channels, 1)
     return tf.nn.depthwise_conv2d(images, depthwise, strides, padding="SAME")
-
-
-def read_image(path: pathlib.Path) -> tf.Tensor:
-    """A JPEG/PNG/GIF/BMP file -> (height, width, 3) float32 in [0, 1]."""
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no image file at {path}")
-    try:
-        image = tf.io.decode_image(tf.io.read_file(str(path)), channels=3,
-                                   expand_animations=False)
-    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
-        raise ValueError(f"{path} is not an image TensorFlow can decode "
-                         "(JPEG, PNG, GIF or BMP)") from None
-    return tf.image.convert_image_dtype(image, tf.float32)  # (height, width, 3)
 
 
 def filter_all(image: tf.Tensor, stride: int = 1) -> dict[str, np.ndarray]:

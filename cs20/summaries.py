@@ -52,6 +52,11 @@ def png_bytes_to_image(png: bytes) -> tf.Tensor:
     return tf.expand_dims(tf.io.decode_png(png, channels=4), 0)
 
 
+def png_file(writer: tf.summary.SummaryWriter, tag: str, path: pathlib.Path, step: int) -> None:
+    """Shows a PNG the run wrote (a plot, a grid) in TensorBoard's Images tab too."""
+    images(writer, tag, png_bytes_to_image(pathlib.Path(path).read_bytes()), step)
+
+
 def figure_to_image(figure) -> tf.Tensor:
     """A matplotlib figure -> (1, height, width, 4) uint8 image for TensorBoard."""
     buffer = io.BytesIO()

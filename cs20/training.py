@@ -69,6 +69,19 @@ def learning_rate(peak: float, decay: str, num_steps: int):
     raise ValueError(f"unknown learning-rate decay {decay!r}: use constant or cosine")
 
 
+def with_loss_scaling(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
+    """`optimizer` wrapped in a LossScaleOptimizer under the mixed_float16 policy.
+
+    float16 gradients underflow to zero without loss scaling; bfloat16 (the CPU policy)
+    has float32's range and needs none. Steps call `optimizer.scale_loss(loss)` inside
+    the tape: a plain optimizer returns the loss unchanged, a LossScaleOptimizer scales
+    it and `apply` unscales the gradients (and skips steps whose gradients overflowed).
+    """
+    if keras.mixed_precision.global_policy().name == "mixed_float16":
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
 def compile_step(strategy: tf.distribute.Strategy, replica_step, jit_compile: bool = False):
     """Wraps a per-replica step into one tf.function over the strategy.
 

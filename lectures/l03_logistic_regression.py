@@ -23,13 +23,9 @@ from cs20.models import logistic
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(config.TrainConfig):
-    num_steps: int = config.option(0, "Training steps (0: use --num-epochs).")
+class Config(config.EpochTrainConfig):
     num_epochs: int = config.option(30, "Passes over the 55,000 training digits.")
-    batch_size: int = config.option(128, "Global batch size.")
     learning_rate: float = config.option(0.01, "Adam learning rate (the peak, with decay).")
-    decay: str = config.option("cosine", "Learning-rate decay over the run.",
-                               choices=("constant", "cosine"))
 
 
 def main(argv=None) -> dict:

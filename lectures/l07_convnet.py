@@ -33,13 +33,8 @@ import numpy as np
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(config.TrainConfig):
-    num_steps: int = config.option(0, "Training steps (0: use --num-epochs).")
+class Config(config.EpochTrainConfig):
     num_epochs: int = config.option(8, "Passes over the 55,000 training digits.")
-    batch_size: int = config.option(128, "Global batch size.")
-    learning_rate: float = config.option(1e-3, "Adam learning rate (the peak, with decay).")
-    decay: str = config.option("cosine", "Learning-rate decay over the run.",
-                               choices=("constant", "cosine"))
     dropout: float = config.option(0.25, "Dropout rate after the dense layer "
                                          "(the course's keep_prob 0.75).")
     max_misclassified: int = config.option(32, "Misclassified test digits to show.")
@@ -50,11 +45,6 @@ def misclassified(images, labels, predictions, limit: int):
     wrong = np.flatnonzero(predictions != labels)[:limit]
     titles = [f"{predictions[index]} (true {labels[index]})" for index in wrong]
     return images[wrong, :, :, 0], titles
-
-
-def log_png(run, tag: str, path, step: int) -> None:
-    """Shows a PNG the run wrote in TensorBoard's Images tab too."""
-    summaries.images(run.writer, tag, summaries.png_bytes_to_image(path.read_bytes()), step)
 
 
 def main(argv=None) -> dict:
@@ -86,12 +76,12 @@ def main(argv=None) -> dict:
         plots.image_grid(images, titles, run.path("misclassified.png"), columns=8,
                          title=f"{int(np.sum(predictions != labels))} misclassified test digits "
                                "(first shown): predicted (true)")
-        log_png(run, "test/misclassified", run.path("misclassified.png"), step)
+        summaries.png_file(run.writer, "test/misclassified", run.path("misclassified.png"), step)
     matrix = np.zeros((mnist.NUM_CLASSES, mnist.NUM_CLASSES), np.int64)  # (true, predicted)
     np.add.at(matrix, (labels, predictions), 1)
     plots.confusion_matrix(matrix, run.path("confusion_matrix.png"),
                            title=f"Test confusion matrix (accuracy {results['test/accuracy']:.4f})")
-    log_png(run, "test/confusion_matrix", run.path("confusion_matrix.png"), step)
+    summaries.png_file(run.writer, "test/confusion_matrix", run.path("confusion_matrix.png"), step)
     print(f"Misclassified digits and confusion matrix: {run.path('misclassified.png')}, "
           f"{run.path('confusion_matrix.png')}")
     return run.finish(results)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 
 from cs20 import cli, config, kernels, plots, runtime, summaries
-from cs20.datasets import sources
+from cs20.datasets import images
 
 import numpy as np
 import tensorflow as tf
@@ -40,8 +40,9 @@ def main(argv=None) -> dict:
     cfg = config.parse(Config, argv, __doc__, prog="l07_kernels")
     if cfg.stride < 1:
         raise ValueError(f"--stride must be at least 1, got {cfg.stride}")
-    path = cfg.image or sources.resolve("friday", cfg.data_dir)
-    image = kernels.read_image(path)  # (height, width, 3) in [0, 1]; checked before any run dir
+    # Read (and checked) before any run directory is made: a bad --image leaves nothing behind.
+    path = images.locate(cfg.image or "friday", cfg.data_dir)
+    image = images.load(path) / 255.0  # (height, width, 3) in [0, 1]
     run = runtime.start("l07_kernels", cfg)
     print(f"Filtering {path} ({image.shape[0]}x{image.shape[1]})")
 

@@ -68,14 +68,6 @@ class Config(config.TrainConfig):
             raise ValueError(f"--image-size must be at least 32 pixels, got {self.image_size}")
 
 
-def make_optimizer(learning_rate: float) -> keras.optimizers.Optimizer:
-    optimizer = keras.optimizers.Adam(learning_rate)
-    if keras.mixed_precision.global_policy().name == "mixed_float16":
-        # float16 gradients through the backbone underflow without loss scaling.
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    return optimizer
-
-
 def main(argv=None) -> dict:
     cfg = config.parse(Config, argv, __doc__, prog=LECTURE)
     run = runtime.start(LECTURE, cfg)
@@ -100,7 +92,7 @@ def main(argv=None) -> dict:
     start = style_transfer.initial_image(content_image, cfg.noise_ratio, cfg.seed)
     with run.strategy.scope():
         image = style_transfer.GeneratedImage(start)
-        optimizer = make_optimizer(cfg.learning_rate)
+        optimizer = training.with_loss_scaling(keras.optimizers.Adam(cfg.learning_rate))
         optimizer.build([image.pixels])
         step = tf.Variable(0, dtype=tf.int64, name="global_step", trainable=False)
     checkpoint = checkpoints.make(step, image, optimizer)

@@ -30,7 +30,7 @@ import pathlib
 import tempfile
 
 from cs20 import classification, cli, config, runtime, summaries
-from cs20.datasets import mnist, sources, tfrecord
+from cs20.datasets import images, mnist, tfrecord
 from cs20.models import logistic
 
 import numpy as np
@@ -38,13 +38,9 @@ import tensorflow as tf
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(config.TrainConfig):
-    num_steps: int = config.option(0, "Training steps (0: use --num-epochs).")
+class Config(config.EpochTrainConfig):
     num_epochs: int = config.option(10, "Passes over the 55,000 training digits.")
-    batch_size: int = config.option(128, "Global batch size.")
     learning_rate: float = config.option(0.01, "Adam learning rate (the peak, with decay).")
-    decay: str = config.option("cosine", "Learning-rate decay over the run.",
-                               choices=("constant", "cosine"))
     image: str = config.option("", "Image for the one-record example (default: friday.jpg).")
     shards: int = config.option(4, "Number of MNIST shards per split.")
     compression: str = config.option("", "Compression of the MNIST shards.",
@@ -105,11 +101,9 @@ def throughput_table(splits: mnist.Splits, batch_size: int) -> dict:
 
 def main(argv=None) -> dict:
     cfg = config.parse(Config, argv, __doc__, prog="l08_tfrecord")
+    image_path = images.locate(cfg.image or "friday", cfg.data_dir)  # checked before the run
     run = runtime.start("l08_tfrecord", cfg)
 
-    image_path = pathlib.Path(cfg.image) if cfg.image else sources.resolve("friday", cfg.data_dir)
-    if not image_path.is_file():
-        raise FileNotFoundError(f"--image {image_path} does not exist")
     results = image_round_trip(run, image_path, run.path("image_record"))
 
     tfrecord_dir = pathlib.Path(cfg.tfrecord_dir) if cfg.tfrecord_dir else run.path("tfrecords")

@@ -39,13 +39,8 @@ import tensorflow as tf
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(config.TrainConfig):
-    num_steps: int = config.option(0, "Training steps (0: use --num-epochs).")
+class Config(config.EpochTrainConfig):
     num_epochs: int = config.option(20, "Passes over the 55,000 training digits.")
-    batch_size: int = config.option(128, "Global batch size.")
-    learning_rate: float = config.option(1e-3, "Adam learning rate (the peak, with decay).")
-    decay: str = config.option("cosine", "Learning-rate decay over the run.",
-                               choices=("constant", "cosine"))
     latent_dim: int = config.option(2, "Size of the latent z (2 draws the manifold; "
                                        "16, 32 or 50 fit better).")
     iwae_samples: int = config.option(100, "Samples k per digit for the importance-weighted "
@@ -107,11 +102,8 @@ def main(argv=None) -> dict:
     # Model, optimizer and step are created in the strategy's scope (mirrored variables).
     with run.strategy.scope():
         model = vae.VAE(cfg.latent_dim, seed=cfg.seed)
-        optimizer = keras.optimizers.Adam(
-            training.learning_rate(cfg.learning_rate, cfg.decay, schedule.num_steps))
-        if keras.mixed_precision.global_policy().name == "mixed_float16":
-            # float16 gradients underflow without loss scaling (bfloat16 needs none).
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        optimizer = training.with_loss_scaling(keras.optimizers.Adam(
+            training.learning_rate(cfg.learning_rate, cfg.decay, schedule.num_steps)))
         optimizer.build(model.trainable_variables)
         step = tf.Variable(0, dtype=tf.int64, name="global_step", trainable=False)
     iterator = iter(run.strategy.experimental_distribute_dataset(train_data))

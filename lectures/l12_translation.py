@@ -108,7 +108,7 @@ def build(cfg: Config, corpus: translation.Corpus, run: runtime.Run):
                                 bidirectional=cfg.bidirectional, attention=cfg.attention,
                                 dropout=cfg.dropout)
         model((tf.ones([1, 2], tf.int32), tf.ones([1, 2], tf.int32)))  # create the variables
-        optimizer = keras.optimizers.Adam(cfg.learning_rate)
+        optimizer = training.with_loss_scaling(keras.optimizers.Adam(cfg.learning_rate))
         optimizer.build(model.trainable_variables)
         step = tf.Variable(0, dtype=tf.int64, name="global_step", trainable=False)
     return model, optimizer, step
@@ -123,7 +123,9 @@ def make_train_step(model, optimizer, global_batch_size: int):
             logits = model((source, target[:, :-1]), training=True)  # (batch, target, vocab)
             per_sentence = seq2seq.masked_cross_entropy(target[:, 1:], logits)
             loss = tf.nn.compute_average_loss(per_sentence, global_batch_size=global_batch_size)
-        optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+            scaled_loss = optimizer.scale_loss(loss)  # unchanged unless mixed_float16
+        optimizer.apply(tape.gradient(scaled_loss, model.trainable_variables),
+                        model.trainable_variables)
         return {"loss": loss}
 
     return train_step
@@ -214,8 +216,7 @@ def main(argv=None) -> dict:
         [attention[i][:len(outputs[i])] for i in shown],
         [test_sources[i] for i in shown], outputs, run.path("attention.png"),
         title="Attention (greedy decoding)")
-    summaries.images(run.writer, "test/attention",
-                     summaries.png_bytes_to_image(heatmap.read_bytes()), int(step.numpy()))
+    summaries.png_file(run.writer, "test/attention", heatmap, int(step.numpy()))
     print(f"Attention heatmaps: {heatmap}")
 
     # A SavedModel that takes a string; reloaded here to show it stands alone.

@@ -138,3 +138,34 @@ def test_multi_worker_cluster_trains_agrees_and_resumes_from_chief(tmp_path):
 def tf_checkpoint_steps(run_dir):
     return sorted(int(path.name.split("-")[1].split(".")[0])
                   for path in (run_dir / "checkpoints").glob("ckpt-*.index"))
+
+
+def test_mixed_float16_wraps_the_optimizer_and_the_scaled_step_matches_float32():
+    from cs20 import classification, training
+
+    import keras
+    import tensorflow as tf
+
+    batch = (np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32),
+             np.arange(8, dtype=np.int64) % 3)
+
+    def sgd_update(initial_weights):
+        """The weight change of one SGD step of the classification step, under the policy."""
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+        model.set_weights(initial_weights)
+        optimizer = training.with_loss_scaling(keras.optimizers.SGD(0.1))
+        tf.function(classification.make_train_step(model, optimizer, global_batch_size=8))(batch)
+        return optimizer, model.get_weights()[0] - initial_weights[0]
+
+    initial = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)]).get_weights()
+    plain, float32_change = sgd_update(initial)
+    assert not isinstance(plain, keras.optimizers.LossScaleOptimizer)  # nothing to scale
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        scaled, float16_change = sgd_update(initial)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert isinstance(scaled, keras.optimizers.LossScaleOptimizer)
+    # Scaled by 2**15 for the backward pass, unscaled before the update: the same step.
+    assert np.abs(float32_change).max() > 1e-3
+    np.testing.assert_allclose(float16_change, float32_change, rtol=2e-2, atol=1e-4)

@@ -245,9 +245,9 @@ def test_refused_flags_say_why(tmp_path, data_dir):
     assert "Traceback" not in refused.stderr
 
 
-def test_mirrored_on_two_logical_cpus_trains(tmp_path, data_dir):
+def test_mirrored_on_two_logical_cpus_with_mixed_precision_trains(tmp_path, data_dir):
     completed = run_lecture_process(
         "l12_translation", "--num-steps", "2", "--strategy", "mirrored", "--logical-devices",
-        "2", *TINY, "--run-dir", str(tmp_path / "mirrored"), "--data-dir", str(data_dir))
+        "2", "--mixed-precision", *TINY, "--run-dir", str(tmp_path / "mirrored"), "--data-dir", str(data_dir))
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert math.isfinite(read_results(tmp_path / "mirrored")["train/loss"])
