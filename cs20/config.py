@@ -65,6 +65,9 @@ class TrainConfig(RunConfig):
     eval_every: int = option(0, "Evaluate every N steps (0: once per epoch).")
     checkpoint_every: int = option(0, "Save a checkpoint every N steps (0: once per epoch).")
     summary_every: int = option(100, "Write TensorBoard scalars every N steps.")
+    max_seconds: float = option(0.0, "Stop after this many seconds of training, with an "
+                                     "evaluation and a checkpoint; run the same command "
+                                     "again to go on (0: no limit).")
 
     def __post_init__(self):
         super().__post_init__()

@@ -4,7 +4,8 @@
     results = training.train(run, step_fn=step, iterator=iterator, checkpoint=checkpoint,
                              step=global_step, schedule=schedule, evaluate=evaluate)
 
-The loop runs a compiled step for `schedule.num_steps` steps, shows progress, writes
+The loop runs a compiled step for `schedule.num_steps` steps (or until
+`--max-seconds` of wall time have passed), shows progress, writes
 `train/*` scalars, evaluates, checkpoints, and refuses to go on (or to save) once the
 loss is NaN or infinite. SIGINT (Ctrl-C) and SIGTERM save a checkpoint and stop with a
 message saying how to resume; a run killed harder resumes from its last checkpoint.
@@ -200,6 +201,8 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
     current = int(step.numpy())
     if current >= schedule.num_steps:
         progress.message(f"Already trained for {current} steps (--num-steps {schedule.num_steps}).")
+    max_seconds = getattr(run.config, "max_seconds", 0.0)
+    started = time.perf_counter()
     # Throughput counts training only: not the first step (tracing, compiling), and not
     # the time spent evaluating, summarising or checkpointing.
     clock = _TrainingClock(current)
@@ -218,7 +221,8 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
                 logs = step_fn(iterator, tf.constant(advance))
             current = int(step.assign_add(advance).numpy())
             clock.step_done(current)
-            last = current == schedule.num_steps
+            out_of_time = bool(max_seconds) and time.perf_counter() - started >= max_seconds
+            last = current == schedule.num_steps or out_of_time
             values = to_floats(logs) if (current // progress_every != previous // progress_every
                                          or last or current % schedule.summary_every == 0) \
                 else None
@@ -240,6 +244,10 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
                     results.update({f"eval/{name}": value for name, value in metrics.items()})
                 if current % schedule.checkpoint_every == 0 or last:
                     save(values if values is not None else to_floats(logs))
+            if out_of_time and current < schedule.num_steps:
+                progress.message(f"--max-seconds {max_seconds:g} reached at step {current} "
+                                 f"of {schedule.num_steps}; go on with: {run.resume_command()}")
+                break
             if stop["signum"] is not None and not last:
                 save(values if values is not None else to_floats(logs))
                 run.writer.flush()

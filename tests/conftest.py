@@ -7,6 +7,7 @@ not a skip; only a machine without CS20_DATA_DIR skips those tests.
 
 from __future__ import annotations
 
+import concurrent.futures
 import importlib.util
 import json
 import os
@@ -14,6 +15,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -61,3 +63,27 @@ def checkpoint_variables(run_dir: pathlib.Path) -> dict:
     reader = tf.train.load_checkpoint(str(run_dir / "checkpoints"))
     return {key: reader.get_tensor(key) for key in reader.get_variable_to_shape_map()
             if key.endswith("VARIABLE_VALUE") and not key.startswith("save_counter")}
+
+
+def assert_mirrored_matches_default(name: str, tmp_path: pathlib.Path, *flags: str,
+                                    rtol: float, atol: float = 0.0, atol_of_max: float = 0.0,
+                                    side_by_side: bool = True):
+    """Trains lectures/<name>.py twice with the same flags, on the default strategy and
+    on `mirrored` over 2 logical CPU devices, and checks that every checkpointed variable
+    (model, optimizer slots, step) agrees within rtol and atol + atol_of_max * max|value|.
+
+    The two processes run side by side (most of each one's time is start-up), unless
+    they would both write the same files (`side_by_side=False`).
+    """
+    runs = {"default": (), "mirrored": ("--strategy", "mirrored", "--logical-devices", "2")}
+    with concurrent.futures.ThreadPoolExecutor(2 if side_by_side else 1) as pool:
+        processes = dict(zip(runs, pool.map(
+            lambda run: run_lecture_process(name, "--run-dir", str(tmp_path / run), *flags,
+                                            *runs[run]), runs), strict=True))
+    for run, process in processes.items():
+        assert process.returncode == 0, f"{run}: {process.stderr[-2000:]}"
+    expected, actual = (checkpoint_variables(tmp_path / run) for run in runs)
+    assert expected and expected.keys() == actual.keys()
+    for key, value in expected.items():
+        np.testing.assert_allclose(actual[key], value, rtol=rtol,
+                                   atol=atol + atol_of_max * np.abs(value).max(), err_msg=key)

@@ -1,7 +1,6 @@
 """Lecture 7's ConvNet: shapes, dropout, a one-epoch run, the lecture's outputs, resume,
 and the scale flags (mirrored on 2 logical CPUs equals the default strategy)."""
 
-import concurrent.futures
 import dataclasses
 
 from cs20 import classification, runtime
@@ -11,11 +10,10 @@ from cs20.models import convnet
 import numpy as np
 import pytest
 from conftest import (
-    checkpoint_variables,
+    assert_mirrored_matches_default,
     event_files,
     load_lecture,
     read_results,
-    run_lecture_process,
 )
 
 
@@ -80,21 +78,9 @@ def test_lecture_resumes_beats_chance_and_writes_its_artefacts(tmp_path, data_di
 
 
 def test_mirrored_on_two_logical_cpus_matches_default(tmp_path, data_dir):
-    flags = ["--num-steps", "3", "--batch-size", "32", "--dropout", "0", "--deterministic",
-             "--data-dir", str(data_dir)]
-    # Two processes at once: most of each one's time is start-up on a single core.
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        default, mirrored = pool.map(lambda extra: run_lecture_process("l07_convnet", *extra), [
-            ("--run-dir", str(tmp_path / "default"), *flags),
-            ("--run-dir", str(tmp_path / "mirrored"), "--strategy", "mirrored",
-             "--logical-devices", "2", *flags)])
-    assert default.returncode == 0, default.stderr[-2000:]
-    assert mirrored.returncode == 0, mirrored.stderr[-2000:]
-    expected = checkpoint_variables(tmp_path / "default")
-    actual = checkpoint_variables(tmp_path / "mirrored")
-    assert expected.keys() == actual.keys() and len(expected) > 10
-    for key, value in expected.items():
-        np.testing.assert_allclose(actual[key], value, rtol=1e-4, atol=1e-5, err_msg=key)
+    assert_mirrored_matches_default(
+        "l07_convnet", tmp_path, "--num-steps", "3", "--batch-size", "32", "--dropout", "0",
+        "--deterministic", "--data-dir", str(data_dir), rtol=1e-4, atol=1e-5)
 
 
 def test_mixed_precision_and_xla_train(tmp_path, data_dir):

@@ -51,6 +51,18 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     assert 'model_checkpoint_path: "ckpt-4"' in state
 
 
+def test_max_seconds_stops_with_a_checkpoint_and_the_same_command_goes_on(tmp_path):
+    # A budget shorter than one step: the run stops right after its first step.
+    stopped = run_tiny(tmp_path / "run", "--num-steps", "20", "--max-seconds", "1e-6")
+    assert stopped.returncode == 0, stopped.stderr[-2000:]
+    assert "--max-seconds 1e-06 reached at step 1 of 20" in stopped.stdout
+    assert 'model_checkpoint_path: "ckpt-1"' in (
+        tmp_path / "run" / "checkpoints" / "checkpoint").read_text()
+    finished = run_tiny(tmp_path / "run", "--num-steps", "20")
+    assert finished.returncode == 0 and "at step 1" in finished.stdout
+    assert "ckpt-20" in (tmp_path / "run" / "checkpoints" / "checkpoint").read_text()
+
+
 def test_fresh_starts_over(tmp_path):
     assert run_tiny(tmp_path / "run", "--num-steps", "4").returncode == 0
     again = run_tiny(tmp_path / "run", "--num-steps", "6", "--fresh")

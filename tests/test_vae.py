@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import (
-    checkpoint_variables,
+    assert_mirrored_matches_default,
     event_files,
     load_lecture,
     read_results,
-    run_lecture_process,
 )
 
 
@@ -199,20 +198,10 @@ def test_xla_and_mixed_precision_train(tmp_path, data_dir):
 
 
 def test_mirrored_on_two_logical_cpus_matches_default_strategy(tmp_path, data_dir):
-    flags = ["--num-steps", "4", "--batch-size", "32", "--latent-dim", "4", "--deterministic",
-             "--data-dir", str(data_dir), *TINY]
-    default = run_lecture_process("l10_vae", "--run-dir", str(tmp_path / "default"), *flags)
-    mirrored = run_lecture_process("l10_vae", "--run-dir", str(tmp_path / "mirrored"), *flags,
-                                   "--strategy", "mirrored", "--logical-devices", "2")
-    assert default.returncode == 0, default.stderr[-2000:]
-    assert mirrored.returncode == 0, mirrored.stderr[-2000:]
-    expected = checkpoint_variables(tmp_path / "default")
-    actual = checkpoint_variables(tmp_path / "mirrored")
-    assert expected.keys() == actual.keys()
     # Not bit-identical: two half-batch gradient sums plus an all-reduce round differently
     # from one sum, and a ReLU sitting at zero can turn that into ~1e-3 of a variable's
     # scale after a few Adam steps. Different noise per replica or a wrong loss scaling
     # would move the Adam moments by O(1) of their scale.
-    for key, value in expected.items():
-        np.testing.assert_allclose(actual[key], value, rtol=1e-3,
-                                   atol=5e-3 * np.abs(value).max(), err_msg=key)
+    assert_mirrored_matches_default(
+        "l10_vae", tmp_path, "--num-steps", "4", "--batch-size", "32", "--latent-dim", "4",
+        "--deterministic", "--data-dir", str(data_dir), *TINY, rtol=1e-3, atol_of_max=5e-3)

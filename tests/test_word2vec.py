@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import (
-    checkpoint_variables,
+    assert_mirrored_matches_default,
     event_files,
     load_lecture,
     read_results,
@@ -210,14 +210,6 @@ def test_bad_flags_are_one_line_errors(tmp_path, data_dir):
 
 
 def test_mirrored_on_two_logical_cpus_matches_default_strategy(tmp_path, data_dir):
-    common = [*TINY, "--num-steps", "20", "--deterministic", "--data-dir", str(data_dir),
-              "--learning-rate", "0.5"]
-    default = run_lecture_process("l05_word2vec", *common, "--run-dir", str(tmp_path / "one"))
-    mirrored = run_lecture_process("l05_word2vec", *common, "--run-dir", str(tmp_path / "two"),
-                                   "--strategy", "mirrored", "--logical-devices", "2")
-    assert default.returncode == 0, default.stderr[-2000:]
-    assert mirrored.returncode == 0, mirrored.stderr[-2000:]
-    expected, actual = (checkpoint_variables(tmp_path / name) for name in ("one", "two"))
-    assert expected.keys() == actual.keys()
-    for key, value in expected.items():
-        np.testing.assert_allclose(actual[key], value, rtol=1e-5, atol=1e-6, err_msg=key)
+    assert_mirrored_matches_default(
+        "l05_word2vec", tmp_path, *TINY, "--num-steps", "20", "--deterministic", "--data-dir",
+        str(data_dir), "--learning-rate", "0.5", rtol=1e-5, atol=1e-6)

@@ -1,0 +1,179 @@
+"""Characters of a text file -> overlapping, padded windows for a character-level RNN.
+
+    lines = chars.read_lines(path)                     # trump_tweets.txt, or any UTF-8 text
+    vocabulary = chars.Vocabulary.course()            # or chars.Vocabulary.build(lines)
+    split = chars.split_lines(lines)                  # deterministic 95 / 5 by line hash
+    windows = chars.make_windows([vocabulary.encode(l) for l in split.train], 50, 25)
+    dataset = chars.training_dataset(windows, batch_size=64, seed=42)
+
+Every line (a tweet) is its own sequence: windows never cross a line boundary and the
+model starts each line from a zero state. Id 0 is padding; the loss is masked there.
+
+The course's `read_data` made windows with `range(0, len(text) - window, overlap)`, so a
+tweet of 50 characters or fewer (956 of the 19,469 in trump_tweets.txt) produced no
+example at all, and the tail of every longer tweet was dropped. `windows_of` always
+covers the whole line: the last window is padded, and a short line is one padded window.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import zlib
+
+from cs20.datasets.text_corpus import read_text
+
+import numpy as np
+import tensorflow as tf
+
+PAD_ID = 0
+# The course's character set for the tweets (11_char_rnn.py), in its order; the course
+# listed the apostrophe twice, which left one output id that no input could produce.
+COURSE_CHARACTERS = ("$%'()+,-./0123456789:;=?ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     " \"_abcdefghijklmnopqrstuvwxyz{|}@#➡📈")
+
+
+@dataclasses.dataclass(frozen=True)
+class Vocabulary:
+    """Characters with ids 1..n (0 is padding); characters outside it are dropped."""
+
+    characters: str
+
+    def __post_init__(self):
+        if not self.characters:
+            raise ValueError("a vocabulary needs at least one character")
+        if len(set(self.characters)) != len(self.characters):
+            raise ValueError("vocabulary characters must be distinct")
+
+    @classmethod
+    def course(cls) -> Vocabulary:
+        return cls(COURSE_CHARACTERS)
+
+    @classmethod
+    def build(cls, lines: list[str], min_count: int = 1) -> Vocabulary:
+        """Every character seen at least `min_count` times, most frequent first."""
+        counts: dict[str, int] = {}
+        for line in lines:
+            for character in line:
+                counts[character] = counts.get(character, 0) + 1
+        kept = sorted((c for c, n in counts.items() if n >= min_count),
+                      key=lambda c: (-counts[c], c))
+        return cls("".join(kept))
+
+    def __len__(self) -> int:
+        """Number of ids, padding included: the size of the model's input and output."""
+        return len(self.characters) + 1
+
+    @property
+    def ids(self) -> dict[str, int]:
+        return {character: index + 1 for index, character in enumerate(self.characters)}
+
+    def encode(self, text: str) -> list[int]:
+        ids = self.ids
+        return [ids[character] for character in text if character in ids]
+
+    def decode(self, ids) -> str:
+        return "".join(self.characters[int(i) - 1] for i in ids if int(i) != PAD_ID)
+
+    def save(self, path: pathlib.Path) -> None:
+        # JSON keeps every character (space, quotes, emoji) exactly.
+        path.write_text(json.dumps({"characters": self.characters}, ensure_ascii=False) + "\n",
+                        encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: pathlib.Path) -> Vocabulary:
+        return cls(json.loads(pathlib.Path(path).read_text(encoding="utf-8"))["characters"])
+
+
+def read_lines(path: str | pathlib.Path) -> list[str]:
+    """Non-empty, stripped lines of a UTF-8 text file; an error for a file without any."""
+    lines = [line.strip() for line in read_text(path).splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        raise ValueError(f"corpus {path} has no text (only empty lines)")
+    return lines
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    train: list[str]
+    validation: list[str]
+
+
+def split_lines(lines: list[str], validation_percent: int = 5) -> Split:
+    """A line goes to validation when a hash of its text falls in the first percent.
+
+    Deterministic on every machine, independent of the file's order, and a line that
+    occurs twice (a repeated tweet) cannot sit on both sides.
+    """
+    if not 0 < validation_percent < 100:
+        raise ValueError(f"validation percent must be in 1..99, got {validation_percent}")
+    held_out = [zlib.crc32(line.encode("utf-8")) % 100 < validation_percent for line in lines]
+    split = Split(train=[line for line, out in zip(lines, held_out, strict=True) if not out],
+                  validation=[line for line, out in zip(lines, held_out, strict=True) if out])
+    if not split.train or not split.validation:
+        raise ValueError(f"{len(lines)} line(s) are too few for a train / validation split")
+    return split
+
+
+def windows_of(ids: list[int], window: int, overlap: int) -> list[list[int]]:
+    """Windows of `window` ids, each starting `window - overlap` after the previous,
+    until one reaches the end of the line; the last is padded with PAD_ID.
+
+    Every pair of neighbouring characters lies inside some window, so every character
+    but the first is a training target. A line of fewer than 2 ids has no target.
+    """
+    if not 0 <= overlap < window:
+        raise ValueError(f"overlap must be in 0..window-1 ({window - 1}), got {overlap}")
+    if window < 2:
+        raise ValueError(f"window must be at least 2 characters, got {window}")
+    if len(ids) < 2:
+        return []
+    result = []
+    start = 0
+    while True:
+        chunk = ids[start:start + window]
+        result.append(chunk + [PAD_ID] * (window - len(chunk)))
+        if start + window >= len(ids):
+            return result
+        start += window - overlap
+
+
+def make_windows(lines_ids: list[list[int]], window: int, overlap: int) -> np.ndarray:
+    """All windows of all lines -> (num_windows, window) int32."""
+    windows = [chunk for ids in lines_ids for chunk in windows_of(ids, window, overlap)]
+    if not windows:
+        raise ValueError("no line has two characters of the vocabulary: nothing to learn")
+    return np.asarray(windows, dtype=np.int32)
+
+
+def masks(ids: tf.Tensor) -> tf.Tensor:
+    """True where a position holds a real character (not padding)."""
+    return tf.not_equal(ids, PAD_ID)
+
+
+def inputs_and_labels(windows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """(batch, window) -> inputs (batch, window - 1) and next characters (batch, window - 1)."""
+    return windows[:, :-1], windows[:, 1:]
+
+
+def training_dataset(windows: np.ndarray, batch_size: int, seed: int) -> tf.data.Dataset:
+    """Shuffled, repeating batches of (inputs, labels); reshuffled every pass."""
+    return (tf.data.Dataset.from_tensor_slices(windows)
+            .shuffle(len(windows), seed=seed, reshuffle_each_iteration=True)
+            .repeat()
+            .batch(batch_size, drop_remainder=True)
+            .map(inputs_and_labels, num_parallel_calls=tf.data.AUTOTUNE)
+            .prefetch(tf.data.AUTOTUNE))
+
+
+def padded_lines(lines_ids: list[list[int]], batch_size: int):
+    """Whole lines, sorted by length and padded per batch, for evaluation:
+    yields (inputs, labels) with shapes (batch, longest - 1)."""
+    kept = sorted((ids for ids in lines_ids if len(ids) >= 2), key=len)
+    for start in range(0, len(kept), batch_size):
+        chunk = kept[start:start + batch_size]
+        longest = len(chunk[-1])
+        batch = np.asarray([ids + [PAD_ID] * (longest - len(ids)) for ids in chunk], np.int32)
+        yield batch[:, :-1], batch[:, 1:]

@@ -1,0 +1,290 @@
+"""Lecture 11's character RNN: data, masked loss, sampler, generation, the lecture."""
+
+import math
+
+from cs20.datasets import chars
+from cs20.models import char_rnn
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import (
+    assert_mirrored_matches_default,
+    event_files,
+    load_lecture,
+    read_results,
+)
+
+# --- Data ---
+
+
+def test_encode_decode_round_trip_and_unknown_characters():
+    course = chars.Vocabulary.course()
+    assert len(course) == 87  # 86 characters and padding
+    text = "Make America Great Again! #MAGA @realDonaldTrump 📈"
+    # '!' is not in the course's set: it is dropped, everything else survives.
+    assert course.decode(course.encode(text)) == text.replace("!", "")
+    built = chars.Vocabulary.build(["héllo wörld ✅", "abc"])
+    assert built.decode(built.encode("wörld ✅ abc")) == "wörld ✅ abc"
+    assert min(built.encode("héllo")) == 1  # id 0 stays padding
+    assert built.characters[0] == "l"  # most frequent first
+
+
+def test_vocabulary_file_round_trip_keeps_every_character(tmp_path):
+    vocabulary = chars.Vocabulary.build(['say "hi" \\ 🇺🇸 ✅'])
+    vocabulary.save(tmp_path / "vocabulary.json")
+    assert chars.Vocabulary.load(tmp_path / "vocabulary.json") == vocabulary
+
+
+def test_windows_cover_whole_lines_including_short_ones():
+    # A 10-character line gives one padded window (the course gave none).
+    assert chars.windows_of(list(range(1, 11)), window=50, overlap=25) == [
+        list(range(1, 11)) + [0] * 40]
+    # 60 characters: windows start at 0 and 25; the second is padded.
+    ids = list(range(1, 61))
+    windows = chars.windows_of(ids, window=50, overlap=25)
+    assert windows == [ids[:50], ids[25:] + [0] * 15]
+    # Exactly one window's worth: no empty trailing window.
+    assert chars.windows_of(ids[:50], 50, 25) == [ids[:50]]
+    assert chars.windows_of([7], 50, 25) == []  # nothing to predict
+
+
+@pytest.mark.parametrize("length,window,overlap", [(2, 2, 0), (97, 50, 25), (130, 10, 3),
+                                                   (33, 5, 4)])
+def test_every_neighbouring_pair_is_a_training_target(length, window, overlap):
+    ids = list(range(1, length + 1))
+    pairs = set()
+    for chunk in chars.windows_of(ids, window, overlap):
+        pairs |= {(a, b) for a, b in zip(chunk[:-1], chunk[1:], strict=True) if b != chars.PAD_ID}
+    assert pairs == set(zip(ids[:-1], ids[1:], strict=True))
+
+
+def test_inputs_labels_and_masks():
+    windows = tf.constant([[5, 6, 7, 0, 0]])
+    inputs, labels = chars.inputs_and_labels(windows)
+    np.testing.assert_array_equal(inputs, [[5, 6, 7, 0]])
+    np.testing.assert_array_equal(labels, [[6, 7, 0, 0]])
+    np.testing.assert_array_equal(chars.masks(labels), [[True, True, False, False]])
+
+
+def test_split_is_deterministic_disjoint_and_about_five_percent():
+    lines = [f"tweet number {i}" for i in range(4000)] + ["repeated"] * 10
+    split = chars.split_lines(lines)
+    assert set(split.train).isdisjoint(split.validation)
+    assert sorted(split.train + split.validation) == sorted(lines)
+    assert 0.04 < len(split.validation) / len(lines) < 0.06
+    assert set(chars.split_lines(list(reversed(lines))).validation) == set(split.validation)
+
+
+def test_bad_text_files_are_clear_errors(tmp_path):
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("café\n".encode("latin-1"))
+    with pytest.raises(ValueError, match="not UTF-8"):
+        chars.read_lines(latin1)
+    blank = tmp_path / "blank.txt"
+    blank.write_text("\n  \n\n")
+    with pytest.raises(ValueError, match="no text"):
+        chars.read_lines(blank)
+    with pytest.raises(FileNotFoundError):
+        chars.read_lines(tmp_path / "missing.txt")
+    with pytest.raises(ValueError, match="nothing to learn"):
+        chars.make_windows([[1], []], 50, 25)
+    with pytest.raises(ValueError, match="overlap"):
+        chars.windows_of([1, 2, 3], 10, 10)
+
+
+# --- Loss, clipping, sampling ---
+
+
+def test_masked_loss_golden_values():
+    # Uniform logits over 4 ids: ln 4 per real character. The second row's padded
+    # positions have confident wrong logits; masked, they must not count.
+    logits = np.zeros((2, 3, 4), np.float32)
+    logits[1, 1:] = [100.0, -100.0, -100.0, -100.0]
+    labels = tf.constant([[1, 2, 3], [1, 0, 0]])
+    total, count = char_rnn.masked_loss_terms(labels, tf.constant(logits))
+    assert float(count) == 4.0
+    assert float(total) == pytest.approx(4 * math.log(4.0), rel=1e-6)
+    assert float(char_rnn.masked_cross_entropy(labels, tf.constant(logits))) == pytest.approx(
+        math.log(4.0), rel=1e-6)
+    # A hand-computed non-uniform case: softmax([2, 0, 0, 0])[0] = e^2 / (e^2 + 3).
+    one = tf.constant([[[2.0, 0.0, 0.0, 0.0]]])
+    expected = -math.log(math.exp(2) / (math.exp(2) + 3))
+    # An all-padding batch costs 0 (and no NaN from dividing by zero characters).
+    assert float(char_rnn.masked_cross_entropy(tf.constant([[0]]), one)) == 0.0
+    total, count = char_rnn.masked_loss_terms(tf.constant([[3]]), tf.constant(
+        [[[0.0, 0.0, 0.0, 2.0]]]))
+    assert float(total) == pytest.approx(expected, rel=1e-6) and float(count) == 1.0
+
+
+def test_clipping_scales_to_the_global_norm():
+    gradients = [tf.constant([3.0]), tf.constant([[4.0]])]  # global norm 5
+    clipped, norm = char_rnn.clip_global_gradient(gradients, 1.0)
+    assert float(norm) == pytest.approx(5.0)
+    np.testing.assert_allclose(clipped[0], [0.6], rtol=1e-6)
+    np.testing.assert_allclose(clipped[1], [[0.8]], rtol=1e-6)
+    unchanged, _ = char_rnn.clip_global_gradient(gradients, 10.0)
+    np.testing.assert_allclose(unchanged[0], [3.0])
+
+
+def test_sampler_on_oracle_logits():
+    tf.random.set_seed(0)
+    logits = tf.constant([[0.1, 2.0, -1.0, 0.5]] * 20000)
+    np.testing.assert_array_equal(char_rnn.sample(logits, tf.constant(0.0)), [1] * 20000)
+    # Very high temperature: close to uniform.
+    hot = np.bincount(char_rnn.sample(logits, tf.constant(1000.0)).numpy(), minlength=4) / 20000
+    np.testing.assert_allclose(hot, 0.25, atol=0.015)
+    # Temperature 1: the softmax of the logits (the course sampled from exp(logits)).
+    drawn = np.bincount(char_rnn.sample(logits, tf.constant(1.0)).numpy(), minlength=4) / 20000
+    np.testing.assert_allclose(drawn, tf.nn.softmax(logits[0]).numpy(), atol=0.015)
+
+
+# --- Model and generation ---
+
+
+def tiny_model(vocabulary_size=12, seed=1):
+    keras.utils.set_random_seed(seed)
+    model = char_rnn.CharRNN(vocabulary_size, hidden_sizes=(8, 16))
+    model(tf.ones([1, 2], tf.int32))
+    return model
+
+
+def test_shapes_and_parameter_count_of_the_course_network():
+    model = char_rnn.CharRNN(87, hidden_sizes=(128, 256))
+    assert model(tf.ones([3, 49], tf.int32)).shape == (3, 49, 87)
+    # GRU(128) on 87 one-hot inputs, GRU(256) on 128, Dense 256 -> 87 (Keras' reset_after GRU).
+    gru = lambda inputs, units: 3 * (inputs * units + units * units + 2 * units)  # noqa: E731
+    assert model.count_params() == gru(87, 128) + gru(128, 256) + 256 * 87 + 87
+
+
+def test_one_character_at_a_time_matches_the_whole_sequence():
+    model = tiny_model()
+    ids = tf.constant([[3, 1, 4, 1, 5, 9, 2, 6]])
+    whole = model(ids).numpy()
+    states = model.zero_states(1)
+    steps = []
+    for position in range(ids.shape[1]):
+        logits, states = model.step(ids[:, position:position + 1], states)
+        steps.append(logits[:, 0].numpy())
+    np.testing.assert_allclose(np.stack(steps, axis=1), whole, atol=1e-5)
+
+
+def test_greedy_generation_follows_the_argmax_chain():
+    model = tiny_model()
+    generated = char_rnn.generate_ids(model, tf.constant([[2, 3]]), 5, tf.constant(0.0))
+    sequence = [2, 3]
+    for _ in range(5):
+        logits = model(tf.constant([sequence])).numpy()[0, -1]
+        logits[chars.PAD_ID] = -np.inf
+        sequence.append(int(np.argmax(logits)))
+    assert generated.numpy().tolist() == [sequence[2:]]
+
+
+def test_generator_saved_model_round_trip(tmp_path):
+    vocabulary = chars.Vocabulary("abcdefghij ")
+    generator = char_rnn.Generator(tiny_model(len(vocabulary)), vocabulary)
+    args = (tf.constant(5, tf.int32), tf.constant(0.0))
+    expected = generator.generate(tf.constant("a bc"), *args).numpy().decode()
+    tf.saved_model.save(generator, str(tmp_path / "generator"))
+    reloaded = tf.saved_model.load(str(tmp_path / "generator"))
+    assert reloaded.generate(tf.constant("a bc"), *args).numpy().decode() == expected
+    assert expected.startswith("a bc") and len(expected) == 9
+    # Characters outside the vocabulary are dropped from the seed.
+    assert reloaded.generate(tf.constant("a!? bc"), *args).numpy().decode() == expected
+    with pytest.raises(tf.errors.InvalidArgumentError, match="seed has no character"):
+        reloaded.generate(tf.constant("!!"), *args)
+
+
+def test_train_step_lowers_the_loss():
+    model = tiny_model()
+    optimizer = keras.optimizers.Adam(0.05)
+    optimizer.build(model.trainable_variables)
+    step = tf.function(char_rnn.make_train_step(model, optimizer, clip_norm=5.0))
+    batch = chars.inputs_and_labels(tf.constant([[1, 2, 3, 1, 2, 3, 0, 0]] * 4))
+    first = float(step(batch)["loss"])
+    for _ in range(30):
+        last = float(step(batch)["loss"])
+    assert last < 0.3 * first
+
+
+# --- Lecture ---
+
+CORPUS = "\n".join(f"the cat {i} sat on the mat and the dog ran {i % 7} times" for i in range(300))
+TINY = ["--hidden-sizes", "8,16", "--batch-size", "8", "--eval-every", "2", "--length", "12",
+        "--summary-every", "2", "--checkpoint-every", "2"]
+
+
+@pytest.fixture
+def corpus_file(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text(CORPUS + "\n\n")
+    return path
+
+
+def test_smoke_run_resume_and_generate(tmp_path, corpus_file, capsys):
+    lecture = load_lecture("l11_char_rnn")
+    run_dir = tmp_path / "run"
+    flags = ["--corpus", str(corpus_file), "--run-dir", str(run_dir), *TINY]
+    lecture.main(["--num-steps", "4", *flags])
+    results = read_results(run_dir)
+    assert results["steps"] == 4 and math.isfinite(results["eval/bits_per_character"])
+    assert event_files(run_dir) and (run_dir / "generator" / "saved_model.pb").is_file()
+    output = capsys.readouterr().out
+    assert "Samples at step 2" in output and "'Hillary" in output
+    assert chars.Vocabulary.load(run_dir / "vocabulary.json") == chars.Vocabulary.course()
+
+    lecture.main(["--num-steps", "6", *flags])
+    assert "at step 4" in capsys.readouterr().out
+    assert read_results(run_dir)["steps"] == 6
+
+    texts = lecture.main(["--run-dir", str(run_dir), "--generate", "--start-text", "the c",
+                          "--length", "7", "--temperature", "0"])
+    assert list(texts) == ["the c"] and len(texts["the c"]) == 12
+
+
+def test_trump_tweets_by_default(tmp_path, data_dir):
+    lecture = load_lecture("l11_char_rnn")
+    results = lecture.main(["--num-steps", "2", "--hidden-sizes", "8", "--eval-every", "2",
+                            "--length", "5", "--data-dir", str(data_dir), "--run-dir",
+                            str(tmp_path / "run")])
+    assert results["steps"] == 2 and results["eval/bits_per_character"] > 1.0
+
+
+def test_bad_input_is_a_one_line_error(tmp_path, capsys):
+    lecture = load_lecture("l11_char_rnn")
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("café crème\n".encode("latin-1"))
+    cases = ((["--hidden-sizes", "128,x"], "--hidden-sizes must be positive integers"),
+             (["--overlap", "50"], "0 <= --overlap < --window"),
+             (["--generate"], "--generate needs --run-dir"),
+             (["--generate", "--run-dir", str(tmp_path)], "no generator in"),
+             (["--corpus", str(latin1), "--run-dir", str(tmp_path / "r")], "not UTF-8"))
+    for flags, message in cases:
+        with pytest.raises(SystemExit) as exit_info:
+            lecture.cli.guard(lecture.main, flags)
+        assert exit_info.value.code == 2
+        error = capsys.readouterr().err
+        assert message in error and "Traceback" not in error
+
+
+def test_xla_and_mixed_precision_train(tmp_path, corpus_file):
+    lecture = load_lecture("l11_char_rnn")
+    try:
+        # --vocabulary corpus: the corpus's 24 characters; of the course's seeds only
+        # "Hillary" has some of them, so it alone is sampled.
+        results = lecture.main(["--num-steps", "3", "--jit-compile", "--mixed-precision",
+                                "--corpus", str(corpus_file), "--run-dir", str(tmp_path / "r"),
+                                "--vocabulary", "corpus", *TINY])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")  # process-wide: leave it clean
+    assert results["steps"] == 3 and math.isfinite(results["eval/bits_per_character"])
+
+
+def test_mirrored_on_two_logical_cpus_matches_default_strategy(tmp_path, corpus_file):
+    # A clip norm below the gradient's norm, so that clipping acts. Normalising the loss
+    # by each replica's own characters, or clipping each replica's gradient, moves the
+    # weights by a whole Adam step (checked by breaking each on purpose).
+    assert_mirrored_matches_default(
+        "l11_char_rnn", tmp_path, "--num-steps", "4", "--deterministic", "--clip-norm", "0.05",
+        "--corpus", str(corpus_file), *TINY, rtol=1e-4, atol=1e-7, atol_of_max=1e-4)
