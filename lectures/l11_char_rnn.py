@@ -19,8 +19,17 @@ that takes a seed string, a length and a temperature.
     python lectures/l11_char_rnn.py --run-dir runs/l11_char_rnn/DIR --generate --start-text "We will"
     tensorboard --logdir runs/l11_char_rnn
 
-Our run on 2 CPU cores: see the README table (benchmarks/char_rnn.py measures the
-validation bits per character after a fixed time, against unigram and n-gram baselines).
+Our run on 2 CPU cores (benchmarks/char_rnn.py: the default flags stopped by
+--max-seconds 600): 5,705 of the 6,000 steps in 606 s, 9.8 steps/s; validation 1.773 bits
+per character (train 1.738), against 4.744 for the unigram distribution and 1.794 for
+the best smoothed character n-gram (order 6) on the same characters. Samples then
+(temperature 0.8), e.g.
+
+  'Hillary said she is a deal with this morning. Massive thanks to talk about the gov ...'
+  'RT @WhiteHouse: Dry is making in people who has me to gain too home to win stamina. ...'
+
+trump_tweets.txt ends every tweet with " _E_" and links read "__HTTP__"; nothing follows
+_E_ within a line, so a sample that reaches it goes on with a loop of those markers.
 """
 
 from __future__ import annotations

@@ -1,0 +1,199 @@
+"""Lecture 11: validation bits per character after a wall-clock budget, against baselines,
+and the speed of our training step against the same network in `model.fit`.
+
+    CS20_DATA_DIR=../shared/data flock /tmp/cs20_cpu.lock python benchmarks/char_rnn.py \
+        [--budget-seconds 600] [--run-dir DIR]
+
+1. Trains the real lecture script with its default flags, stopped by --max-seconds at the
+   budget, and reads its validation bits per character (whole held-out tweets, every
+   character but the first of each predicted from the ones before it).
+2. Scores the same validation characters (course character set, same split) with two
+   baselines fitted on the training lines: the unigram distribution (add-one smoothed),
+   and character n-grams of orders 2..6 with interpolated absolute discounting (D = 0.75),
+   whose history starts at the beginning of the tweet like the RNN's state.
+3. Times training steps of the default network (batch 64, windows of 50): our compiled
+   step from the shared loop vs `model.fit` with the masked loss as sample weights, with
+   Keras' default jit_compile="auto" (XLA) and without XLA.
+
+Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import math
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cs20 import training  # noqa: E402
+from cs20.datasets import chars, sources  # noqa: E402
+from cs20.models import char_rnn  # noqa: E402
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+LINE_START = "\x00"  # history before a tweet's first character
+
+
+def train_lecture(run_dir: pathlib.Path, budget_seconds: float) -> dict:
+    command = [sys.executable, str(ROOT / "lectures" / "l11_char_rnn.py"), "--run-dir",
+               str(run_dir), "--max-seconds", str(budget_seconds)]
+    finished = subprocess.run(command, capture_output=True, text=True)
+    if finished.returncode != 0:
+        sys.exit(f"l11_char_rnn failed: {finished.stderr.strip().splitlines()[-1:]}")
+    return json.loads((run_dir / "results.json").read_text())
+
+
+def unigram_bits(train_lines: list[str], validation_lines: list[str], alphabet: int) -> float:
+    """Cross-entropy (bits) of validation targets under add-one smoothed frequencies."""
+    counts = collections.Counter(character for line in train_lines for character in line[1:])
+    total = sum(counts.values())
+    targets = [character for line in validation_lines for character in line[1:]]
+    return -sum(math.log2((counts[c] + 1) / (total + alphabet)) for c in targets) / len(targets)
+
+
+class NGram:
+    """Character n-gram model with interpolated absolute discounting, down to uniform."""
+
+    def __init__(self, lines: list[str], order: int, alphabet: int, discount: float = 0.75):
+        self.order, self.alphabet, self.discount = order, alphabet, discount
+        # counts[k][history of k characters][next character]
+        self.counts = [collections.defaultdict(collections.Counter) for _ in range(order)]
+        for line in lines:
+            padded = LINE_START * (order - 1) + line
+            for position in range(order, len(padded)):  # targets: line[1:]
+                for k in range(order):
+                    self.counts[k][padded[position - k:position]][padded[position]] += 1
+        self.totals = [{h: sum(c.values()) for h, c in level.items()} for level in self.counts]
+
+    def probability(self, history: str, character: str) -> float:
+        probability = 1.0 / self.alphabet
+        for k in range(self.order):  # from the empty history up to order - 1 characters
+            context = history[len(history) - k:] if k else ""
+            following = self.counts[k].get(context)
+            if not following:
+                continue
+            total = self.totals[k][context]
+            seen = max(following.get(character, 0) - self.discount, 0.0) / total
+            probability = seen + self.discount * len(following) / total * probability
+        return probability
+
+    def bits(self, lines: list[str]) -> float:
+        total, count = 0.0, 0
+        for line in lines:
+            padded = LINE_START * (self.order - 1) + line
+            for position in range(self.order, len(padded)):
+                history = padded[position - self.order + 1:position]
+                total -= math.log2(self.probability(history, padded[position]))
+                count += 1
+        return total / count
+
+
+def baselines(data_dir: str | None) -> dict:
+    vocabulary = chars.Vocabulary.course()
+    split = chars.split_lines(chars.read_lines(sources.resolve("trump_tweets", data_dir)))
+    # What the model sees: characters outside the course's set are dropped.
+    train = [vocabulary.decode(vocabulary.encode(line)) for line in split.train]
+    validation = [line for line in (vocabulary.decode(vocabulary.encode(line))
+                                    for line in split.validation) if len(line) >= 2]
+    alphabet = len(vocabulary) - 1
+    result = {"validation_characters": sum(len(line) - 1 for line in validation),
+              "unigram_bits_per_character": round(unigram_bits(train, validation, alphabet), 4)}
+    for order in range(2, 7):
+        started = time.perf_counter()
+        bits = NGram(train, order, alphabet).bits(validation)
+        result[f"ngram{order}_bits_per_character"] = round(bits, 4)
+        print(f"{order}-gram: {bits:.4f} bits/char ({time.perf_counter() - started:.1f} s)",
+              file=sys.stderr)
+    return result
+
+
+def training_speed(data_dir: str | None, steps: int = 200, warmup: int = 20) -> dict:
+    """Steps/s of our compiled step vs model.fit, same network, data and batch."""
+    vocabulary = chars.Vocabulary.course()
+    split = chars.split_lines(chars.read_lines(sources.resolve("trump_tweets", data_dir)))
+    windows = chars.make_windows([vocabulary.encode(line) for line in split.train], 50, 25)
+    dataset = chars.training_dataset(windows, 64, seed=0)
+
+    def fresh_model():
+        keras.utils.set_random_seed(0)
+        model = char_rnn.CharRNN(len(vocabulary), (128, 256))
+        model(tf.ones([1, 2], tf.int32))
+        return model
+
+    model = fresh_model()
+    optimizer = keras.optimizers.Adam(3e-3)
+    optimizer.build(model.trainable_variables)
+    step = training.compile_step(tf.distribute.get_strategy(),
+                                 char_rnn.make_train_step(model, optimizer, clip_norm=5.0))
+    iterator = iter(dataset)
+    for _ in range(warmup):
+        step(next(iterator))
+    started = time.perf_counter()
+    for _ in range(steps):
+        logs = step(next(iterator))
+    float(logs["loss"])  # wait for the last step
+    ours = steps / (time.perf_counter() - started)
+
+    def fit_rate(jit_compile) -> float:
+        model = fresh_model()
+        model.compile(optimizer=keras.optimizers.Adam(3e-3, global_clipnorm=5.0),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      jit_compile=jit_compile)
+        weighted = dataset.map(lambda inputs, labels: (
+            inputs, labels, tf.cast(chars.masks(labels), tf.float32)))
+        model.fit(weighted, steps_per_epoch=warmup, epochs=1, verbose=0)
+        started = time.perf_counter()
+        model.fit(weighted, steps_per_epoch=steps, epochs=1, verbose=0)
+        return steps / (time.perf_counter() - started)
+
+    # Keras' default jit_compile="auto" compiles the fit step with XLA when every layer
+    # supports it (the GRUs do); our step runs without XLA unless --jit-compile.
+    fit_auto, fit_plain = fit_rate("auto"), fit_rate(False)
+    return {"timed_steps": steps, "ours_steps_per_second": round(ours, 2),
+            "fit_xla_auto_steps_per_second": round(fit_auto, 2),
+            "fit_no_xla_steps_per_second": round(fit_plain, 2),
+            "ours_over_fit_no_xla": round(ours / fit_plain, 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--budget-seconds", type=float, default=600.0,
+                        help="wall-clock budget of the training run (default: 600)")
+    parser.add_argument("--run-dir", default="", help="run directory (default: a temporary one)")
+    parser.add_argument("--speed-only", action="store_true",
+                        help="only time our step against model.fit")
+    arguments = parser.parse_args()
+    data_dir = os.environ.get("CS20_DATA_DIR")
+    run_dir = pathlib.Path(arguments.run_dir or tempfile.mkdtemp(prefix="l11-benchmark-"))
+
+    if arguments.speed_only:
+        print(json.dumps(training_speed(data_dir), indent=2))
+        return
+    trained = train_lecture(run_dir, arguments.budget_seconds)
+    result = {
+        "budget_seconds": arguments.budget_seconds,
+        "run_dir": str(run_dir),
+        "training_steps": trained["steps"],
+        "train_steps_per_second": trained.get("train/steps_per_second"),
+        "wall_seconds": trained["wall_seconds"],
+        "final_train_bits_per_character": trained.get("train/bits_per_character"),
+        "validation_bits_per_character": trained["eval/bits_per_character"],
+        **baselines(data_dir),
+        **training_speed(data_dir),
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
