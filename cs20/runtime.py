@@ -129,7 +129,13 @@ class Run:
         """Where this process writes checkpoints: a scratch folder unless it is the chief."""
         if self.chief:
             return self.checkpoint_dir
-        return pathlib.Path(tempfile.gettempdir()) / f"cs20-worker-{os.getpid()}"
+        return _worker_scratch_dir()
+
+    def write_path(self, name: str) -> pathlib.Path:
+        """Where this process saves the artefact `name` that every worker must save (a
+        SavedModel of distributed variables): the run directory on the chief, a scratch
+        folder on the other workers of a multi-worker run."""
+        return self.path(name) if self.chief else _worker_scratch_dir() / name
 
     def path(self, name: str) -> pathlib.Path:
         """A file in the run directory (artefacts: plots, samples, projector files)."""
@@ -151,6 +157,10 @@ class Run:
         print(f"Results: {self.directory / 'results.json'}")
         print(f"TensorBoard: tensorboard --logdir {self.directory}")
         return results
+
+
+def _worker_scratch_dir() -> pathlib.Path:
+    return pathlib.Path(tempfile.gettempdir()) / f"cs20-worker-{os.getpid()}"
 
 
 def _plain(value):

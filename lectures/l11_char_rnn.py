@@ -203,8 +203,9 @@ def main(argv=None) -> dict:
     if "train/loss" in results:
         results["train/bits_per_character"] = results["train/loss"] / math.log(2.0)
 
+    # Every worker of a multi-worker run saves (the save is collective); the chief's is kept.
+    tf.saved_model.save(generator, str(run.write_path(GENERATOR_DIR)))
     if run.chief:
-        tf.saved_model.save(generator, str(run.path(GENERATOR_DIR)))
         reloaded = tf.saved_model.load(str(run.path(GENERATOR_DIR)))
         example = samples(reloaded, seeds[:1], 60, cfg.temperature)[seeds[0]]
         print(f"Saved generator: {run.path(GENERATOR_DIR)}\n  {example!r}\n"

@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import pathlib
+import socket
 import subprocess
 import sys
 
@@ -87,3 +88,31 @@ def assert_mirrored_matches_default(name: str, tmp_path: pathlib.Path, *flags: s
     for key, value in expected.items():
         np.testing.assert_allclose(actual[key], value, rtol=rtol,
                                    atol=atol + atol_of_max * np.abs(value).max(), err_msg=key)
+
+
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def run_cluster(script, run_dir, *flags) -> list[str]:
+    """Runs `script` as two MultiWorkerMirroredStrategy workers on 127.0.0.1 (TF_CONFIG
+    tells each its place); checks both succeed and returns their standard outputs."""
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    processes = []
+    for index in range(2):
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        environment = {**os.environ, "TF_CONFIG": json.dumps(tf_config)}
+        processes.append(subprocess.Popen(
+            [sys.executable, str(script), "--run-dir", str(run_dir), "--strategy",
+             "multi_worker", *flags], env=environment, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True))
+    outputs = [process.communicate(timeout=240) for process in processes]
+    for process, (_, stderr) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, stderr[-3000:]
+    return [stdout for stdout, _ in outputs]

@@ -3,13 +3,12 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import numpy as np
-from conftest import ROOT
+from conftest import ROOT, run_cluster
 
 TINY = str(ROOT / "tests" / "tiny_training.py")
 
@@ -103,36 +102,10 @@ def test_mirrored_on_two_logical_cpus_matches_default_strategy(tmp_path):
         np.testing.assert_allclose(expected, actual, rtol=1e-5, atol=1e-6)
 
 
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
-
-
-def run_cluster(run_dir, *flags):
-    """Two MultiWorkerMirroredStrategy workers on 127.0.0.1, as TF_CONFIG describes them."""
-    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
-    processes = []
-    for index in range(2):
-        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        environment = {**os.environ, "TF_CONFIG": json.dumps(tf_config)}
-        processes.append(subprocess.Popen(
-            [sys.executable, TINY, "--run-dir", str(run_dir), "--strategy", "multi_worker",
-             "--dropout", "0", *flags], env=environment, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True))
-    outputs = [process.communicate(timeout=240) for process in processes]
-    for process, (_, stderr) in zip(processes, outputs, strict=True):
-        assert process.returncode == 0, stderr[-3000:]
-    return [stdout for stdout, _ in outputs]
-
-
 def test_multi_worker_cluster_trains_agrees_and_resumes_from_chief(tmp_path):
     run_dir = tmp_path / "cluster"
-    first = run_cluster(run_dir, "--num-steps", "6", "--batch-size", "16")
+    flags = ["--dropout", "0", "--batch-size", "16"]
+    first = run_cluster(TINY, run_dir, *flags, "--num-steps", "6")
     assert all("replicas in sync: 2" in stdout for stdout in first)
     chief_weights = weights(run_dir)
     worker_files = list(run_dir.glob("weights-*.npz"))
@@ -142,7 +115,7 @@ def test_multi_worker_cluster_trains_agrees_and_resumes_from_chief(tmp_path):
             np.testing.assert_allclose(archive[name], expected, rtol=1e-6)
     assert tf_checkpoint_steps(run_dir) == [2, 4, 6]
 
-    second = run_cluster(run_dir, "--num-steps", "8", "--batch-size", "16")
+    second = run_cluster(TINY, run_dir, *flags, "--num-steps", "8")
     assert all("at step 6" in stdout and "Resumed from" in stdout for stdout in second)
     assert tf_checkpoint_steps(run_dir)[-1] == 8
 
