@@ -72,12 +72,6 @@ def masked_loss_terms(labels, logits):
     return tf.reduce_sum(per_character * mask), tf.reduce_sum(mask)
 
 
-def masked_cross_entropy(labels, logits):
-    """Mean cross-entropy (nats) over real characters; padding counts for nothing."""
-    total, count = masked_loss_terms(labels, logits)
-    return total / tf.maximum(count, 1.0)
-
-
 def clip_global_gradient(gradients, clip_norm: float):
     """Scales this replica's gradients so that their sum over replicas (what the optimizer
     applies) has global norm at most `clip_norm`; also returns that sum's norm.
