@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
+import itertools
 import pathlib
 import unicodedata
 import zipfile
@@ -89,8 +91,9 @@ class Vocabulary:
     def __len__(self) -> int:
         return len(self.tokens)
 
-    @property
+    @functools.cached_property
     def ids(self) -> dict[str, int]:
+        """Token -> id, built once (encoding a split looks up every sentence)."""
         return {token: index for index, token in enumerate(self.tokens)}
 
     def encode(self, tokens: list[str]) -> list[int]:
@@ -204,29 +207,39 @@ def encode_split(split: Split, corpus: Corpus) -> tuple[list[list[int]], list[li
     return source_ids, target_ids
 
 
-def variable_length(sequences: list[list[int]]) -> tf.data.Dataset:
-    """One 1-D int32 tensor per sequence, each as long as its sequence."""
-    lengths = np.array([len(sequence) for sequence in sequences], np.int32)
-    return tf.data.Dataset.from_tensor_slices((pad(sequences), lengths)).map(
-        lambda padded, length: padded[:length])
+def ragged(sequences: list[list[int]]) -> tf.RaggedTensor:
+    """(n, None) int32: every sequence at its own length."""
+    lengths = np.array([len(sequence) for sequence in sequences], np.int64)
+    values = np.fromiter(itertools.chain.from_iterable(sequences), np.int32,
+                         count=int(lengths.sum()))
+    return tf.RaggedTensor.from_row_lengths(values, lengths)
 
 
 def training_dataset(source_ids: list[list[int]], target_ids: list[list[int]], *,
-                     batch_size: int, seed: int, shuffle_buffer: int = 20_000
-                     ) -> tf.data.Dataset:
+                     batch_size: int, seed: int) -> tf.data.Dataset:
     """Endless shuffled batches of (source, target), zero-padded, bucketed by length.
+
+    Every epoch visits the pairs in a new uniformly random order. Shuffling pair indices
+    over the whole split matters here: fra.txt lists its pairs from the shortest to the
+    longest, so a shuffle buffer smaller than the split only mixes a window that slides
+    along the file, and the model spends its first thousands of steps on the shortest,
+    most ambiguous pairs ("Go." has a dozen translations) without ever seeing a long one;
+    it then learns little more than a French language model. An index buffer is also
+    small in the checkpoint, which saves it with the iterator.
 
     Bucketing puts sentences of similar length together, so little of each batch is
     padding. Every batch has exactly `batch_size` pairs (the loss is averaged over the
     global batch, and tf.distribute splits it evenly).
     """
-    dataset = tf.data.Dataset.zip(variable_length(source_ids), variable_length(target_ids))
+    sources, targets = ragged(source_ids), ragged(target_ids)
     longest = max(max(map(len, source_ids)), max(map(len, target_ids)))
     # Padding every batch up to its bucket's boundary keeps the number of batch shapes
     # (and so of traces of the training step) down to the number of buckets.
     boundaries = sorted({*range(4, longest + 1, 2), longest + 1})
-    return (dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    return (tf.data.Dataset.range(len(source_ids))
+            .shuffle(len(source_ids), seed=seed, reshuffle_each_iteration=True)
             .repeat()
+            .map(lambda index: (sources[index], targets[index]))
             .bucket_by_sequence_length(
                 lambda source, target: tf.maximum(tf.size(source), tf.size(target)),
                 bucket_boundaries=boundaries,

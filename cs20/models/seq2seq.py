@@ -65,10 +65,18 @@ class Seq2Seq(keras.Model):
                  attention: str = "additive", dropout: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.target_vocabulary_size = target_vocabulary_size
-        self.source_embedding = keras.layers.Embedding(source_vocabulary_size, embedding_size,
-                                                       name="source_embedding")
-        self.target_embedding = keras.layers.Embedding(target_vocabulary_size, embedding_size,
-                                                       name="target_embedding")
+        # Embeddings start at unit scale, N(0, 1). Keras' default, U(-0.05, 0.05), feeds
+        # each word to the GRUs at about a twentieth of the scale of their state: the
+        # decoder then learns where in the sentence it is rather than which word it just
+        # wrote ("je je . . </s>"), the source barely matters, and Adam, which moves a
+        # weight by about the learning rate per step, needs thousands of steps to grow them.
+        initializer = keras.initializers.RandomNormal(stddev=1.0)
+        self.source_embedding = keras.layers.Embedding(
+            source_vocabulary_size, embedding_size, embeddings_initializer=initializer,
+            name="source_embedding")
+        self.target_embedding = keras.layers.Embedding(
+            target_vocabulary_size, embedding_size, embeddings_initializer=initializer,
+            name="target_embedding")
         encoder_rnn = keras.layers.GRU(units, return_sequences=True, return_state=True,
                                        name="encoder_gru")
         self.encoder_rnn = (keras.layers.Bidirectional(encoder_rnn, name="encoder")
