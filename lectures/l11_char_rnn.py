@@ -167,7 +167,8 @@ def main(argv=None) -> dict:
     run = runtime.start("l11_char_rnn", cfg)
 
     vocabulary, split = load_text(cfg)
-    vocabulary.save(run.path(VOCABULARY_FILE))
+    if run.chief:  # in a multi-worker run only the chief writes the run directory
+        vocabulary.save(run.path(VOCABULARY_FILE))
     windows = chars.make_windows([vocabulary.encode(line) for line in split.train],
                                  cfg.window, cfg.overlap)  # (num_windows, window)
     validation_ids = [vocabulary.encode(line) for line in split.validation]

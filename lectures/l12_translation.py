@@ -71,9 +71,6 @@ class Config(config.TrainConfig):
             raise ValueError("--jit-compile is not supported by l12_translation: its batches "
                              "are bucketed by length, and XLA would recompile the step for "
                              "every batch shape")
-        if self.strategy == "multi_worker":
-            raise ValueError("l12_translation supports --strategy default or mirrored; its "
-                             "evaluation decodes on one machine")
 
 
 def translate_with_saved(cfg: Config) -> dict:
@@ -165,8 +162,9 @@ def main(argv=None) -> dict:
 
     corpus = translation.load(cfg.data_dir, direction=cfg.direction, max_length=cfg.max_length,
                               min_count=cfg.min_count)
-    corpus.source_vocabulary.save(run.path("source_vocabulary.txt"))
-    corpus.target_vocabulary.save(run.path("target_vocabulary.txt"))
+    if run.chief:  # in a multi-worker run only the chief writes the run directory
+        corpus.source_vocabulary.save(run.path("source_vocabulary.txt"))
+        corpus.target_vocabulary.save(run.path("target_vocabulary.txt"))
     print(f"{len(corpus.train):,} training pairs, {len(corpus.validation):,} validation, "
           f"{len(corpus.test):,} test; vocabularies {len(corpus.source_vocabulary):,} / "
           f"{len(corpus.target_vocabulary):,} words")
@@ -210,21 +208,23 @@ def main(argv=None) -> dict:
                   int(step.numpy()))
 
     # Where each output word looked: one row per output word, EOS included.
-    shown = range(4)
-    outputs = [(greedy[i] + [translation.EOS])[:len(attention[i])] for i in shown]
-    heatmap = plots.attention_heatmaps(
-        [attention[i][:len(outputs[i])] for i in shown],
-        [test_sources[i] for i in shown], outputs, run.path("attention.png"),
-        title="Attention (greedy decoding)")
-    summaries.png_file(run.writer, "test/attention", heatmap, int(step.numpy()))
-    print(f"Attention heatmaps: {heatmap}")
+    if run.chief:
+        shown = range(4)
+        outputs = [(greedy[i] + [translation.EOS])[:len(attention[i])] for i in shown]
+        heatmap = plots.attention_heatmaps(
+            [attention[i][:len(outputs[i])] for i in shown],
+            [test_sources[i] for i in shown], outputs, run.path("attention.png"),
+            title="Attention (greedy decoding)")
+        summaries.png_file(run.writer, "test/attention", heatmap, int(step.numpy()))
+        print(f"Attention heatmaps: {heatmap}")
 
     # A SavedModel that takes a string; reloaded here to show it stands alone.
     translator = seq2seq.Translator(model, corpus.source_vocabulary.tokens,
                                     corpus.target_vocabulary.tokens, beam_width=cfg.beam_width,
                                     alpha=cfg.length_penalty, max_length=2 * cfg.max_length)
+    # Every worker of a multi-worker run saves (the save is collective); the chief's is kept.
+    tf.saved_model.save(translator, str(run.write_path(TRANSLATOR_DIR)))
     if run.chief:
-        tf.saved_model.save(translator, str(run.path(TRANSLATOR_DIR)))
         example = translation.detokenize(test_sources[0])
         reloaded = tf.saved_model.load(str(run.path(TRANSLATOR_DIR)))
         print(f"Saved translator: {run.path(TRANSLATOR_DIR)}\n  {example!r} -> "

@@ -10,12 +10,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import (
-    ROOT,
     assert_mirrored_matches_default,
     event_files,
     load_lecture,
     read_results,
-    run_cluster,
 )
 
 # --- Data ---
@@ -290,12 +288,3 @@ def test_mirrored_on_two_logical_cpus_matches_default_strategy(tmp_path, corpus_
         "l11_char_rnn", tmp_path, "--num-steps", "4", "--deterministic", "--clip-norm", "0.05",
         "--corpus", str(corpus_file), *TINY, rtol=1e-4, atol=1e-7, atol_of_max=1e-4)
 
-
-def test_multi_worker_cluster_trains_and_the_chief_keeps_the_generator(tmp_path, corpus_file):
-    run_dir = tmp_path / "cluster"
-    outputs = run_cluster(ROOT / "lectures" / "l11_char_rnn.py", run_dir, "--num-steps", "4",
-                          "--corpus", str(corpus_file), *TINY)
-    assert all("No checkpoint" in stdout for stdout in outputs)
-    assert sum("Saved generator" in stdout for stdout in outputs) == 1  # the chief only
-    assert (run_dir / "generator" / "saved_model.pb").is_file()
-    assert read_results(run_dir)["steps"] == 4

@@ -1,0 +1,35 @@
+"""Lectures as two MultiWorkerMirroredStrategy workers on 127.0.0.1 (TF_CONFIG).
+
+Both workers must finish; only the chief writes the run directory (results, the
+exported SavedModel), and both start from the chief's checkpoints. The loop's own
+multi-worker behaviour (workers agree, the chief's checkpoint resumes) is tested with a
+tiny model in test_training.py.
+"""
+
+from conftest import ROOT, read_results, run_cluster
+
+
+def test_char_rnn_cluster_trains_and_the_chief_keeps_the_generator(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(f"the cat {i} sat on the mat" for i in range(200)) + "\n")
+    run_dir = tmp_path / "cluster"
+    outputs = run_cluster(ROOT / "lectures" / "l11_char_rnn.py", run_dir, "--num-steps", "4",
+                          "--corpus", str(corpus), "--hidden-sizes", "8,16", "--batch-size", "8",
+                          "--eval-every", "2", "--checkpoint-every", "2", "--length", "12")
+    assert all("No checkpoint" in stdout for stdout in outputs)
+    assert sum("Saved generator" in stdout for stdout in outputs) == 1  # the chief only
+    assert (run_dir / "generator" / "saved_model.pb").is_file()
+    assert read_results(run_dir)["steps"] == 4
+
+
+def test_translation_cluster_trains_and_the_chief_keeps_the_translator(tmp_path, data_dir):
+    run_dir = tmp_path / "cluster"
+    outputs = run_cluster(ROOT / "lectures" / "l12_translation.py", run_dir, "--num-steps", "4",
+                          "--batch-size", "16", "--units", "16", "--embedding-size", "8",
+                          "--max-length", "5", "--validation-sentences", "20", "--eval-every",
+                          "4", "--checkpoint-every", "2", "--beam-width", "2", "--data-dir",
+                          str(data_dir))
+    assert sum("Saved translator" in stdout for stdout in outputs) == 1  # the chief only
+    assert (run_dir / "translator" / "saved_model.pb").is_file()
+    assert (run_dir / "source_vocabulary.txt").is_file()
+    assert read_results(run_dir)["steps"] == 4
