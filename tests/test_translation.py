@@ -10,7 +10,13 @@ from cs20.models import seq2seq
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import event_files, load_lecture, read_results, run_lecture_process
+from conftest import (
+    assert_mirrored_matches_default,
+    event_files,
+    load_lecture,
+    read_results,
+    run_lecture_process,
+)
 
 PAIRS = [("I am cold.", "J'ai froid."), ("Go!", "Va\u202f!"), ("He is here.", "Il est ici."),
          ("I am here.", "Je suis ici."), ("Who is cold?", "Qui a froid\u202f?")] * 4
@@ -251,3 +257,12 @@ def test_mirrored_on_two_logical_cpus_with_mixed_precision_trains(tmp_path, data
         "2", "--mixed-precision", *TINY, "--run-dir", str(tmp_path / "mirrored"), "--data-dir", str(data_dir))
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert math.isfinite(read_results(tmp_path / "mirrored")["train/loss"])
+
+
+def test_mirrored_on_two_logical_cpus_matches_default_strategy(tmp_path, data_dir):
+    # Same global batches (each replica gets half), no dropout: two replicas must train
+    # to the weights one device reaches, up to the rounding of two half-batch gradient
+    # sums plus an all-reduce (the embeddings' sparse gradients included).
+    assert_mirrored_matches_default(
+        "l12_translation", tmp_path, "--num-steps", "4", *TINY, "--dropout", "0",
+        "--deterministic", "--data-dir", str(data_dir), rtol=1e-3, atol_of_max=1e-3)
