@@ -10,9 +10,10 @@ Every line (a tweet) is its own sequence: windows never cross a line boundary an
 model starts each line from a zero state. Id 0 is padding; the loss is masked there.
 
 The course's `read_data` made windows with `range(0, len(text) - window, overlap)`, so a
-tweet of 50 characters or fewer (956 of the 19,469 in trump_tweets.txt) produced no
-example at all, and the tail of every longer tweet was dropped. `windows_of` always
-covers the whole line: the last window is padded, and a short line is one padded window.
+tweet of 50 characters or fewer (1,029 of the 19,469 in trump_tweets.txt, counted in the
+course's character set) produced no example at all, and the tail of every longer tweet
+was dropped. `windows_of` always covers the whole line: the last window is padded, and a
+short line is one padded window.
 """
 
 from __future__ import annotations
