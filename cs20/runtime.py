@@ -159,6 +159,19 @@ class Run:
         return results
 
 
+def saved_model_of(run_dir: str, name: str, lecture: str, flag: str) -> pathlib.Path:
+    """The SavedModel folder `name` of a finished run, for flags that use it instead of
+    training (--generate, --translate); a missing one is a one-line error saying how to
+    make it."""
+    if not run_dir:
+        raise ValueError(f"{flag} needs --run-dir of a trained run")
+    path = pathlib.Path(run_dir) / name
+    if not (path / "saved_model.pb").is_file():
+        raise FileNotFoundError(f"no {name} in {run_dir}: train first with "
+                                f"python lectures/{lecture}.py --run-dir {run_dir}")
+    return path
+
+
 def _worker_scratch_dir() -> pathlib.Path:
     return pathlib.Path(tempfile.gettempdir()) / f"cs20-worker-{os.getpid()}"
 

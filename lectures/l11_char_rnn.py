@@ -122,14 +122,9 @@ def show_samples(texts: dict) -> str:
 
 def generate_with_saved(cfg: Config) -> dict:
     """--generate: samples from the exported generator of a finished run."""
-    if not cfg.run_dir:
-        raise ValueError("--generate needs --run-dir of a trained run")
-    directory = pathlib.Path(cfg.run_dir)
-    if not (directory / GENERATOR_DIR / "saved_model.pb").is_file():
-        raise FileNotFoundError(f"no generator in {directory}: train first with "
-                                f"python lectures/l11_char_rnn.py --run-dir {directory}")
-    generator = tf.saved_model.load(str(directory / GENERATOR_DIR))
-    print(f"Samples from {directory / GENERATOR_DIR} (temperature {cfg.temperature}):")
+    path = runtime.saved_model_of(cfg.run_dir, GENERATOR_DIR, "l11_char_rnn", "--generate")
+    generator = tf.saved_model.load(str(path))
+    print(f"Samples from {path} (temperature {cfg.temperature}):")
     texts = samples(generator, cfg.seeds(), cfg.length, cfg.temperature)
     show_samples(texts)
     return texts

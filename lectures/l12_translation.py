@@ -24,7 +24,6 @@ sentences/s).
 from __future__ import annotations
 
 import dataclasses
-import pathlib
 import time
 
 from cs20 import checkpoints, cli, config, metrics, plots, runtime, summaries, training
@@ -75,20 +74,16 @@ class Config(config.TrainConfig):
 
 def translate_with_saved(cfg: Config) -> dict:
     """--translate: load the exported translator of a finished run and translate."""
-    if not cfg.run_dir:
-        raise ValueError("--translate needs --run-dir of a trained run")
-    directory = pathlib.Path(cfg.run_dir)
-    if not (directory / TRANSLATOR_DIR / "saved_model.pb").is_file():
-        raise FileNotFoundError(f"no translator in {directory}: train first with "
-                                f"python lectures/l12_translation.py --run-dir {directory}")
+    path = runtime.saved_model_of(cfg.run_dir, TRANSLATOR_DIR, "l12_translation",
+                                  "--translate")
     tokens = translation.tokenize_python([cfg.translate])[0]
     if not tokens:
         raise ValueError("--translate got an empty sentence")
-    vocabulary = translation.Vocabulary.load(directory / "source_vocabulary.txt")
+    vocabulary = translation.Vocabulary.load(path.parent / "source_vocabulary.txt")
     unknown = vocabulary.unknown(tokens)
     if unknown:
         print(f"Unknown words (read as {translation.UNK}): {', '.join(unknown)}")
-    translator = tf.saved_model.load(str(directory / TRANSLATOR_DIR))
+    translator = tf.saved_model.load(str(path))
     sentence = tf.constant(cfg.translate)
     result = {"source": cfg.translate,
               "greedy": translator.translate_greedy(sentence).numpy().decode("utf-8"),

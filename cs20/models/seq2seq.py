@@ -68,8 +68,8 @@ class Seq2Seq(keras.Model):
         # Embeddings start at unit scale, N(0, 1). Keras' default, U(-0.05, 0.05), feeds
         # each word to the GRUs at about a twentieth of the scale of their state: the
         # decoder then learns where in the sentence it is rather than which word it just
-        # wrote ("je je . . </s>"), the source barely matters, and Adam, which moves a
-        # weight by about the learning rate per step, needs thousands of steps to grow them.
+        # wrote ("je je . . </s>") and the source barely matters (train loss after 300
+        # steps: 5.37 with Keras' default, 3.48 with N(0, 1)).
         initializer = keras.initializers.RandomNormal(stddev=1.0)
         self.source_embedding = keras.layers.Embedding(
             source_vocabulary_size, embedding_size, embeddings_initializer=initializer,
