@@ -7,7 +7,9 @@ instead of queueing a deferred restore that silently never matches.
 
 from __future__ import annotations
 
+import os
 import pathlib
+import shutil
 
 import keras
 import tensorflow as tf
@@ -39,23 +41,95 @@ def restore_or_initialize(checkpoint: tf.train.Checkpoint, directory: pathlib.Pa
                           step: tf.Variable, max_to_keep: int = 3,
                           write_directory: pathlib.Path | None = None
                           ) -> tf.train.CheckpointManager:
-    """Restores the newest checkpoint in `directory` if there is one; prints which.
+    """Restores the newest readable checkpoint in `directory` if there is one; prints which.
+
+    Half-written checkpoints (`ckpt-N_temp`, left by a kill or a full disk) are removed
+    first. A newest checkpoint that cannot be read (truncated) is skipped for the one
+    before it, with a message. A learning rate given now (a new `--learning-rate` on
+    resume) wins over the one saved with the optimizer.
 
     The returned manager saves into `write_directory` (default: `directory`): in a
     multi-worker run every worker must take part in saving, but only the chief's
     copy is the real one.
     """
+    remove_partial_saves(pathlib.Path(write_directory or directory))
     manager = tf.train.CheckpointManager(checkpoint, directory=str(write_directory or directory),
                                          max_to_keep=max_to_keep, step_counter=step)
-    latest = tf.train.latest_checkpoint(str(directory))
-    if latest:
-        # assert_existing_objects_matched: a checkpoint from another model is an error,
-        # not a silent partial restore.
-        checkpoint.restore(latest).assert_existing_objects_matched()
-        print(f"Resumed from {latest} at step {int(step.numpy())}")
-    else:
+    candidates = _checkpoints_newest_first(directory)
+    if not candidates:
         print(f"No checkpoint in {directory}: starting from step 0")
-    return manager
+        return manager
+    optimizer = getattr(checkpoint, "optimizer", None)
+    learning_rate = _learning_rate_variable(optimizer)
+    requested_rate = None if learning_rate is None else float(learning_rate.numpy())
+    for index, path in enumerate(candidates):
+        try:
+            # assert_existing_objects_matched: a checkpoint from another model is an error,
+            # not a silent partial restore.
+            checkpoint.restore(path).assert_existing_objects_matched()
+        except (tf.errors.OpError, IndexError) as error:  # IndexError: a truncated file
+            reason = str(error).strip().splitlines()[0][:160]
+            later = "the one before it" if index + 1 < len(candidates) else "none left"
+            print(f"Checkpoint {path} cannot be read ({reason}); trying {later}")
+            continue
+        print(f"Resumed from {path} at step {int(step.numpy())}")
+        if learning_rate is not None:
+            saved_rate = float(learning_rate.numpy())
+            if saved_rate != requested_rate:
+                learning_rate.assign(requested_rate)
+                print(f"Learning rate {requested_rate:g} (from the flags; the checkpoint "
+                      f"had {saved_rate:g})")
+        return manager
+    raise ValueError(f"no checkpoint in {directory} can be read; start over with --fresh")
+
+
+def _checkpoints_newest_first(directory: pathlib.Path) -> list[str]:
+    """Checkpoint prefixes listed in the `checkpoint` state file, newest first."""
+    state = tf.train.get_checkpoint_state(str(directory))
+    if state is None:
+        return []
+    paths = list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]
+    if state.model_checkpoint_path not in paths:
+        paths.append(state.model_checkpoint_path)
+    return [os.path.join(str(directory), os.path.basename(path)) for path in reversed(paths)]
+
+
+def _learning_rate_variable(optimizer):
+    """The optimizer's learning-rate variable, or None when it follows a schedule (a
+    schedule is rebuilt from the flags at every start, so nothing needs restoring)."""
+    if optimizer is None:
+        return None
+    inner = getattr(optimizer, "inner_optimizer", optimizer)  # LossScaleOptimizer
+    variable = getattr(inner, "_learning_rate", None)
+    return variable if isinstance(variable, tf.Variable) or hasattr(variable, "assign") \
+        else None
+
+
+def remove_partial_saves(directory: pathlib.Path) -> None:
+    """Deletes `ckpt-N_temp*` leftovers of saves that never completed."""
+    if not directory.is_dir():
+        return
+    for leftover in directory.glob("*_temp*"):
+        print(f"Removing {leftover} (a checkpoint save that did not complete)")
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
+def save(manager: tf.train.CheckpointManager, step: int) -> str:
+    """`manager.save` with a one-line error (ValueError) when the disk is full or the
+    folder unwritable; the previous checkpoints stay intact and usable."""
+    try:
+        return manager.save(checkpoint_number=step)
+    except (OSError, tf.errors.OpError) as error:
+        remove_partial_saves(pathlib.Path(manager.directory))
+        reason = str(error).strip().splitlines()[0][:200]
+        kept = manager.latest_checkpoint or "none"
+        raise ValueError(f"could not save the checkpoint of step {step} in "
+                         f"{manager.directory} ({reason}); the last good checkpoint "
+                         f"({kept}) is kept: free some space and run the same command "
+                         "again") from None
 
 
 def save_final(directory: pathlib.Path, **trackables) -> str:

@@ -12,14 +12,22 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import pathlib
 import sys
 import typing
 
 
-def option(default, help: str, choices: typing.Sequence | None = None):  # noqa: A002
-    """A config field with its help text (and allowed values) for the generated flag."""
-    return dataclasses.field(default=default, metadata={"help": help, "choices": choices})
+def option(default, help: str, choices: typing.Sequence | None = None,  # noqa: A002
+           changeable: bool = False):
+    """A config field with its help text (and allowed values) for the generated flag.
+
+    `changeable` settings may differ from a run's saved config.json when it is resumed
+    (how long to train, how often to log, which hardware, use-the-model flags); every
+    other setting defines the run, and contradicting it on resume is an error.
+    """
+    return dataclasses.field(default=default, metadata={"help": help, "choices": choices,
+                                                        "changeable": changeable})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,11 +35,14 @@ class RunConfig:
     """Settings every lecture has, training or not."""
 
     run_dir: str = option("", "Run directory (default: runs/<lecture>/<date-time>). "
-                              "Pass an existing one to resume it.")
-    fresh: bool = option(False, "Ignore and delete checkpoints in --run-dir and start over.")
+                              "Pass an existing one to resume it with its saved "
+                              "config.json.", changeable=True)
+    fresh: bool = option(False, "Ignore and delete checkpoints in --run-dir and start over "
+                                "(the flags given now replace its config.json).",
+                         changeable=True)
     seed: int = option(42, "Global random seed (Python, NumPy, TensorFlow).")
     deterministic: bool = option(False, "Enable TensorFlow op determinism (slower, "
-                                        "bit-identical reruns).")
+                                        "bit-identical reruns).", changeable=True)
     data_dir: str = option("", "Folder searched first for data files "
                                "(then $CS20_DATA_DIR, then the data/ cache).")
 
@@ -42,6 +53,9 @@ class RunConfig:
             if choices is not None and value not in choices:
                 raise ValueError(f"--{flag_name(field.name)} must be one of "
                                  f"{', '.join(map(str, choices))}, not {value!r}")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"--{flag_name(field.name)} must be a finite number, "
+                                 f"got {value}")
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
                 raise ValueError(f"--{flag_name(field.name)} must not be negative, got {value}")
 
@@ -50,24 +64,27 @@ class RunConfig:
 class TrainConfig(RunConfig):
     """Settings every training lecture has (DESIGN.md, 'Common flags')."""
 
-    num_steps: int = option(1000, "Number of training steps (0: use --num-epochs).")
+    num_steps: int = option(1000, "Number of training steps (0: use --num-epochs).",
+                            changeable=True)
     num_epochs: int = option(0, "Number of passes over the training set (used when "
-                                "--num-steps is 0).")
+                                "--num-steps is 0).", changeable=True)
     batch_size: int = option(128, "Global batch size (split across replicas).")
-    learning_rate: float = option(1e-3, "Optimizer learning rate.")
+    learning_rate: float = option(1e-3, "Optimizer learning rate.", changeable=True)
     strategy: str = option("default", "tf.distribute strategy.",
-                           choices=("default", "mirrored", "multi_worker"))
+                           choices=("default", "mirrored", "multi_worker"), changeable=True)
     logical_devices: int = option(0, "Split the CPU into N logical devices, to try --strategy "
-                                     "mirrored without GPUs (0: leave the devices alone).")
+                                     "mirrored without GPUs (0: leave the devices alone).",
+                                  changeable=True)
     mixed_precision: bool = option(False, "Compute in float16 on GPU / bfloat16 on CPU, "
-                                          "keep variables in float32.")
-    jit_compile: bool = option(False, "Compile the training step with XLA.")
-    eval_every: int = option(0, "Evaluate every N steps (0: once per epoch).")
-    checkpoint_every: int = option(0, "Save a checkpoint every N steps (0: once per epoch).")
-    summary_every: int = option(100, "Write TensorBoard scalars every N steps.")
+                                          "keep variables in float32.", changeable=True)
+    jit_compile: bool = option(False, "Compile the training step with XLA.", changeable=True)
+    eval_every: int = option(0, "Evaluate every N steps (0: once per epoch).", changeable=True)
+    checkpoint_every: int = option(0, "Save a checkpoint every N steps (0: once per epoch).",
+                                   changeable=True)
+    summary_every: int = option(100, "Write TensorBoard scalars every N steps.", changeable=True)
     max_seconds: float = option(0.0, "Stop after this many seconds of training, with an "
                                      "evaluation and a checkpoint; run the same command "
-                                     "again to go on (0: no limit).")
+                                     "again to go on (0: no limit).", changeable=True)
 
     def __post_init__(self):
         super().__post_init__()
@@ -102,9 +119,13 @@ class _OneLineErrorParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def build_parser(config_class: type, description: str | None, prog: str | None = None):
+def build_parser(config_class: type, description: str | None, prog: str | None = None,
+                 only_given: bool = False):
+    """The argparse parser of `config_class`. `only_given`: flags left out do not appear
+    in the parsed namespace (to tell a flag typed now from a default)."""
     parser = _OneLineErrorParser(
-        prog=prog, description=description,
+        prog=prog, description=description, add_help=not only_given,
+        argument_default=argparse.SUPPRESS if only_given else None,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     hints = typing.get_type_hints(config_class)
     for field in dataclasses.fields(config_class):
@@ -113,9 +134,11 @@ def build_parser(config_class: type, description: str | None, prog: str | None =
         help_text = field.metadata.get("help", "")
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction,
-                                default=field.default, help=help_text)
+                                default=argparse.SUPPRESS if only_given else field.default,
+                                help=help_text)
         else:
-            parser.add_argument(flag, type=kind, default=field.default,
+            parser.add_argument(flag, type=kind,
+                                default=argparse.SUPPRESS if only_given else field.default,
                                 choices=field.metadata.get("choices"),
                                 metavar=None if field.metadata.get("choices") else kind.__name__.upper(),
                                 help=f"{help_text} (default: {field.default!r})")
@@ -124,13 +147,95 @@ def build_parser(config_class: type, description: str | None, prog: str | None =
 
 def parse(config_class: type, argv: typing.Sequence[str] | None = None,
           description: str | None = None, prog: str | None = None):
-    """Flags -> a frozen config. Bad flags or values exit with code 2 and one line."""
+    """Flags -> a frozen config. Bad flags or values exit with code 2 and one line.
+
+    With `--run-dir` of an existing run (and no `--fresh`), the run's saved config.json
+    is the starting point: flags given now may only change the `changeable` settings,
+    so the printed resume command (`--run-dir DIR` alone) continues the run as it was.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(config_class, description, prog)
-    arguments = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+    arguments = parser.parse_args(argv)
+    given = vars(build_parser(config_class, description, prog, only_given=True)
+                 .parse_args(argv))
+    values = vars(arguments)
     try:
-        return config_class(**vars(arguments))
+        if values["run_dir"] and not values["fresh"]:
+            values = resume_values(config_class, pathlib.Path(values["run_dir"]), given,
+                                   lecture=prog)
+        return config_class(**values)
     except ValueError as error:
         parser.error(str(error))
+
+
+RUN_INFO = "run.json"  # which lecture a run directory belongs to, and its history
+
+
+def changeable_fields(config_class: type) -> set[str]:
+    """Fields marked `changeable` here or in any base config (a lecture that overrides
+    `num_steps`' default keeps it changeable)."""
+    names = set()
+    for base in config_class.__mro__:
+        if dataclasses.is_dataclass(base):
+            names |= {field.name for field in dataclasses.fields(base)
+                      if field.metadata.get("changeable")}
+    return names
+
+
+def resume_values(config_class: type, run_dir: pathlib.Path, given: dict,
+                  lecture: str | None) -> dict:
+    """The settings to resume `run_dir` with: its config.json, overridden by the flags
+    `given` now where a setting may change. Reads only; raises ValueError listing every
+    contradiction, so nothing in the run is touched by a refused resume."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"--run-dir {run_dir} is a file, not a folder")
+    saved_path = run_dir / "config.json"
+    defaults = {field.name: field.default for field in dataclasses.fields(config_class)}
+    if not saved_path.is_file():
+        # Hidden files are ignored: a starting run's lock comes before its config.json.
+        visible = [path for path in run_dir.iterdir() if not path.name.startswith(".")] \
+            if run_dir.is_dir() else []
+        if visible and not (run_dir / RUN_INFO).exists():
+            raise ValueError(f"--run-dir {run_dir} is a folder that is not a cs20 run (no "
+                             "config.json); choose an empty or new folder")
+        return {**defaults, **given}
+    owner = run_lecture(run_dir)
+    if lecture and owner and owner != lecture:
+        raise ValueError(f"--run-dir {run_dir} is a run of {owner}, not {lecture}; choose "
+                         f"another folder (or resume it with python lectures/{owner}.py)")
+    try:
+        saved = json.loads(saved_path.read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"cannot read {saved_path} ({error}); repair it, or start over "
+                         "with --fresh") from None
+    unknown = sorted(set(saved) - set(defaults))
+    if unknown:
+        raise ValueError(f"{saved_path} has settings this lecture does not know "
+                         f"({', '.join(unknown)}): it belongs to another lecture or version")
+    changeable = changeable_fields(config_class)
+    conflicts = [f"--{flag_name(name)} {given[name]!r} (the run has {saved[name]!r})"
+                 for name in given
+                 if name in saved and name not in changeable and given[name] != saved[name]]
+    if conflicts:
+        raise ValueError(f"--run-dir {run_dir} was started with other settings: "
+                         f"{'; '.join(conflicts)}. Leave these flags out to resume it, or "
+                         "choose a new --run-dir (or --fresh to start it over)")
+    return {**defaults, **saved, **given, "fresh": False}
+
+
+def run_lecture(run_dir: pathlib.Path) -> str | None:
+    """The lecture that made `run_dir` (from run.json), or None if it does not say."""
+    try:
+        return json.loads((run_dir / RUN_INFO).read_text()).get("lecture")
+    except (OSError, ValueError):
+        return None
+
+
+def changes(before: dict, after) -> dict:
+    """{name: [old, new]} of the settings that differ between a saved config and `after`."""
+    current = to_dict(after)
+    return {name: [before[name], value] for name, value in current.items()
+            if name in before and before[name] != value and name not in ("fresh", "run_dir")}
 
 
 def to_dict(config) -> dict:

@@ -8,6 +8,7 @@ final metrics as a table, so every lecture ends the same way.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import datetime
 import json
@@ -15,6 +16,7 @@ import math
 import os
 import pathlib
 import shutil
+import socket
 import tempfile
 import time
 
@@ -33,12 +35,112 @@ def default_run_dir(lecture: str) -> pathlib.Path:
     return RUNS_ROOT / lecture / stamp
 
 
+LOCK_FILE = ".lock"
+
+
+class RunFinished(Exception):
+    """Raised by `start` for a run that has already finished: its results were printed
+    and nothing was written. The command line exits 0."""
+
+
 def clear_run_state(directory: pathlib.Path) -> None:
     """--fresh: drop checkpoints and event files so the new run cannot mix with the old."""
     shutil.rmtree(directory / CHECKPOINT_SUBDIR, ignore_errors=True)
     for events_file in directory.rglob("events.out.tfevents.*"):
         events_file.unlink()
-    (directory / "results.json").unlink(missing_ok=True)
+    for name in ("results.json", config_lib.RUN_INFO):
+        (directory / name).unlink(missing_ok=True)
+
+
+def write_json(path: pathlib.Path, value) -> None:
+    """Writes JSON atomically: a reader (another worker, a crash) never sees half a file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(value, indent=2) + "\n")
+    os.replace(temporary, path)
+
+
+def read_json(path: pathlib.Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def acquire_lock(directory: pathlib.Path) -> pathlib.Path:
+    """Makes this process the only writer of `directory`, or raises ValueError.
+
+    Two processes on one run directory would interleave checkpoints and results. The
+    lock file names its owner; a lock whose process is gone (killed) is taken over.
+    """
+    path = directory / LOCK_FILE
+    owner = {"pid": os.getpid(), "host": socket.gethostname(),
+             "since": datetime.datetime.now().isoformat(timespec="seconds")}
+    for _ in range(2):
+        try:
+            descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            holder = read_json(path) or {}
+            if holder.get("pid") == os.getpid() and holder.get("host") == owner["host"]:
+                return path  # this process started the run earlier (e.g. a test)
+            if holder.get("host") == owner["host"] and not _process_alive(holder.get("pid")):
+                print(f"Removing a stale lock of process {holder.get('pid')} (no longer "
+                      f"running) from {directory}")
+                path.unlink(missing_ok=True)
+                continue
+            raise ValueError(
+                f"--run-dir {directory} is in use by process {holder.get('pid')} on "
+                f"{holder.get('host')} since {holder.get('since')}; wait for it to finish "
+                f"or choose another --run-dir (if that process is gone, delete {path})"
+            ) from None
+        except OSError as error:
+            raise ValueError(f"cannot write to --run-dir {directory} ({error.strerror}); "
+                             "choose a folder you can write to") from None
+        with os.fdopen(descriptor, "w") as lock:
+            json.dump(owner, lock)
+        return path
+    raise ValueError(f"could not lock --run-dir {directory}; try again")
+
+
+def release_lock(directory: pathlib.Path) -> None:
+    path = directory / LOCK_FILE
+    holder = read_json(path) or {}
+    if holder.get("pid") == os.getpid():
+        path.unlink(missing_ok=True)
+
+
+def _process_alive(pid) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+# Run directories this process created: removed again if the run fails before it has
+# saved anything (no stub folders from a typo in a flag or a missing data file).
+_new_run_directories: list[pathlib.Path] = []
+
+
+def discard_runs_without_progress() -> None:
+    """Deletes run directories created by this process that hold no checkpoint and no
+    results (the run failed before its first step)."""
+    while _new_run_directories:
+        directory = _new_run_directories.pop()
+        if (directory / CHECKPOINT_SUBDIR / "checkpoint").exists() or \
+                (directory / "results.json").exists():
+            continue
+        shutil.rmtree(directory, ignore_errors=True)
+        for parent in directory.parents:
+            if parent == RUNS_ROOT.parent or parent == pathlib.Path("."):
+                break
+            try:
+                parent.rmdir()  # only if empty (e.g. runs/<lecture>/ made for this run)
+            except OSError:
+                break
 
 
 def set_seed(seed: int, deterministic: bool) -> None:
@@ -118,6 +220,9 @@ class Run:
     writer: tf.summary.SummaryWriter
     chief: bool = True
     started: float = dataclasses.field(default_factory=time.perf_counter)
+    # False when training stopped before its last step (--max-seconds): the run is
+    # not finished, and running the same command again goes on.
+    complete: bool = True
 
     @property
     def checkpoint_dir(self) -> pathlib.Path:
@@ -152,11 +257,25 @@ class Run:
             results["steps"] = int(steps)
         self.writer.flush()
         if self.chief:
-            (self.directory / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+            self._write_results(results)
+            info = read_json(self.directory / config_lib.RUN_INFO) or {}
+            write_json(self.directory / config_lib.RUN_INFO,
+                       {**info, "status": "finished" if self.complete else "stopped"})
+            release_lock(self.directory)
         print(format_table(results))
         print(f"Results: {self.directory / 'results.json'}")
         print(f"TensorBoard: tensorboard --logdir {self.directory}")
         return results
+
+    def _write_results(self, results: dict) -> None:
+        """results.json, unless it holds a run that went further than this one."""
+        path = self.directory / "results.json"
+        previous = read_json(path) or {}
+        if previous.get("steps", 0) > results.get("steps", 0):
+            path = self.directory / f"results-step{results.get('steps', 0)}.json"
+            print(f"results.json holds a longer run ({previous['steps']} steps): "
+                  f"these results go to {path.name}")
+        write_json(path, results)
 
 
 def saved_model_of(run_dir: str, name: str, lecture: str, flag: str) -> pathlib.Path:
@@ -197,27 +316,71 @@ def format_table(results: dict) -> str:
 
 
 def start(lecture: str, config) -> Run:
-    """Run directory, seeds, strategy, precision, writer and config.json for a lecture."""
+    """Run directory, seeds, strategy, precision, writer and config.json for a lecture.
+
+    Nothing is written before the run directory is known to be usable: not a file, not
+    in use by another process, not already finished (`RunFinished`).
+    """
     directory = pathlib.Path(config.run_dir) if config.run_dir else default_run_dir(lecture)
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"--run-dir {directory} is a file, not a folder")
     if getattr(config, "logical_devices", 0):
         split_cpu(config.logical_devices)
     # The strategy comes first: MultiWorkerMirroredStrategy must exist before any op runs.
     strategy = make_strategy(getattr(config, "strategy", "default"))
     chief = is_chief(strategy)
-    if config.fresh and chief:
-        clear_run_state(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    saved = None if config.fresh else read_json(directory / "config.json")
+    changed = config_lib.changes(saved, config) if saved else {}
+    if chief:
+        _refuse_finished(directory, lecture, changed)
+        if not directory.exists():
+            _new_run_directories.append(directory)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ValueError(f"cannot create --run-dir {directory} ({error.strerror})") from None
+        acquire_lock(directory)
+        atexit.register(release_lock, directory)
+        if config.fresh:
+            clear_run_state(directory)
     set_seed(config.seed, config.deterministic)
     policy = set_precision(getattr(config, "mixed_precision", False))
     print(f"cs20 {lecture}: run directory {directory}")
     print(config_lib.describe(config))
+    if changed:
+        print("  changed since the run's last start: " + ", ".join(
+            f"{name} {old!r} -> {new!r}" for name, (old, new) in changed.items()))
     if policy != "float32":
         print(f"  (dtype policy: {policy})")
     if chief:
-        config_lib.save(config, directory / "config.json")
+        write_json(directory / "config.json", config_lib.to_dict(config))
+        info = read_json(directory / config_lib.RUN_INFO) or {"lecture": lecture, "history": []}
+        info["history"].append({"started": datetime.datetime.now().isoformat(timespec="seconds"),
+                                "changes": changed})
+        write_json(directory / config_lib.RUN_INFO, {**info, "status": "running"})
         writer = tf.summary.create_file_writer(str(directory))
         summaries.hparams(writer, config_lib.to_dict(config))
     else:
         writer = tf.summary.create_noop_writer()
     return Run(lecture=lecture, config=config, directory=directory, strategy=strategy,
                writer=writer, chief=chief)
+
+
+# Settings whose change asks a finished run for more training.
+EXTENDING_SETTINGS = ("num_steps", "num_epochs")
+
+
+def _refuse_finished(directory: pathlib.Path, lecture: str, changed: dict) -> None:
+    """A finished run asked to run again without more steps: print its results, write
+    nothing, raise RunFinished."""
+    info = read_json(directory / config_lib.RUN_INFO) or {}
+    results = read_json(directory / "results.json")
+    if info.get("status") != "finished" or results is None:
+        return
+    if any(name in changed for name in EXTENDING_SETTINGS):
+        return
+    print(format_table(results))
+    print(f"\n{directory} has finished (results above, in {directory / 'results.json'}); "
+          "nothing was run. To train longer pass a larger --num-steps / --num-epochs; "
+          "to start over, --fresh.")
+    raise RunFinished(str(directory))

@@ -209,7 +209,7 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
 
     def save(values: dict) -> None:
         _require_finite(values, current, manager)
-        manager.save(checkpoint_number=current)
+        checkpoints.save(manager, current)
 
     with stop_requests() as stop:
         while current < schedule.num_steps:
@@ -245,6 +245,7 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
                 if current % schedule.checkpoint_every == 0 or last:
                     save(values if values is not None else to_floats(logs))
             if out_of_time and current < schedule.num_steps:
+                run.complete = False
                 progress.message(f"--max-seconds {max_seconds:g} reached at step {current} "
                                  f"of {schedule.num_steps}; go on with: {run.resume_command()}")
                 break

@@ -57,7 +57,8 @@ def test_max_seconds_stops_with_a_checkpoint_and_the_same_command_goes_on(tmp_pa
     assert "--max-seconds 1e-06 reached at step 1 of 20" in stopped.stdout
     assert 'model_checkpoint_path: "ckpt-1"' in (
         tmp_path / "run" / "checkpoints" / "checkpoint").read_text()
-    finished = run_tiny(tmp_path / "run", "--num-steps", "20")
+    # config.json keeps --max-seconds for the printed resume command; 0 lifts the limit.
+    finished = run_tiny(tmp_path / "run", "--num-steps", "20", "--max-seconds", "0")
     assert finished.returncode == 0 and "at step 1" in finished.stdout
     assert "ckpt-20" in (tmp_path / "run" / "checkpoints" / "checkpoint").read_text()
 
