@@ -114,14 +114,14 @@ def variables() -> dict:
     return {"variables/weight": int(weight.numpy()), "variables/doubled": int(doubled.numpy())}
 
 
-@tf.function(input_signature=[tf.TensorSpec(shape=[3], dtype=tf.float32)])
-def add_five(values):
-    """A 'placeholder' of shape [3]: one graph, fed any float32 vector of length 3."""
-    return values + tf.constant([5.0, 5.0, 5.0])
-
-
 def placeholders() -> None:
     print("tf.function with an input_signature (TF2's placeholder + feed_dict):")
+
+    # A 'placeholder' of shape [3]: one graph, fed any float32 vector of length 3.
+    @tf.function(input_signature=[tf.TensorSpec(shape=[3], dtype=tf.float32)])
+    def add_five(values):
+        return values + tf.constant([5.0, 5.0, 5.0])
+
     show("add_five([1, 2, 3])", add_five(tf.constant([1.0, 2.0, 3.0])))
     show("add_five([10, 20, 30])", add_five(tf.constant([10.0, 20.0, 30.0])))
     try:
