@@ -49,9 +49,13 @@ def quiet_cuda_start_up():
         found_gpu = True  # if loading fails, show everything
         try:
             yield
-            import tensorflow as tf
+            if "tensorflow.python" in sys.modules:  # TensorFlow's libraries did load
+                import tensorflow as tf
 
-            found_gpu = bool(tf.config.list_physical_devices("GPU"))
+                # Finding the devices is what tries CUDA (and prints about it).
+                found_gpu = bool(tf.config.list_physical_devices("GPU"))
+            else:
+                found_gpu = False
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
@@ -77,8 +81,14 @@ class _DeferredModule(types.ModuleType):
             # inside Keras): what the import system itself would return.
             return submodule
         self.__class__ = types.ModuleType  # from here on, an ordinary (loading) module
+        # The real loader back in place: packages find their data files through it
+        # (tensorflow_datasets locates its checksums with importlib.resources).
+        spec.loader = self.__loader__ = spec.loader_state
         try:
-            with quiet_cuda_start_up():
+            if spec.name in LAZY_MODULES:
+                with quiet_cuda_start_up():
+                    spec.loader_state.exec_module(self)
+            else:
                 spec.loader_state.exec_module(self)
         except BaseException:
             sys.modules.pop(spec.name, None)
