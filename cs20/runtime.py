@@ -20,6 +20,7 @@ import time
 
 from cs20 import config as config_lib
 from cs20 import summaries
+from cs20.datasets import sources
 
 import keras
 import tensorflow as tf
@@ -152,7 +153,8 @@ class Run:
             results["steps"] = int(steps)
         self.writer.flush()
         if self.chief:
-            (self.directory / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+            (self.directory / "results.json").write_text(json.dumps(
+                {**results, "data_files": sources.files_used()}, indent=2) + "\n")
         print(format_table(results))
         print(f"Results: {self.directory / 'results.json'}")
         print(f"TensorBoard: tensorboard --logdir {self.directory}")
@@ -198,6 +200,7 @@ def format_table(results: dict) -> str:
 
 def start(lecture: str, config) -> Run:
     """Run directory, seeds, strategy, precision, writer and config.json for a lecture."""
+    sources.forget_files_used()
     directory = pathlib.Path(config.run_dir) if config.run_dir else default_run_dir(lecture)
     if getattr(config, "logical_devices", 0):
         split_cpu(config.logical_devices)
