@@ -316,6 +316,14 @@ def shard_problem(path: pathlib.Path, expected: dict) -> str | None:
     return None
 
 
+def bad_shards(directory, name: str) -> list[tuple[pathlib.Path, str]]:
+    """(path, problem) of every shard of a dataset that fails its sidecar's size or sha256."""
+    directory = pathlib.Path(directory)
+    problems = ((directory / entry["file"], shard_problem(directory / entry["file"], entry))
+                for entry in load_sidecar(directory, name)["shards"])
+    return [(path, problem) for path, problem in problems if problem is not None]
+
+
 def check_schema(found: dict[str, Field], expected: dict[str, Field], where: str) -> None:
     """A ValueError naming the first feature whose kind, shape or dtype differ."""
     for name, field in expected.items():
