@@ -79,7 +79,11 @@ def prepare(data_dir=None, dataset: str = "mnist"):
     import tensorflow_datasets as tfds  # deferred: slow to import, only these sets need it
 
     names = sources.idx_source_names(dataset).values()
-    paths = [sources.resolve(name, data_dir) for name in names]
+    try:
+        paths = [sources.resolve(name, data_dir) for name in names]
+    except ValueError as error:  # a file that is not the registered one
+        raise ValueError(f"{error}; to train on other MNIST-format files, pass their folder "
+                         f"as --dataset") from None
     manual_dir = paths[0].parent
     if any(path.parent != manual_dir for path in paths):
         raise ValueError(f"the four {dataset} .gz files must be in one folder; found "
@@ -206,8 +210,9 @@ def load_splits(data_dir=None, validation_size: int | None = None, split_seed: i
                                  idx.CLASS_NAMES[dataset], sha256s, validation_size, split_seed,
                                  dataset)
     if not pathlib.Path(dataset).exists() and "/" not in dataset:
-        raise ValueError(f"unknown --dataset {dataset!r}: use one of "
-                         f"{', '.join(sources.IDX_DATASETS)} or a folder")
+        raise ValueError(f"unknown dataset {dataset!r}: use one of "
+                         f"{', '.join(sources.IDX_DATASETS)}, or a folder of IDX files or of "
+                         f"TFRecord shards")
     folder = sources.user_path(dataset, "--dataset", folder=True)
     if tfrecord.dataset_names(folder):
         return _load_tfrecords(folder, validation_size, split_seed, skip_bad_shards)
