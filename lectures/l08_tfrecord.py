@@ -76,13 +76,15 @@ def image_round_trip(run, image_path: pathlib.Path, directory: pathlib.Path) -> 
 
 
 def check_reused_shards(directory: pathlib.Path, skip_bad_shards: bool) -> None:
-    """Shards about to be reused must pass their sha256, or be skipped when asked."""
+    """Shards about to be reused must pass their sha256, unless --skip-bad-shards asks
+    the reader to leave out those that fail (with a warning for each)."""
+    if skip_bad_shards:
+        return
     for name in mnist.SPLIT_NAMES:
         for path, problem in tfrecord.bad_shards(directory, name):
-            if not skip_bad_shards:
-                raise ValueError(f"TFRecord shard {path} is unreadable: {problem}; delete "
-                                 f"{directory} to convert again, or pass --skip-bad-shards "
-                                 f"to train on the others")
+            raise ValueError(f"TFRecord shard {path} is unreadable: {problem}; delete "
+                             f"{directory} to convert again, or pass --skip-bad-shards "
+                             f"to train on the others")
 
 
 def convert(cfg: Config, splits: mnist.Splits, directory: pathlib.Path) -> None:
@@ -91,7 +93,8 @@ def convert(cfg: Config, splits: mnist.Splits, directory: pathlib.Path) -> None:
     differs = mnist.tfrecords_differ(directory, splits, cfg.shards, cfg.compression)
     if differs is None:
         check_reused_shards(directory, cfg.skip_bad_shards)
-        print(f"TFRecords of {splits.source} already in {directory}: reusing them")
+        print(f"TFRecords of {splits.source} already in {directory}: reusing them "
+              f"(sha256 of every shard checked)")
         return
     if tfrecord.dataset_names(directory):
         print(f"Converting again into {directory}: {differs}")

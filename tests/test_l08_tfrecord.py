@@ -1,5 +1,7 @@
 """Lecture 8 (part 1) on real MNIST: smoke run, resume, bad input, mirrored = default."""
 
+from cs20.datasets import mnist
+
 import numpy as np
 import pytest
 from conftest import (
@@ -38,7 +40,7 @@ def test_smoke_run_and_resume(tmp_path, data_dir, shards_dir, capsys):
 
     lecture.main(run(run_dir, data_dir, shards_dir, "--num-steps", "40"))
     output = capsys.readouterr().out
-    assert "MNIST TFRecords already in" in output
+    assert f"TFRecords of mnist already in {shards_dir}: reusing them" in output
     assert "Resumed from" in output and "at step 20" in output
     assert read_results(run_dir)["steps"] == 40
 
@@ -101,14 +103,14 @@ def test_reused_shards_must_hold_the_same_data_and_pass_their_checksums(tmp_path
         entry["path"] for entry in read_results(tmp_path / "d")["data_files"]}
 
 
-def test_a_folder_of_mnist_shards_is_trained_from_as_it_is(tmp_path, data_dir, shards_dir,
-                                                           capsys):
+def test_a_folder_of_mnist_shards_is_trained_from_as_it_is(tmp_path, data_dir, capsys):
+    shards = tmp_path / "shards"  # what `python -m cs20 data tfrecord mnist --out` writes
+    mnist.write_tfrecords(mnist.load_splits(dataset=str(write_idx_folder(tmp_path / "idx"))),
+                          shards, num_shards=2)
     lecture = load_lecture("l08_tfrecord")
-    lecture.main(run(tmp_path / "a", data_dir, shards_dir, "--num-steps", "1"))  # the shards
-    capsys.readouterr()
-    results = lecture.main(run(tmp_path / "b", data_dir, tmp_path / "unused", "--num-steps", "5",
-                               "--dataset", str(shards_dir)))
-    assert f"Training from the shards in {shards_dir}" in capsys.readouterr().out
+    results = lecture.main(run(tmp_path / "a", data_dir, tmp_path / "unused", "--num-steps", "5",
+                               "--batch-size", "32", "--dataset", str(shards)))
+    assert f"Training from the shards in {shards}" in capsys.readouterr().out
     assert results["steps"] == 5 and not (tmp_path / "unused").exists()
     with pytest.raises(ValueError, match=f"--image {tmp_path} is a folder; give a file"):
-        lecture.main(run(tmp_path / "c", data_dir, shards_dir, "--image", str(tmp_path)))
+        lecture.main(run(tmp_path / "b", data_dir, shards, "--image", str(tmp_path)))
