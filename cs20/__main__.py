@@ -6,7 +6,11 @@
     python -m cs20 data fetch NAME           find or download one file, print its path
     python -m cs20 data verify               where each file was found, sha256 checked
     python -m cs20 data tfrecord mnist --out DIR --shards N [--compression GZIP]
+                                             (or fashion_mnist, kmnist, a folder of IDX files)
     python -m cs20 data tfrecord --images DIR --out DIR    a folder per label -> TFRecords
+                                             train on either: python lectures/l07_convnet.py
+                                             --dataset DIR (also l03_logistic_regression,
+                                             l08_tfrecord, l10_vae)
     python -m cs20 data inspect DIR          schema, counts, first record, shard checksums
 """
 
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import importlib.util
 import pathlib
 import sys
@@ -56,36 +61,44 @@ def command_run(arguments) -> int:
 
 
 def command_tfrecord(arguments) -> int:
-    """Converts MNIST (three splits) or a folder of images to sharded TFRecords."""
-    from cs20.datasets import tfrecord
+    """Converts an MNIST-format set (three splits) or a folder of images to sharded
+    TFRecords that the MNIST lectures train on with --dataset."""
+    from cs20.datasets import sources, tfrecord
 
     if not arguments.out:
         raise ValueError("data tfrecord needs --out DIR (where the shards go)")
+    if pathlib.Path(arguments.out).is_file():
+        raise ValueError(f"--out {arguments.out} is a file; give a folder for the shards "
+                         f"(it is created if missing)")
     if arguments.images:
+        images_dir = sources.user_path(arguments.images, "--images", folder=True)
         written = {"images": tfrecord.write_image_folder(
-            arguments.images, arguments.out, num_shards=arguments.shards,
+            images_dir, arguments.out, num_shards=arguments.shards,
             compression=arguments.compression)}
-    elif arguments.name == "mnist":
+    elif arguments.name:
         from cs20.datasets import mnist
 
-        written = mnist.write_tfrecords(mnist.load_splits(arguments.data_dir or None),
-                                        arguments.out, num_shards=arguments.shards,
+        splits = mnist.load_splits(arguments.data_dir or None, dataset=arguments.name)
+        written = mnist.write_tfrecords(splits, arguments.out, num_shards=arguments.shards,
                                         compression=arguments.compression)
     else:
-        raise ValueError("data tfrecord converts `mnist` or `--images DIR` (one sub-folder "
+        raise ValueError("data tfrecord converts an MNIST-format set (mnist, fashion_mnist, "
+                         "kmnist or a folder of IDX files) or `--images DIR` (one sub-folder "
                          "of images per label)")
     for name, sidecar in written.items():
         print(f"{name}: {sidecar['num_records']:,} records in {len(sidecar['shards'])} "
               f"shard(s) in {arguments.out}")
+    print(f"Train on them: python lectures/l07_convnet.py --dataset {arguments.out}")
     return 0
 
 
 def command_inspect(arguments) -> int:
-    from cs20.datasets import tfrecord
+    from cs20.datasets import sources, tfrecord
 
     if not arguments.name:
         raise ValueError("data inspect needs the folder of TFRecords")
-    report, all_good = tfrecord.inspect(arguments.name)
+    report, all_good = tfrecord.inspect(sources.user_path(arguments.name, "data inspect",
+                                                          folder=True))
     print(report)
     return 0 if all_good else 1
 
@@ -110,7 +123,10 @@ def command_data(arguments) -> int:
             print("error: data fetch needs a NAME; see `python -m cs20 data list`", file=sys.stderr)
             return 2
         try:
-            print(sources.resolve(arguments.name, arguments.data_dir))
+            # Only the path on standard output, so that $(python -m cs20 data fetch X) works.
+            with contextlib.redirect_stdout(sys.stderr):
+                path = sources.resolve(arguments.name, arguments.data_dir)
+            print(path)
         except (ValueError, FileNotFoundError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
@@ -141,8 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
                                              "and inspect TFRecords")
     data.add_argument("action", choices=("list", "fetch", "verify", "tfrecord", "inspect"))
     data.add_argument("name", nargs="?", help="data file name (fetch), dataset to convert "
-                                              "(tfrecord: mnist) or folder (inspect)")
-    data.add_argument("--data-dir", default="", help="folder searched first")
+                                              "(tfrecord: mnist, fashion_mnist, kmnist or a "
+                                              "folder of IDX files) or folder (inspect)")
+    data.add_argument("--data-dir", default="", help="the only folder searched (instead of "
+                                                     "$CS20_DATA_DIR, data/ and a download)")
     data.add_argument("--out", default="", help="tfrecord: folder for the shards")
     data.add_argument("--shards", type=int, default=4, help="tfrecord: number of shards")
     data.add_argument("--compression", default="", choices=("", "GZIP", "ZLIB"),

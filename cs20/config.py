@@ -43,8 +43,8 @@ class RunConfig:
     seed: int = option(42, "Global random seed (Python, NumPy, TensorFlow).")
     deterministic: bool = option(False, "Enable TensorFlow op determinism (slower, "
                                         "bit-identical reruns).", changeable=True)
-    data_dir: str = option("", "Folder searched first for data files "
-                               "(then $CS20_DATA_DIR, then the data/ cache).")
+    data_dir: str = option("", "The only folder searched for data files (without it: "
+                               "$CS20_DATA_DIR, the data/ cache, a download).")
 
     def __post_init__(self):
         for field in dataclasses.fields(self):

@@ -65,16 +65,18 @@ def curves(series: dict, path: pathlib.Path, *, x_label: str, y_label: str, titl
 
 
 def latent_scatter(points: np.ndarray, labels: np.ndarray, path: pathlib.Path, *,
-                   title: str) -> pathlib.Path:
-    """(n, 2) latent codes as dots, coloured by their class label (0-9), with a legend."""
+                   title: str, class_names=None) -> pathlib.Path:
+    """(n, 2) latent codes as dots, coloured by their class label, with a legend that
+    names the classes (`class_names[label]`, or the label number)."""
     figure, axes = plt.subplots(figsize=(7, 6))
     colours = plt.get_cmap("tab10")
     for label in np.unique(labels):
         chosen = labels == label
         axes.scatter(points[chosen, 0], points[chosen, 1], s=3, alpha=0.6,
-                     color=colours(int(label) % 10), label=str(label))
+                     color=colours(int(label) % 10),
+                     label=class_names[label] if class_names else str(label))
     axes.set(xlabel="z1", ylabel="z2", title=title)
-    axes.legend(markerscale=4, title="digit", loc="best", fontsize=8)
+    axes.legend(markerscale=4, title="class", loc="best", fontsize=8)
     return save(figure, path)
 
 

@@ -22,6 +22,7 @@ import time
 
 from cs20 import config as config_lib
 from cs20 import summaries
+from cs20.datasets import sources
 
 import keras
 import tensorflow as tf
@@ -257,7 +258,7 @@ class Run:
             results["steps"] = int(steps)
         self.writer.flush()
         if self.chief:
-            self._write_results(results)
+            self._write_results({**results, "data_files": sources.files_used()})
             info = read_json(self.directory / config_lib.RUN_INFO) or {}
             write_json(self.directory / config_lib.RUN_INFO,
                        {**info, "status": "finished" if self.complete else "stopped"})
@@ -321,6 +322,7 @@ def start(lecture: str, config) -> Run:
     Nothing is written before the run directory is known to be usable: not a file, not
     in use by another process, not already finished (`RunFinished`).
     """
+    sources.forget_files_used()
     directory = pathlib.Path(config.run_dir) if config.run_dir else default_run_dir(lecture)
     if directory.exists() and not directory.is_dir():
         raise ValueError(f"--run-dir {directory} is a file, not a folder")

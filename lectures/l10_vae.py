@@ -16,6 +16,7 @@ to their reconstructions, samples from the prior and the manifold.
 
     python lectures/l10_vae.py                                   # 2-d latent, 20 epochs
     python lectures/l10_vae.py --latent-dim 50 --num-epochs 60   # 50-d, as the tutorial
+    python lectures/l10_vae.py --dataset fashion_mnist          # or a folder of IDX files
     tensorboard --logdir runs/l10_vae
 
 Our runs on 2 CPU cores (benchmarks/vae.py; 32 to 38 training steps/s, about 12 s an epoch, plus
@@ -30,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 
 from cs20 import checkpoints, cli, config, plots, runtime, summaries, training
-from cs20.datasets import binarized_mnist, mnist
+from cs20.datasets import binarized_mnist, idx, mnist
 from cs20.models import vae
 
 import keras
@@ -39,7 +40,7 @@ import tensorflow as tf
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(config.EpochTrainConfig):
+class Config(config.EpochTrainConfig, idx.DatasetFlags):
     num_epochs: int = config.option(20, "Passes over the 55,000 training digits.")
     latent_dim: int = config.option(2, "Size of the latent z (2 draws the manifold; "
                                        "16, 32 or 50 fit better).")
@@ -87,8 +88,10 @@ def main(argv=None) -> dict:
     cfg = config.parse(Config, argv, __doc__, prog="l10_vae")
     run = runtime.start("l10_vae", cfg)
 
-    # Data: binarized digits with their reparameterisation noise drawn in the pipeline.
-    splits = binarized_mnist.load_splits(cfg.data_dir)
+    # Data: binarized digits (or --dataset's images) with their reparameterisation noise
+    # drawn in the pipeline.
+    splits = binarized_mnist.load_splits(cfg.data_dir, dataset=cfg.dataset,
+                                         skip_bad_shards=cfg.skip_bad_shards)
     train_data = vae.with_noise(
         mnist.make_dataset(splits.train, cfg.batch_size, shuffle=True, seed=cfg.seed,
                            repeat=True), cfg.latent_dim, cfg.seed)
@@ -139,7 +142,8 @@ def main(argv=None) -> dict:
     if cfg.latent_dim == 2 and run.chief:
         means = vae.posterior_means(model, binarized_mnist.as_floats(splits.test))
         plots.latent_scatter(means, splits.test.labels, run.path("latent_scatter.png"),
-                             title="Test digits in latent space (posterior means)")
+                             title="Test images in latent space (posterior means)",
+                             class_names=splits.class_names)
     print(f"Pictures: {run.directory}/*.png")
     return run.finish(results, steps=int(step.numpy()))
 

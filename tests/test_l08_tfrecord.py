@@ -1,5 +1,7 @@
 """Lecture 8 (part 1) on real MNIST: smoke run, resume, bad input, mirrored = default."""
 
+from cs20.datasets import mnist
+
 import numpy as np
 import pytest
 from conftest import (
@@ -8,6 +10,7 @@ from conftest import (
     load_lecture,
     read_results,
 )
+from idx_data import write_idx_folder
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +40,7 @@ def test_smoke_run_and_resume(tmp_path, data_dir, shards_dir, capsys):
 
     lecture.main(run(run_dir, data_dir, shards_dir, "--num-steps", "40"))
     output = capsys.readouterr().out
-    assert "MNIST TFRecords already in" in output
+    assert f"TFRecords of mnist already in {shards_dir}: reusing them" in output
     assert "Resumed from" in output and "at step 20" in output
     assert read_results(run_dir)["steps"] == 40
 
@@ -69,3 +72,45 @@ def test_mirrored_on_two_logical_cpus_matches_default(tmp_path, data_dir, shards
     flags = run(tmp_path / "unused", data_dir, shards_dir, "--num-steps", "8", "--deterministic")
     assert_mirrored_matches_default("l08_tfrecord", tmp_path, *flags[2:], rtol=1e-5, atol=1e-6,
                                     side_by_side=False)
+
+
+def test_reused_shards_must_hold_the_same_data_and_pass_their_checksums(tmp_path, data_dir,
+                                                                       capsys):
+    lecture = load_lecture("l08_tfrecord")
+    shards = tmp_path / "shards"
+
+    def flags(run_name, dataset, *extra):
+        return [*run(tmp_path / run_name, data_dir, shards, "--num-steps", "3", "--batch-size",
+                     "32"), "--dataset", str(dataset), *extra]
+
+    first, second = (write_idx_folder(tmp_path / name, seed=seed)
+                     for name, seed in (("first", 0), ("second", 1)))
+    lecture.main(flags("a", first))
+    lecture.main(flags("b", second))  # other data: converted again, not reused
+    output = capsys.readouterr().out
+    assert f"Converting again into {shards}: train was made from other data ({first})" in output
+    shard = shards / "train-00001-of-00002"
+    shard.write_bytes(shard.read_bytes()[:-1])
+    with pytest.raises(ValueError, match="train-00001-of-00002 is unreadable: .* bytes, expected "
+                                         ".*; delete .* to convert again, or pass --skip-bad-shards"):
+        lecture.main(flags("c", second))
+    capsys.readouterr()
+    results = lecture.main(flags("d", second, "--skip-bad-shards"))
+    output = capsys.readouterr().out
+    assert "reusing them" in output and "warning: skipping TFRecord shard" in output
+    assert results["steps"] == 3
+    assert str(shards / "train-00001-of-00002") not in {
+        entry["path"] for entry in read_results(tmp_path / "d")["data_files"]}
+
+
+def test_a_folder_of_mnist_shards_is_trained_from_as_it_is(tmp_path, data_dir, capsys):
+    shards = tmp_path / "shards"  # what `python -m cs20 data tfrecord mnist --out` writes
+    mnist.write_tfrecords(mnist.load_splits(dataset=str(write_idx_folder(tmp_path / "idx"))),
+                          shards, num_shards=2)
+    lecture = load_lecture("l08_tfrecord")
+    results = lecture.main(run(tmp_path / "a", data_dir, tmp_path / "unused", "--num-steps", "5",
+                               "--batch-size", "32", "--dataset", str(shards)))
+    assert f"Training from the shards in {shards}" in capsys.readouterr().out
+    assert results["steps"] == 5 and not (tmp_path / "unused").exists()
+    with pytest.raises(ValueError, match=f"--image {tmp_path} is a folder; give a file"):
+        lecture.main(run(tmp_path / "b", data_dir, shards, "--image", str(tmp_path)))

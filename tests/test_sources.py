@@ -75,7 +75,56 @@ def test_cli_fetch_missing_file_fails_fast_with_exit_2(tmp_path):
 
 
 def test_verify_finds_every_shared_file(data_dir):
+    # The shared data has MNIST but not the other MNIST-format sets (nothing downloads).
+    not_shared = {name for dataset in sources.IDX_DATASETS if dataset != "mnist"
+                  for name in sources.idx_source_names(dataset).values()}
     for source in sources.REGISTRY.values():
+        if source.name in not_shared:
+            continue
         found = sources.find_local(source, data_dir)
         assert found is not None, f"{source.filename} missing from {data_dir}"
         assert found[1].stat().st_size == source.size
+
+
+def test_data_dir_is_the_only_folder_searched(fake_source, tmp_path, monkeypatch):
+    put(tmp_path / "cache")
+    monkeypatch.setenv("CS20_DATA_DIR", str(put(tmp_path / "env").parents[1]))
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(sources.DataNotFoundError) as error:
+        sources.resolve("fake", data_dir=tmp_path / "mine")
+    message = str(error.value)
+    assert message.startswith(f"fake (fake.txt) is not in --data-dir {tmp_path / 'mine'}")
+    assert f"{tmp_path}/mine/sub/fake.txt" in message and "\n" not in message
+    # The file may also lie at the top of the folder, without the registry's sub-folder.
+    top = tmp_path / "mine" / "fake.txt"
+    top.write_bytes(CONTENT)
+    assert sources.resolve("fake", data_dir=tmp_path / "mine") == top
+
+
+def test_files_used_records_and_prints_each_file_once(fake_source, tmp_path, monkeypatch,
+                                                      capsys):
+    sources.forget_files_used()
+    path = put(tmp_path / "cache")
+    sources.resolve("fake")
+    sources.resolve("fake")
+    expected = {"name": "fake", "path": str(path.resolve()), "where": "cache",
+                "sha256": fake_source.sha256}
+    assert sources.files_used() == [expected]
+    assert capsys.readouterr().out == (f"data: fake from cache: {path.resolve()} "
+                                       f"(sha256 {fake_source.sha256})\n")
+    own = tmp_path / "notes.txt"
+    own.write_text("my own corpus\n")
+    sources.user_file(own, "--corpus")
+    assert sources.files_used()[1]["where"] == "--corpus"
+    sources.forget_files_used()
+    assert sources.files_used() == []
+
+
+def test_flags_naming_the_wrong_kind_of_path_are_one_line_errors(tmp_path):
+    with pytest.raises(ValueError, match=f"--corpus {tmp_path} is a folder; give a file"):
+        sources.user_file(tmp_path, "--corpus")
+    with pytest.raises(FileNotFoundError, match="--corpus .*missing.txt does not exist"):
+        sources.user_file(tmp_path / "missing.txt", "--corpus")
+    (tmp_path / "a.txt").write_text("a")
+    with pytest.raises(ValueError, match="--images .*a.txt is a file; give a folder"):
+        sources.user_path(tmp_path / "a.txt", "--images", folder=True)

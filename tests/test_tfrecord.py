@@ -223,7 +223,7 @@ def test_cli_converts_images_and_inspect_verifies_checksums(tmp_path, capsys):
     assert cs20_cli.main(["data", "inspect", str(out)]) == 1
     assert "(truncated?)" in capsys.readouterr().out
     assert cs20_cli.main(["data", "tfrecord", "cifar", "--out", str(out)]) == 2
-    assert "converts `mnist` or `--images DIR`" in capsys.readouterr().err
+    assert "unknown dataset 'cifar': use one of mnist, fashion_mnist" in capsys.readouterr().err
 
 
 def test_compare_readers_reports_every_variant(tmp_path):
@@ -238,8 +238,9 @@ def test_mnist_from_tfrecords_equals_mnist_from_memory(tmp_path, data_dir, capsy
     assert cs20_cli.main(["data", "tfrecord", "mnist", "--out", str(out), "--shards", "3",
                           "--data-dir", str(data_dir)]) == 0
     assert "train: 55,000 records in 3 shard(s)" in capsys.readouterr().out
-    assert mnist.has_tfrecords(out, 3) and not mnist.has_tfrecords(out, 3, "GZIP")
     splits = mnist.load_splits(data_dir)
+    assert mnist.tfrecords_differ(out, splits, 3) is None
+    assert "compression none" in mnist.tfrecords_differ(out, splits, 3, "GZIP")
     for name in ("validation", "test"):
         from_records, count = mnist.make_tfrecord_dataset(out, name, 1000, flatten=True)
         assert count == len(getattr(splits, name))
@@ -254,3 +255,40 @@ def test_mnist_from_tfrecords_equals_mnist_from_memory(tmp_path, data_dir, capsy
     assert labels.dtype == tf.int64 and pipelines.train_size == 55000
     with pytest.raises(ValueError, match="unknown MNIST source"):
         mnist.load_datasets(64, source="parquet")
+
+
+def test_garbled_sidecar_names_its_file(tmp_path):
+    write_numbers(tmp_path, num_shards=2)
+    sidecar = tfrecord.sidecar_path(tmp_path, "numbers")
+    good = sidecar.read_text()
+    for garbled, problem in ((good[:len(good) // 2], "line .* column"),
+                             (good.replace('"shards"', '"shardz"'), "has no 'shards'"),
+                             (good.replace('"int64"', '"int65"'), "unknown feature kind")):
+        sidecar.write_text(garbled)
+        with pytest.raises(ValueError, match=f"sidecar {sidecar} is garbled.*{problem}"):
+            tfrecord.open_shards(tmp_path, "numbers")
+
+
+def test_cli_paths_of_the_wrong_kind_are_one_line_errors(tmp_path, capsys):
+    make_image_folder(tmp_path / "images")
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("not a folder\n")
+    for arguments, message in (
+            (["tfrecord", "--images", str(tmp_path / "images"), "--out", str(a_file)],
+             f"error: --out {a_file} is a file; give a folder for the shards"),
+            (["tfrecord", "--images", str(a_file), "--out", str(tmp_path / "out")],
+             f"error: --images {a_file} is a file; give a folder"),
+            (["inspect", str(a_file)], f"error: data inspect {a_file} is a file; give a folder")):
+        assert cs20_cli.main(["data", *arguments]) == 2
+        error = capsys.readouterr().err
+        assert error.startswith(message) and error.count("\n") == 1
+    with pytest.raises(ValueError, match="is a file; TFRecord shards go into a folder"):
+        tfrecord.write([], a_file, "numbers", {"n": tfrecord.Field("int64")})
+
+
+def test_bad_shards_lists_each_failing_shard(tmp_path):
+    write_numbers(tmp_path, num_shards=3)
+    assert tfrecord.bad_shards(tmp_path, "numbers") == []
+    (tmp_path / "numbers-00002-of-00003").unlink()
+    assert tfrecord.bad_shards(tmp_path, "numbers") == [
+        (tmp_path / "numbers-00002-of-00003", "file missing")]

@@ -11,6 +11,8 @@ Images are kept as uint8 0/255 so `mnist.make_dataset` turns them into 0.0/1.0 f
 
 from __future__ import annotations
 
+import dataclasses
+
 from cs20.datasets import mnist
 
 import numpy as np
@@ -23,11 +25,14 @@ def binarize(images: np.ndarray) -> np.ndarray:
     return np.where(images > THRESHOLD, 255, 0).astype(np.uint8)
 
 
-def load_splits(data_dir=None) -> mnist.Splits:
-    """MNIST's 55k / 5k / 10k splits (as lecture 3), binarized."""
-    splits = mnist.load_splits(data_dir)
-    return mnist.Splits(*(mnist.Split(binarize(split.images), split.labels)
-                          for split in (splits.train, splits.validation, splits.test)))
+def load_splits(data_dir=None, **options) -> mnist.Splits:
+    """MNIST's 55k / 5k / 10k splits (as lecture 3), or those of another MNIST-format
+    set (`options` go to `mnist.load_splits`), binarized."""
+    splits = mnist.load_splits(data_dir, **options)
+    return dataclasses.replace(splits, **{
+        name: mnist.Split(binarize(split.images), split.labels)
+        for name, split in (("train", splits.train), ("validation", splits.validation),
+                            ("test", splits.test))})
 
 
 def as_floats(split: mnist.Split) -> np.ndarray:

@@ -15,17 +15,18 @@ import numpy as np
 import tensorflow as tf
 
 
-def locate(name_or_path: str, data_dir=None) -> pathlib.Path:
-    """A registered image name (`starry_night`) or a file path -> an existing path."""
+def locate(name_or_path: str, data_dir=None, flag: str = "--image") -> pathlib.Path:
+    """A registered image name (`starry_night`) or a file path -> an existing path,
+    printed and recorded with its sha256 (`sources.files_used`); `flag` names the
+    setting in errors."""
     if name_or_path in sources.REGISTRY:
         return sources.resolve(name_or_path, data_dir)
-    path = pathlib.Path(name_or_path)
-    if not path.is_file():
+    if not pathlib.Path(name_or_path).exists():
         known = ", ".join(name for name, source in sources.REGISTRY.items()
                           if source.filename.startswith("images/"))
-        raise FileNotFoundError(f"image {name_or_path} does not exist (give a path or one of: "
-                                f"{known})")
-    return path
+        raise FileNotFoundError(f"{flag} {name_or_path} does not exist (give a path or one "
+                                f"of: {known})")
+    return sources.user_file(name_or_path, flag)
 
 
 def load(path) -> tf.Tensor:

@@ -1,11 +1,17 @@
-"""Registry of every data file the lectures use, and where to find it.
+"""Registry of every data file the lectures use, where to find it, and which were used.
 
-`resolve(name)` looks for the file, in order, in `--data-dir`, `$CS20_DATA_DIR`, the
-project's `data/` cache, and finally downloads it from its canonical URL with
-`keras.utils.get_file(..., file_hash=sha256)` into `data/`. Every file found locally is
-checked against its sha256 too: a file that does not match is an error, never used.
-Offline (or with CS20_OFFLINE=1) a missing file fails within seconds with one line that
-names the file, its URL and CS20_DATA_DIR.
+`resolve(name)` looks for the file, in order, in `$CS20_DATA_DIR`, the project's `data/`
+cache, and finally downloads it from its canonical URL with
+`keras.utils.get_file(..., file_hash=sha256)` into `data/`. With `--data-dir` only that
+folder is searched (`DIR/mnist/train-images-idx3-ubyte.gz` or `DIR/train-images-idx3-ubyte.gz`):
+a file missing there is a one-line error, never taken from another folder. Every file
+found locally is checked against its sha256 too: a file that does not match is an
+error, never used. Offline (or with CS20_OFFLINE=1) a missing file fails within seconds
+with one line that names the file, its URL and CS20_DATA_DIR.
+
+Every file resolved (and every file a flag names, through `user_file`) is printed as
+one line with where it was found and its sha256, and kept in `files_used()`, which a
+run writes into results.json.
 """
 
 from __future__ import annotations
@@ -37,23 +43,62 @@ def _source(name, filename, url, sha256, size, license):  # noqa: A002
     return name, Source(name, filename, url, sha256, size, license)
 
 
+# MNIST-format sets: the four IDX files of each, as tensorflow-datasets registers them
+# (file name, size, sha256), under a sub-folder named after the set.
+_IDX_FILES = {"train_images": "train-images-idx3-ubyte.gz",
+              "train_labels": "train-labels-idx1-ubyte.gz",
+              "test_images": "t10k-images-idx3-ubyte.gz",
+              "test_labels": "t10k-labels-idx1-ubyte.gz"}
+_IDX_SETS = {
+    "mnist": (_MNIST, "CC BY-SA 3.0 (Yann LeCun, Corinna Cortes)", {
+        "train_images": ("440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+                         9912422),
+        "train_labels": ("3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+                         28881),
+        "test_images": ("8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+                        1648877),
+        "test_labels": ("f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+                        4542)}),
+    "fashion_mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+                      "MIT (Zalando Research)", {
+        "train_images": ("3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+                         26421880),
+        "train_labels": ("a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+                         29515),
+        "test_images": ("346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+                        4422102),
+        "test_labels": ("67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+                        5148)}),
+    "kmnist": ("http://codh.rois.ac.jp/kmnist/dataset/kmnist/",
+               "CC BY-SA 4.0 (ROIS-DS Center for Open Data in the Humanities)", {
+        "train_images": ("51467d22d8cc72929e2a028a0428f2086b092bb31cfb79c69cc0a90ce135fde4",
+                         18165135),
+        "train_labels": ("e38f9ebcd0f3ebcdec7fc8eabdcdaef93bb0df8ea12bee65224341c8183d8e17",
+                         29497),
+        "test_images": ("edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5",
+                        3041136),
+        "test_labels": ("20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c",
+                        5120)}),
+}
+
+
+def idx_source_names(dataset: str) -> dict[str, str]:
+    """{"train_images": "mnist_train_images", ...}: the registered files of an IDX set."""
+    return {part: f"{dataset}_{part}" for part in _IDX_FILES}
+
+
+def _idx_sources():
+    for dataset, (url, license, checksums) in _IDX_SETS.items():  # noqa: A001
+        for part, filename in _IDX_FILES.items():
+            sha256, size = checksums[part]
+            yield _source(f"{dataset}_{part}", f"{dataset}/{filename}", url + filename, sha256,
+                          size, license)
+
+
+IDX_DATASETS = tuple(_IDX_SETS)
+
 REGISTRY: dict[str, Source] = dict([
-    _source("mnist_train_images", "mnist/train-images-idx3-ubyte.gz",
-            _MNIST + "train-images-idx3-ubyte.gz",
-            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609", 9912422,
-            "CC BY-SA 3.0 (Yann LeCun, Corinna Cortes)"),
-    _source("mnist_train_labels", "mnist/train-labels-idx1-ubyte.gz",
-            _MNIST + "train-labels-idx1-ubyte.gz",
-            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c", 28881,
-            "CC BY-SA 3.0 (Yann LeCun, Corinna Cortes)"),
-    _source("mnist_test_images", "mnist/t10k-images-idx3-ubyte.gz",
-            _MNIST + "t10k-images-idx3-ubyte.gz",
-            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6", 1648877,
-            "CC BY-SA 3.0 (Yann LeCun, Corinna Cortes)"),
-    _source("mnist_test_labels", "mnist/t10k-labels-idx1-ubyte.gz",
-            _MNIST + "t10k-labels-idx1-ubyte.gz",
-            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6", 4542,
-            "CC BY-SA 3.0 (Yann LeCun, Corinna Cortes)"),
+    *_idx_sources(),
     _source("birth_life", "birth_life_2010.txt", _CS20_REPO + "examples/data/birth_life_2010.txt",
             "d50632dd7c3b8aa02d67245d8f13db341cdff812461b6e35cfa95b7174f513e4", 5324,
             "World Bank indicators (CC BY 4.0) via the CS20 repository (MIT)"),
@@ -128,14 +173,24 @@ def cache_dir() -> pathlib.Path:
 
 
 def search_dirs(data_dir: str | os.PathLike | None = None) -> list[tuple[str, pathlib.Path]]:
-    """(label, folder) pairs in resolution order."""
-    folders = []
+    """(label, folder) pairs in resolution order. A --data-dir is the only folder: the
+    user named it, so a file missing there is an error, never taken from elsewhere."""
     if data_dir:
-        folders.append(("--data-dir", pathlib.Path(data_dir)))
+        return [("--data-dir", pathlib.Path(data_dir))]
+    folders = []
     if os.environ.get("CS20_DATA_DIR"):
         folders.append(("CS20_DATA_DIR", pathlib.Path(os.environ["CS20_DATA_DIR"])))
     folders.append(("cache", cache_dir()))
     return folders
+
+
+def candidate_paths(source: Source, data_dir=None) -> list[tuple[str, pathlib.Path]]:
+    """(label, path) pairs where the file may be, in order. In a --data-dir the file may
+    also lie at the top (`DIR/train-images-idx3-ubyte.gz` as well as `DIR/mnist/...`)."""
+    candidates = [(label, folder / source.filename) for label, folder in search_dirs(data_dir)]
+    if data_dir and pathlib.Path(source.filename).parent != pathlib.Path("."):
+        candidates.append(("--data-dir", pathlib.Path(data_dir) / pathlib.Path(source.filename).name))
+    return candidates
 
 
 def get_source(name: str) -> Source:
@@ -144,39 +199,89 @@ def get_source(name: str) -> Source:
     return REGISTRY[name]
 
 
+# sha256 by (path, size, modification time): a file resolved again in one process is
+# not read twice.
+_SHA256_CACHE: dict[tuple[str, int, int], str] = {}
+
+
 def sha256_of(path: pathlib.Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    status = pathlib.Path(path).stat()
+    key = (str(pathlib.Path(path).resolve()), status.st_size, status.st_mtime_ns)
+    if key not in _SHA256_CACHE:
+        digest = hashlib.sha256()
+        with open(path, "rb") as stream:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(chunk)
+        _SHA256_CACHE[key] = digest.hexdigest()
+    return _SHA256_CACHE[key]
 
 
-def verify(source: Source, path: pathlib.Path) -> None:
+def verify(source: Source, path: pathlib.Path) -> str:
+    """The file's sha256, or a ValueError if it is not the registered one."""
     actual = sha256_of(path)
     if actual != source.sha256:
         raise ValueError(f"{path} does not match the sha256 of {source.name} "
                          f"(expected {source.sha256[:12]}..., got {actual[:12]}...); "
                          f"delete or replace it")
+    return actual
 
 
 def find_local(source: Source, data_dir=None) -> tuple[str, pathlib.Path] | None:
     """The first (label, path) holding the file, checksum verified; None if absent."""
-    for label, folder in search_dirs(data_dir):
-        path = folder / source.filename
+    for label, path in candidate_paths(source, data_dir):
         if path.is_file():
             verify(source, path)
             return label, path
     return None
 
 
+# Every data file this process has read: what a run prints as it starts and records in
+# results.json ("data_files"), so that a result can be traced to the exact bytes.
+_FILES_USED: list[dict] = []
+
+
+def record(name: str, path: pathlib.Path, where: str, sha256: str | None = None) -> dict:
+    """Adds a file to `files_used()` (once per path) and prints one line about it."""
+    path = pathlib.Path(path).resolve()
+    entry = {"name": name, "path": str(path), "where": where,
+             "sha256": sha256 or sha256_of(path)}
+    if all(known["path"] != entry["path"] for known in _FILES_USED):
+        _FILES_USED.append(entry)
+        print(f"data: {name} from {where}: {path} (sha256 {entry['sha256']})")
+    return entry
+
+
+def files_used() -> list[dict]:
+    """[{"name", "path", "where", "sha256"}] of every file read since the last
+    `forget_files_used()`, in the order they were first resolved."""
+    return [dict(entry) for entry in _FILES_USED]
+
+
+def forget_files_used() -> None:
+    _FILES_USED.clear()
+
+
 def resolve(name: str, data_dir=None) -> pathlib.Path:
-    """Local path of a registered file, downloading it into the cache if needed."""
+    """Local path of a registered file, downloading it into the cache if needed (never
+    with a --data-dir: a file missing there is an error)."""
     source = get_source(name)
     found = find_local(source, data_dir)
     if found is not None:
-        return found[1]
-    return download(source, data_dir)
+        label, path = found
+    elif data_dir:
+        raise _not_in_data_dir(source, data_dir)
+    else:
+        label, path = "download", download(source, data_dir)
+    record(name, path, label, source.sha256)
+    return path
+
+
+def _not_in_data_dir(source: Source, data_dir) -> DataNotFoundError:
+    looked = " or ".join(str(path) for _, path in candidate_paths(source, data_dir))
+    return DataNotFoundError(
+        f"{source.name} ({pathlib.Path(source.filename).name}) is not in --data-dir {data_dir} "
+        f"(looked for {looked}); put it there, or leave out --data-dir to use "
+        f"CS20_DATA_DIR, the data/ cache or a download")
 
 
 def _not_found(source: Source, data_dir, reason: str) -> DataNotFoundError:
@@ -184,6 +289,27 @@ def _not_found(source: Source, data_dir, reason: str) -> DataNotFoundError:
     return DataNotFoundError(
         f"{source.filename} not found (searched {searched}) and {reason}; "
         f"download {source.url or 'it'} or set CS20_DATA_DIR to a folder that has it")
+
+
+def user_path(path, flag: str, *, folder: bool = False) -> pathlib.Path:
+    """A file (or with `folder` a folder) named by a flag, checked to exist and to be a
+    file (folder); errors name the flag and say what was expected."""
+    path = pathlib.Path(path).expanduser()
+    expected = "folder" if folder else "file"
+    if not path.exists():
+        raise FileNotFoundError(f"{flag} {path} does not exist")
+    if path.is_dir() != folder:
+        found = "folder" if path.is_dir() else "file"
+        raise ValueError(f"{flag} {path} is a {found}; give a {expected}")
+    return path
+
+
+def user_file(path, flag: str) -> pathlib.Path:
+    """A data file named by a flag (--image, --corpus): checked, printed and recorded
+    with its sha256 like a registered file."""
+    path = user_path(path, flag)
+    record(path.name, path, flag)
+    return path
 
 
 def _reachable(url: str, timeout: float = 3.0) -> bool:

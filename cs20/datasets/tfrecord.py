@@ -212,6 +212,9 @@ def write(records: Iterable[dict], directory, name: str, schema: dict[str, Field
         raise ValueError(f"the number of shards must be at least 1, got {num_shards}")
     compression = _check_compression(compression)
     directory = pathlib.Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"{directory} is a file; TFRecord shards go into a folder: give a "
+                         f"folder's name (it is created if missing)")
     directory.mkdir(parents=True, exist_ok=True)
     # A rewrite removes the old sidecar first: if it is interrupted there is no dataset
     # at all rather than an old sidecar describing a mix of old and new shards.
@@ -266,15 +269,34 @@ class Shards:
     skipped_files: tuple[pathlib.Path, ...] = ()
     skipped_records: int = 0
     metadata: dict = dataclasses.field(default_factory=dict)
+    sha256s: tuple[str, ...] = ()  # of `paths`, from the sidecar (checked if verified)
+
+
+SIDECAR_KEYS = ("schema", "compression", "num_records", "block_records", "shards")
 
 
 def load_sidecar(directory, name: str) -> dict:
+    """The sidecar's content; a missing or garbled one is a one-line error naming it."""
     path = sidecar_path(directory, name)
     if not path.is_file():
         raise FileNotFoundError(
             f"no TFRecord dataset {name!r} in {directory}: {path.name} is missing (it is "
             f"written last, so an interrupted conversion leaves none; convert again)")
-    return json.loads(path.read_text())
+    try:
+        content = json.loads(path.read_text())
+        missing = [key for key in SIDECAR_KEYS if key not in content]
+        shards_ok = all({"file", "records", "bytes", "sha256"} <= set(entry)
+                        for entry in content.get("shards", []))
+        for field in content.get("schema", {}).values():
+            Field.from_json(field)
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        # (JSONDecodeError and UnicodeDecodeError are ValueErrors.)
+        raise ValueError(f"TFRecord sidecar {path} is garbled ({error}); convert again") from None
+    if missing or not shards_ok:
+        problem = f"has no {missing[0]!r}" if missing else "has a shard entry without file, " \
+                                                            "records, bytes and sha256"
+        raise ValueError(f"TFRecord sidecar {path} is garbled (it {problem}); convert again")
+    return content
 
 
 def dataset_names(directory) -> list[str]:
@@ -292,6 +314,14 @@ def shard_problem(path: pathlib.Path, expected: dict) -> str | None:
     if sources.sha256_of(path) != expected["sha256"]:
         return "sha256 does not match the sidecar (corrupt)"
     return None
+
+
+def bad_shards(directory, name: str) -> list[tuple[pathlib.Path, str]]:
+    """(path, problem) of every shard of a dataset that fails its sidecar's size or sha256."""
+    directory = pathlib.Path(directory)
+    problems = ((directory / entry["file"], shard_problem(directory / entry["file"], entry))
+                for entry in load_sidecar(directory, name)["shards"])
+    return [(path, problem) for path, problem in problems if problem is not None]
 
 
 def check_schema(found: dict[str, Field], expected: dict[str, Field], where: str) -> None:
@@ -320,7 +350,7 @@ def open_shards(directory, name: str, *, verify: bool = True, skip_bad_shards: b
         path = directory / entry["file"]
         problem = shard_problem(path, entry) if verify else None
         if problem is None:
-            good.append((path, entry["records"]))
+            good.append((path, entry["records"], entry["sha256"]))
         elif skip_bad_shards:
             bad.append(path)
             skipped_records += entry["records"]
@@ -328,13 +358,14 @@ def open_shards(directory, name: str, *, verify: bool = True, skip_bad_shards: b
                   f"({entry['records']:,} records)")
         else:
             raise ValueError(f"TFRecord shard {path} is unreadable: {problem}; convert again, "
-                             f"or skip bad shards to read the others")
+                             f"or pass --skip-bad-shards to read the others")
     if not good:
         raise ValueError(f"no readable shard left for {name!r} in {directory}")
-    return Shards(paths=tuple(path for path, _ in good), schema=schema,
+    return Shards(paths=tuple(path for path, _, _ in good), schema=schema,
                   compression=sidecar["compression"], block_records=sidecar["block_records"],
-                  num_records=sum(count for _, count in good), skipped_files=tuple(bad),
-                  skipped_records=skipped_records, metadata=sidecar.get("metadata", {}))
+                  num_records=sum(count for _, count, _ in good), skipped_files=tuple(bad),
+                  skipped_records=skipped_records, metadata=sidecar.get("metadata", {}),
+                  sha256s=tuple(sha256 for _, _, sha256 in good))
 
 
 def read_records(shards: Shards, *, shuffle_files: bool = False, seed: int = 0,
