@@ -38,7 +38,8 @@ class Config(config.EpochTrainConfig, idx.DatasetFlags):
     num_epochs: int = config.option(8, "Passes over the 55,000 training digits.")
     dropout: float = config.option(0.25, "Dropout rate after the dense layer "
                                          "(the course's keep_prob 0.75).")
-    max_misclassified: int = config.option(32, "Misclassified test digits to show.")
+    max_misclassified: int = config.option(32, "Misclassified test digits to show.",
+                                           changeable=True)
 
 
 def misclassified(images, labels, predictions, limit: int, class_names):

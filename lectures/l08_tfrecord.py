@@ -55,7 +55,8 @@ class Config(config.EpochTrainConfig, idx.DatasetFlags):
     tfrecord_dir: str = config.option("", "Folder of the MNIST shards (default: <run dir>/"
                                           "tfrecords); shards already there are reused if "
                                           "they hold the same data and pass their sha256.")
-    throughput: bool = config.option(True, "Time the input pipelines (about 20 s).")
+    throughput: bool = config.option(True, "Time the input pipelines (about 20 s).",
+                                     changeable=True)
 
 
 def image_round_trip(run, image_path: pathlib.Path, directory: pathlib.Path) -> dict:

@@ -50,7 +50,7 @@ class DatasetFlags:
     dataset: str = config.option("mnist", DATASET_HELP)
     skip_bad_shards: bool = config.option(False, "With TFRecord shards: leave out shards that "
                                                  "fail their sha256 (a warning names each) "
-                                                 "instead of stopping.")
+                                                 "instead of stopping.", changeable=True)
 
 
 def is_registered(dataset: str) -> bool:
