@@ -3,6 +3,8 @@
 import itertools
 import math
 import pathlib
+import subprocess
+import sys
 import zipfile
 
 from cs20 import metrics
@@ -20,6 +22,8 @@ from conftest import (
     run_lecture_process,
 )
 from run_state import directory_state
+
+LECTURES = pathlib.Path(__file__).resolve().parents[1] / "lectures"
 
 PAIRS = [("I am cold.", "J'ai froid."), ("Go!", "Va\u202f!"), ("He is here.", "Il est ici."),
          ("I am here.", "Je suis ici."), ("Who is cold?", "Qui a froid\u202f?")] * 4
@@ -360,6 +364,41 @@ def test_bad_corpus_file_is_a_one_line_error_naming_the_line(tmp_path):
             f"(and optionally a tab and an attribution), got 'Hello. Bonjour.'\n"
             in completed.stderr)
     assert not (tmp_path / "run").exists()
+
+
+# Run in a fresh process: training as usual, then SIGINT (what Ctrl-C sends) at the
+# start of the test set's decoding, i.e. outside the training loop and its handler.
+INTERRUPTED_DECODING = """
+import runpy, signal, sys
+from cs20 import training
+from cs20.models import seq2seq
+
+train, decode_all = training.train, seq2seq.decode_all
+
+def interrupted_decode_all(*args, **kwargs):
+    signal.raise_signal(signal.SIGINT)
+    return decode_all(*args, **kwargs)
+
+def train_then_interrupt(*args, **kwargs):
+    results = train(*args, **kwargs)
+    seq2seq.decode_all = interrupted_decode_all  # the test set's decoding comes next
+    return results
+
+training.train = train_then_interrupt
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_ctrl_c_during_the_final_decoding_stops_with_one_line(tmp_path, tatoeba_file):
+    run_dir = tmp_path / "run"
+    completed = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_DECODING, str(LECTURES / "l12_translation.py"),
+         "--num-steps", "2", *TINY, "--run-dir", str(run_dir), "--corpus", str(tatoeba_file)],
+        capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 130, completed.stderr[-2000:]
+    assert "Traceback" not in completed.stderr
+    assert not (run_dir / "results.json").exists()
 
 
 def test_refused_flags_say_why(tmp_path, data_dir):
