@@ -401,11 +401,17 @@ def test_ctrl_c_during_the_final_decoding_stops_with_one_line(tmp_path, tatoeba_
     assert not (run_dir / "results.json").exists()
 
 
-def test_refused_flags_say_why(tmp_path, data_dir):
+def test_refused_flags_say_why(tmp_path, data_dir, capsys):
     refused = run_lecture_process("l12_translation", "--num-steps", "2", "--jit-compile",
                                   "--run-dir", str(tmp_path / "x"), "--data-dir", str(data_dir))
     assert refused.returncode == 2 and "--jit-compile" in refused.stderr
     assert "Traceback" not in refused.stderr
+    lecture = load_lecture("l12_translation")
+    for flags, message in ((["--dropout", "nan"], "--dropout must be in [0, 1)"),
+                           (["--length-penalty", "nan"], "--length-penalty must be a finite")):
+        with pytest.raises(SystemExit) as exit_info:
+            lecture.config.parse(lecture.Config, flags)
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_mirrored_on_two_logical_cpus_with_mixed_precision_trains(tmp_path, data_dir):
