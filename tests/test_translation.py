@@ -290,8 +290,9 @@ def tatoeba_file(tmp_path, data_dir) -> pathlib.Path:
     return path
 
 
-def test_smoke_run_on_a_corpus_file_reversed_resume_and_translate(tmp_path, tatoeba_file,
-                                                                 capsys):
+def test_smoke_run_on_a_corpus_file_reversed_resume_and_read_only_translate(tmp_path,
+                                                                           tatoeba_file,
+                                                                           capsys):
     lecture = load_lecture("l12_translation")
     run_dir = tmp_path / "run"
     flags = [*TINY, "--run-dir", str(run_dir), "--corpus", str(tatoeba_file), "--reverse"]
@@ -320,7 +321,11 @@ def test_smoke_run_on_a_corpus_file_reversed_resume_and_translate(tmp_path, tato
     assert "Resumed from" in resumed.stdout and "at step 4" in resumed.stdout
 
     # The SavedModel stands alone: a string in, a string out, unknown words allowed.
-    translated = lecture.main(["--run-dir", str(run_dir), "--translate", "Je suis zzzqx."])
+    # --translate only reads the run, whatever the other flags say (another model size,
+    # more steps, even --fresh): the run directory stays exactly as it was.
+    before = directory_state(run_dir)
+    translated = lecture.main(["--run-dir", str(run_dir), "--translate", "Je suis zzzqx.",
+                               "--units", "32", "--num-steps", "50", "--fresh"])
     assert isinstance(translated["beam"], str) and isinstance(translated["greedy"], str)
     assert "Unknown words (read as <unk>): zzzqx" in capsys.readouterr().out
     reloaded = tf.saved_model.load(str(run_dir / "translator"))
@@ -332,19 +337,6 @@ def test_smoke_run_on_a_corpus_file_reversed_resume_and_translate(tmp_path, tato
     lecture.main(["--run-dir", str(run_dir), "--translate", "Je ne sais pas ce que tu veux."])
     assert "has 9 tokens but the model was trained on sentences of at most 5" in \
         capsys.readouterr().err
-    with pytest.raises(FileNotFoundError, match="no translator"):
-        lecture.main(["--run-dir", str(tmp_path / "nothing"), "--translate", "Salut."])
-
-
-def test_translate_never_trains_nor_writes_to_the_run(tmp_path, tatoeba_file, capsys):
-    lecture = load_lecture("l12_translation")
-    run_dir = tmp_path / "run"
-    lecture.main(["--num-steps", "2", *TINY, "--run-dir", str(run_dir), "--corpus",
-                  str(tatoeba_file)])
-    before = directory_state(run_dir)
-    # Other flags (another model size, more steps, even --fresh) do not matter here.
-    lecture.main(["--run-dir", str(run_dir), "--translate", "I am cold.", "--units", "32",
-                  "--num-steps", "50", "--fresh"])
     for flags in (["--translate", ""], ["--translate", " ", "--units", "32"]):
         with pytest.raises(SystemExit) as exit_info:
             lecture.cli.guard(lecture.main, ["--run-dir", str(run_dir), *flags])
@@ -352,17 +344,21 @@ def test_translate_never_trains_nor_writes_to_the_run(tmp_path, tatoeba_file, ca
         error = capsys.readouterr().err
         assert "--translate got an empty sentence" in error and "Traceback" not in error
     assert directory_state(run_dir) == before
+    with pytest.raises(FileNotFoundError, match="no translator"):
+        lecture.main(["--run-dir", str(tmp_path / "nothing"), "--translate", "Salut."])
 
 
-def test_bad_corpus_file_is_a_one_line_error_naming_the_line(tmp_path):
+def test_bad_corpus_file_is_a_one_line_error_naming_the_line(tmp_path, capsys):
+    lecture = load_lecture("l12_translation")
     corpus = tmp_path / "pairs.txt"
     corpus.write_text("Hi.\tSalut.\nHello. Bonjour.\n", encoding="utf-8")
-    completed = run_lecture_process("l12_translation", "--corpus", str(corpus), "--run-dir",
-                                    str(tmp_path / "run"))
-    assert completed.returncode == 2 and "Traceback" not in completed.stderr
-    assert (f"error: corpus {corpus}, line 2: expected a sentence, a tab and its translation "
-            f"(and optionally a tab and an attribution), got 'Hello. Bonjour.'\n"
-            in completed.stderr)
+    with pytest.raises(SystemExit) as exit_info:
+        lecture.cli.guard(lecture.main, ["--corpus", str(corpus), "--run-dir",
+                                         str(tmp_path / "run")])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == (
+        f"error: corpus {corpus}, line 2: expected a sentence, a tab and its translation "
+        f"(and optionally a tab and an attribution), got 'Hello. Bonjour.'\n")
     assert not (tmp_path / "run").exists()
 
 
