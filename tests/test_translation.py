@@ -57,6 +57,9 @@ def test_detokenize_writes_sentences_the_way_the_training_sentences_are_written(
         "Can I see Tom's cat?"
     assert english.detokenize(["«", "écoute", "!", "»"]) == "« Écoute! »"
     assert english.detokenize([]) == ""
+    assert english.detokenize(["<unk>", "is", "here", "."]) == "<unk> is here."
+    assert english.detokenize(["3", "cats", "."]) == "3 cats."
+    assert english.detokenize(["«", "écoute", "»"]) == "« Écoute »"
     # The SavedModel translator writes its output with the same ops.
     tokens = (*translation.RESERVED, "montrez", "-", "moi", "!", "tom")
     translator = seq2seq.Translator(seq2seq.Seq2Seq(5, len(tokens), embedding_size=4, units=4),

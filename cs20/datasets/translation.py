@@ -82,28 +82,35 @@ def _character_class(characters: str) -> str:
     return "[" + re.escape(characters) + "]"
 
 
-def detokenize_text(text: tf.Tensor, joins_left: str, joins_right: str) -> tf.Tensor:
-    """Tokens joined by spaces (a scalar string) -> written text.
+def capitalize_first_word(words: tf.Tensor) -> tf.Tensor:
+    """(n,) words -> the same with the first word (not a mark) starting with a capital;
+    <unk> counts as a word and stays as it is, as does a number."""
+    is_word = tf.strings.regex_full_match(words, r"[\pL\pN<].*")
+    first = tf.argmax(tf.concat([tf.cast(is_word, tf.int32), [1]], 0))  # n when none
+    padded = tf.concat([words, [""]], 0)  # (n + 1,), so that `first` = n is an index
+    word = padded[first]
+    capital = tf.strings.upper(tf.strings.substr(word, 0, 1, unit="UTF8_CHAR"),
+                               encoding="utf-8")
+    rest = tf.strings.regex_replace(word, "^.", "")  # RE2's . is one UTF-8 character
+    return tf.tensor_scatter_nd_update(padded, [[first]], [capital + rest])[:-1]
 
-    Elided words rejoin the next one (n' ai -> n'ai), marks in `joins_left` lose the
-    space before them and marks in `joins_right` the space after them ("montrez - moi ."
-    -> "montrez-moi."), each pair of straight quotes hugs what it quotes, and the first
-    letter becomes a capital. tf.strings ops, so that the SavedModel translator writes
+
+def detokenize_words(words: tf.Tensor, joins_left: str, joins_right: str) -> tf.Tensor:
+    """(n,) words -> written text, a scalar string.
+
+    The first word gets a capital; elided words rejoin the next one (n' ai -> n'ai),
+    marks in `joins_left` lose the space before them and marks in `joins_right` the
+    space after them ("montrez - moi ." -> "montrez-moi."), and each pair of straight
+    quotes hugs what it quotes. tf.strings ops, so that the SavedModel translator writes
     exactly what the lecture prints.
     """
+    text = tf.strings.reduce_join(capitalize_first_word(words), separator=" ")
     text = tf.strings.regex_replace(text, "' ", "'")
     if joins_left:
         text = tf.strings.regex_replace(text, " (" + _character_class(joins_left) + ")", r"\1")
     if joins_right:
         text = tf.strings.regex_replace(text, "(" + _character_class(joins_right) + ") ", r"\1")
-    text = tf.strings.regex_replace(text, r'" ?([^"]*?) ?"', r'"\1"')
-    # A capital first letter: split into characters, upper-case the first letter.
-    characters = tf.concat([tf.strings.unicode_split(text, "UTF-8"), [""]], 0)  # (n + 1,)
-    is_letter = tf.strings.regex_full_match(characters, r"\pL")
-    first = tf.argmax(tf.concat([is_letter[:-1], [True]], 0))  # n when there is no letter
-    capital = tf.strings.upper(characters[first:first + 1], encoding="utf-8")
-    return tf.strings.reduce_join(tf.concat([characters[:first], capital,
-                                             characters[first + 1:]], 0))
+    return tf.strings.regex_replace(text, r'" ?([^"]*?) ?"', r'"\1"')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,8 +162,8 @@ class Orthography:
 
     def detokenize(self, tokens: list[str]) -> str:
         """Tokens -> written text ("montrez - moi !" -> "Montrez-moi !")."""
-        text = tf.constant(" ".join(self.written(token) for token in tokens))
-        return detokenize_text(text, self.joins_left, self.joins_right).numpy().decode("utf-8")
+        words = tf.constant([self.written(token) for token in tokens], tf.string)
+        return detokenize_words(words, self.joins_left, self.joins_right).numpy().decode("utf-8")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -281,9 +281,8 @@ class Translator(tf.Module):
         """(max_length,) ids -> the written sentence, cut at EOS."""
         length = tf.reduce_min(tf.concat([tf.where(ids == translation.EOS_ID)[:, 0],
                                           [tf.size(ids, out_type=tf.int64)]], 0))
-        words = tf.gather(self.target_words, ids[:length])
-        return translation.detokenize_text(tf.strings.reduce_join(words, separator=" "),
-                                           self.joins_left, self.joins_right)
+        return translation.detokenize_words(tf.gather(self.target_words, ids[:length]),
+                                            self.joins_left, self.joins_right)
 
     @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
     def translate(self, sentence):
