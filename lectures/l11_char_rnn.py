@@ -9,9 +9,13 @@ for RNNs). Unlike the course (cs20/datasets/chars.py, models/char_rnn.py): tweet
 characters or fewer are no longer dropped, and sampling uses the temperature correctly.
 
 Every evaluation prints, and logs to TensorBoard as text, a sample from each of the
-course's seeds, and measures validation bits per character over whole held-out tweets
-(5% of the lines, chosen by a hash). The run ends by exporting a SavedModel generator
-that takes a seed string, a length and a temperature.
+course's seeds (with --corpus: the first words of the first validation lines; with
+--start-text: that text), and measures validation bits per character over whole
+held-out tweets (5% of the lines, chosen by a hash). Characters outside the vocabulary
+are dropped from the text, and the run says how many and which. The run ends by
+exporting a SavedModel generator that takes a seed string, a length and a temperature;
+`--generate` samples from it (from the run's seeds, or --start-text) and neither trains
+nor writes anything.
 
     python lectures/l11_char_rnn.py                       # trump_tweets.txt
     python lectures/l11_char_rnn.py --corpus my_text.txt --vocabulary corpus
@@ -74,9 +78,11 @@ class Config(config.TrainConfig):
     dropout: float = config.option(0.0, "Dropout between the GRUs and before the output.")
     temperature: float = config.option(0.8, "Sampling temperature (0: greedy).")
     length: int = config.option(200, "Characters generated per sample.")
-    start_text: str = config.option("", "Seed for --generate (default: the course's 11 seeds).")
+    start_text: str = config.option("", "Seed of the samples (default: the course's 11 seeds; "
+                                        "with --corpus, the first words of its first "
+                                        "validation lines).")
     generate: bool = config.option(False, "Print samples from the generator saved in "
-                                          "--run-dir, without training.")
+                                          "--run-dir, without training or writing anything.")
 
     def __post_init__(self):
         super().__post_init__()
@@ -87,12 +93,12 @@ class Config(config.TrainConfig):
             raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}")
         if not 0.0 < self.decay_rate <= 1.0:
             raise ValueError(f"--decay-rate must be in (0, 1], got {self.decay_rate}")
-        if self.clip_norm <= 0:
+        if not self.clip_norm > 0:  # NaN fails this too
             raise ValueError(f"--clip-norm must be positive, got {self.clip_norm}")
+        if not math.isfinite(self.temperature):
+            raise ValueError(f"--temperature must be a finite number (0: greedy), got "
+                             f"{self.temperature}")
         hidden_sizes(self)  # a malformed list is a one-line error now, not later
-
-    def seeds(self) -> tuple[str, ...]:
-        return (self.start_text,) if self.start_text else COURSE_SEEDS
 
 
 def hidden_sizes(cfg: Config) -> tuple[int, ...]:
@@ -120,12 +126,32 @@ def show_samples(texts: dict) -> str:
     return "\n".join(f"* `{seed}` → {text}" for seed, text in texts.items())
 
 
+def check_start_text(text: str, characters: str) -> None:
+    """A --start-text needs a character the model knows; the others are left out."""
+    unknown = sorted(set(text) - set(characters))
+    if len(unknown) == len(set(text)):
+        raise ValueError(f"--start-text {text!r} has no character of the model's vocabulary; "
+                         f"use characters of the training text")
+    if unknown:
+        print(f"Characters of --start-text outside the vocabulary, left out: "
+              f"{''.join(unknown)!r}")
+
+
 def generate_with_saved(cfg: Config) -> dict:
-    """--generate: samples from the exported generator of a finished run."""
+    """--generate: samples from the exported generator of a finished run.
+
+    Reads the run directory and writes nothing to it, whatever the other flags say.
+    """
     path = runtime.saved_model_of(cfg.run_dir, GENERATOR_DIR, "l11_char_rnn", "--generate")
     generator = tf.saved_model.load(str(path))
+    if cfg.start_text:
+        check_start_text(cfg.start_text, "".join(character.decode("utf-8") for character
+                                                 in generator.characters.numpy()))
+        seeds = (cfg.start_text,)
+    else:
+        seeds = tuple(seed.decode("utf-8") for seed in generator.seeds.numpy())
     print(f"Samples from {path} (temperature {cfg.temperature}):")
-    texts = samples(generator, cfg.seeds(), cfg.length, cfg.temperature)
+    texts = samples(generator, seeds, cfg.length, cfg.temperature)
     show_samples(texts)
     return texts
 
@@ -139,7 +165,23 @@ def load_text(cfg: Config) -> tuple[chars.Vocabulary, chars.Split]:
                   else chars.Vocabulary.build(split.train))
     print(f"{path}: {len(split.train):,} training lines, {len(split.validation):,} "
           f"validation; {len(vocabulary) - 1} characters")
+    outside = chars.describe_outside(*chars.outside_vocabulary(lines, vocabulary),
+                                     cfg.vocabulary)
+    if outside:
+        print(outside)
     return vocabulary, split
+
+
+def sample_seeds(cfg: Config, vocabulary: chars.Vocabulary, split: chars.Split):
+    """--start-text, or the first words of a --corpus's validation lines, or the course's
+    seeds (those with a character of the vocabulary)."""
+    if cfg.start_text:
+        check_start_text(cfg.start_text, vocabulary.characters)
+        return (cfg.start_text,)
+    if cfg.corpus:
+        return chars.seeds_from(split.validation, vocabulary)
+    return tuple(seed for seed in COURSE_SEEDS if vocabulary.encode(seed)) or \
+        (vocabulary.characters[0],)
 
 
 def build(cfg: Config, vocabulary: chars.Vocabulary, run: runtime.Run, num_steps: int):
@@ -159,9 +201,11 @@ def main(argv=None) -> dict:
     cfg = config.parse(Config, argv, __doc__, prog="l11_char_rnn")
     if cfg.generate:
         return generate_with_saved(cfg)
+    # The text first: a bad --corpus or --start-text stops before the run writes anything.
+    vocabulary, split = load_text(cfg)
+    seeds = sample_seeds(cfg, vocabulary, split)
     run = runtime.start("l11_char_rnn", cfg)
 
-    vocabulary, split = load_text(cfg)
     if run.chief:  # in a multi-worker run only the chief writes the run directory
         vocabulary.save(run.path(VOCABULARY_FILE))
     windows = chars.make_windows([vocabulary.encode(line) for line in split.train],
@@ -179,12 +223,8 @@ def main(argv=None) -> dict:
     train_step = training.compile_step(
         run.strategy, char_rnn.make_train_step(model, optimizer, cfg.clip_norm),
         jit_compile=cfg.jit_compile)
-    generator = char_rnn.Generator(model, vocabulary)
+    generator = char_rnn.Generator(model, vocabulary, seeds)
     bits_per_character = char_rnn.make_bits_per_character(model)
-
-    # Another corpus's vocabulary may lack the course's seeds: keep those it can read.
-    seeds = [seed for seed in COURSE_SEEDS if vocabulary.encode(seed)] or \
-        [vocabulary.characters[0]]
 
     def evaluate() -> dict:
         print(f"Samples at step {int(step.numpy())} (temperature {cfg.temperature}):")

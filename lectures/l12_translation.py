@@ -1,18 +1,29 @@
 """Lecture 12: neural machine translation with attention, beam search and BLEU.
 
-English -> French on Tatoeba's sentence pairs (up to 10 tokens a side): a bidirectional
+English -> French on Tatoeba's sentence pairs (up to 10 tokens a side; `--reverse` for
+French -> English, `--corpus FILE` for any other tab-separated parallel file): a bidirectional
 GRU encoder, a GRU decoder trained with teacher forcing and a masked cross-entropy, and
 attention (additive, Bahdanau et al. 2015; or --attention multiplicative, Luong et al.
 2015) that decides which source words each output word looks at. The course's code for
 this lecture was its chatbot assignment (legacy `embedding_attention_seq2seq`, greedy
 decoding, no BLEU); here decoding runs in tf.function, greedy and batched beam search
 with a length penalty, and translations are scored with corpus BLEU-4 against every
-reference translation of the sentence. The run ends by exporting a SavedModel that
-translates a raw string.
+reference translation of the sentence. BLEU compares tokens (lower-cased, punctuation
+split off), as in training; printed translations, TensorBoard's text and the translator
+write sentences back the way the training targets are written ("Montrez-moi !", with
+the capitals and the spacing of punctuation learnt from them). The run ends by
+exporting a SavedModel that translates a raw string; `--translate` uses it and neither
+trains nor writes anything.
 
     python lectures/l12_translation.py
+    python lectures/l12_translation.py --corpus deu.txt --reverse     # German -> English
     python lectures/l12_translation.py --run-dir runs/l12_translation/DIR --translate "I am cold."
     tensorboard --logdir runs/l12_translation
+
+A corpus file has one pair a line, "sentence<TAB>translation", and may have a third
+column (the attribution in manythings.org's files, ignored); it may be one of
+manythings.org's zips. Without --reverse the model translates the first column into
+the second.
 
 Our run on 2 shared CPU cores (`python benchmarks/translation.py`, the default 4,000 steps
 of 64 pairs, about 2.2 epochs): 752 s for training and test decoding, 5.8 training
@@ -24,6 +35,8 @@ sentences/s).
 from __future__ import annotations
 
 import dataclasses
+import math
+import sys
 import time
 
 from cs20 import checkpoints, cli, config, metrics, plots, runtime, summaries, training
@@ -43,8 +56,10 @@ class Config(config.TrainConfig):
     learning_rate: float = config.option(2e-3, "Adam learning rate.")
     eval_every: int = config.option(1000, "Validation BLEU every N steps.")
     checkpoint_every: int = config.option(1000, "Checkpoint every N steps.")
-    direction: str = config.option("eng-fra", "Translation direction.",
-                                   choices=translation.DIRECTIONS)
+    corpus: str = config.option("", "Tab-separated file of sentence pairs, one a line "
+                                    "(default: Tatoeba's English-French fra-eng.zip).")
+    reverse: bool = config.option(False, "Translate the second column into the first "
+                                         "(French -> English on the default corpus).")
     max_length: int = config.option(10, "Keep pairs with at most this many tokens a side.")
     min_count: int = config.option(2, "Words seen fewer times in training become <unk>.")
     embedding_size: int = config.option(128, "Word embedding size.")
@@ -59,13 +74,19 @@ class Config(config.TrainConfig):
                                                "(0: rank by log-probability alone).")
     validation_sentences: int = config.option(1000, "Validation sentences scored with "
                                                     "greedy BLEU at each evaluation.")
-    translate: str = config.option("", "Translate this sentence with the translator saved "
-                                       "in --run-dir, then exit.")
+    translate: str = config.option(None, "Translate this sentence with the translator saved "
+                                         "in --run-dir, then exit (nothing is trained or "
+                                         "written).")
 
     def __post_init__(self):
         super().__post_init__()
         if self.beam_width < 1:
             raise ValueError(f"--beam-width must be at least 1, got {self.beam_width}")
+        if not 0.0 <= self.dropout < 1.0:  # NaN fails this too
+            raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if not math.isfinite(self.length_penalty):
+            raise ValueError(f"--length-penalty must be a finite number, got "
+                             f"{self.length_penalty}")
         if self.jit_compile:
             raise ValueError("--jit-compile is not supported by l12_translation: its batches "
                              "are bucketed by length, and XLA would recompile the step for "
@@ -73,17 +94,25 @@ class Config(config.TrainConfig):
 
 
 def translate_with_saved(cfg: Config) -> dict:
-    """--translate: load the exported translator of a finished run and translate."""
+    """--translate: load the exported translator of a finished run and translate.
+
+    Reads the run directory and writes nothing to it, whatever the other flags say.
+    """
     path = runtime.saved_model_of(cfg.run_dir, TRANSLATOR_DIR, "l12_translation",
                                   "--translate")
     tokens = translation.tokenize_python([cfg.translate])[0]
     if not tokens:
-        raise ValueError("--translate got an empty sentence")
+        raise ValueError("--translate got an empty sentence: give the sentence to translate")
     vocabulary = translation.Vocabulary.load(path.parent / "source_vocabulary.txt")
     unknown = vocabulary.unknown(tokens)
     if unknown:
         print(f"Unknown words (read as {translation.UNK}): {', '.join(unknown)}")
     translator = tf.saved_model.load(str(path))
+    trained_max_length = int(translator.trained_max_length.numpy())
+    if len(tokens) > trained_max_length:
+        print(f"warning: the sentence has {len(tokens)} tokens but the model was trained on "
+              f"sentences of at most {trained_max_length} (--max-length); expect a poor or "
+              f"cut-off translation", file=sys.stderr)
     sentence = tf.constant(cfg.translate)
     result = {"source": cfg.translate,
               "greedy": translator.translate_greedy(sentence).numpy().decode("utf-8"),
@@ -138,8 +167,9 @@ def show_examples(run, corpus, sources, references, greedy, beam, step) -> None:
     lines = ["| source | reference | greedy | beam |", "|---|---|---|---|"]
     for source, reference_set, greedy_tokens, beam_tokens in zip(sources, references, greedy,
                                                                   beam, strict=True):
-        cells = [translation.detokenize(tokens) for tokens in
-                 (source, reference_set[0], greedy_tokens, beam_tokens)]
+        cells = [corpus.source_orthography.detokenize(source)] + [
+            corpus.target_orthography.detokenize(tokens)
+            for tokens in (reference_set[0], greedy_tokens, beam_tokens)]
         scores = [metrics.sentence_bleu(reference_set, tokens)
                   for tokens in (greedy_tokens, beam_tokens)]
         print(f"  {cells[0]}\n    reference: {cells[1]}\n    greedy:    {cells[2]}  "
@@ -150,13 +180,16 @@ def show_examples(run, corpus, sources, references, greedy, beam, step) -> None:
 
 def main(argv=None) -> dict:
     cfg = config.parse(Config, argv, __doc__, prog="l12_translation")
-    if cfg.translate:
+    if cfg.translate is not None:
         return translate_with_saved(cfg)
+    # Read (and check) the pairs first: a bad --corpus stops before the run writes anything.
+    corpus_path = translation.corpus_path(cfg.corpus, cfg.data_dir)
+    pairs = translation.read_pairs(corpus_path)
     run = runtime.start("l12_translation", cfg)
-    print(translation.ATTRIBUTION)
+    print(f"Sentence pairs: {corpus_path}" if cfg.corpus else translation.ATTRIBUTION)
 
-    corpus = translation.load(cfg.data_dir, direction=cfg.direction, max_length=cfg.max_length,
-                              min_count=cfg.min_count)
+    corpus = translation.make_corpus(pairs, reverse=cfg.reverse, max_length=cfg.max_length,
+                                     min_count=cfg.min_count)
     if run.chief:  # in a multi-worker run only the chief writes the run directory
         corpus.source_vocabulary.save(run.path("source_vocabulary.txt"))
         corpus.target_vocabulary.save(run.path("target_vocabulary.txt"))
@@ -198,7 +231,8 @@ def main(argv=None) -> dict:
                     "test/sentences": len(test_sources)})
     summaries.scalars(run.writer, {name[5:]: value for name, value in results.items()
                                    if name.startswith("test/")}, int(step.numpy()), "test/")
-    print(f"\nExample translations ({translation.ATTRIBUTION}):")
+    print("\nExample translations" + ("" if cfg.corpus else f" ({translation.ATTRIBUTION})")
+          + ":")
     show_examples(run, corpus, test_sources[:6], test_references[:6], greedy[:6], beam[:6],
                   int(step.numpy()))
 
@@ -216,11 +250,13 @@ def main(argv=None) -> dict:
     # A SavedModel that takes a string; reloaded here to show it stands alone.
     translator = seq2seq.Translator(model, corpus.source_vocabulary.tokens,
                                     corpus.target_vocabulary.tokens, beam_width=cfg.beam_width,
-                                    alpha=cfg.length_penalty, max_length=2 * cfg.max_length)
+                                    alpha=cfg.length_penalty, max_length=2 * cfg.max_length,
+                                    trained_max_length=cfg.max_length,
+                                    target_orthography=corpus.target_orthography)
     # Every worker of a multi-worker run saves (the save is collective); the chief's is kept.
     tf.saved_model.save(translator, str(run.write_path(TRANSLATOR_DIR)))
     if run.chief:
-        example = translation.detokenize(test_sources[0])
+        example = corpus.source_orthography.detokenize(test_sources[0])
         reloaded = tf.saved_model.load(str(run.path(TRANSLATOR_DIR)))
         print(f"Saved translator: {run.path(TRANSLATOR_DIR)}\n  {example!r} -> "
               f"{reloaded.translate(tf.constant(example)).numpy().decode('utf-8')!r}\n"

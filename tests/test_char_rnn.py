@@ -15,6 +15,7 @@ from conftest import (
     load_lecture,
     read_results,
 )
+from run_state import directory_state
 
 # --- Data ---
 
@@ -75,6 +76,25 @@ def test_split_is_deterministic_disjoint_and_about_five_percent():
     assert sorted(split.train + split.validation) == sorted(lines)
     assert 0.04 < len(split.validation) / len(lines) < 0.06
     assert set(chars.split_lines(list(reversed(lines))).validation) == set(split.validation)
+
+
+def test_characters_outside_the_vocabulary_are_counted_and_reported():
+    vocabulary = chars.Vocabulary("abc ")
+    counts, total = chars.outside_vocabulary(["abc déjà", "été !"], vocabulary)
+    assert total == 13 and counts == {"é": 3, "d": 1, "j": 1, "à": 1, "t": 1, "!": 1}
+    report = chars.describe_outside(counts, total, "course")
+    assert report.startswith("61.5% of characters (8 of 13) are outside --vocabulary course")
+    assert "most often 'é' (3)" in report and report.endswith("; use --vocabulary corpus")
+    assert "use --vocabulary" not in chars.describe_outside(counts, total, "corpus")
+    assert chars.describe_outside(*chars.outside_vocabulary(["abc"], vocabulary), "course") == ""
+
+
+def test_seeds_are_first_words_the_vocabulary_can_read():
+    vocabulary = chars.Vocabulary("abcdefghijklmnopqrstuvwxyz ")
+    lines = ["usage: x", "the cat", "the dog", "a very-long-first-word", "thequickbrownfox"]
+    assert chars.seeds_from(lines, vocabulary, count=3) == ("the", "a", "thequickbrow")
+    assert chars.seeds_from(lines, vocabulary, count=1) == ("the",)
+    assert chars.seeds_from(["Éé"], vocabulary) == ("a",)
 
 
 def test_bad_text_files_are_clear_errors(tmp_path):
@@ -182,12 +202,13 @@ def test_greedy_generation_follows_the_argmax_chain():
 
 def test_generator_saved_model_round_trip(tmp_path):
     vocabulary = chars.Vocabulary("abcdefghij ")
-    generator = char_rnn.Generator(tiny_model(len(vocabulary)), vocabulary)
+    generator = char_rnn.Generator(tiny_model(len(vocabulary)), vocabulary, ("a", "bc"))
     args = (tf.constant(5, tf.int32), tf.constant(0.0))
     expected = generator.generate(tf.constant("a bc"), *args).numpy().decode()
     tf.saved_model.save(generator, str(tmp_path / "generator"))
     reloaded = tf.saved_model.load(str(tmp_path / "generator"))
     assert reloaded.generate(tf.constant("a bc"), *args).numpy().decode() == expected
+    assert list(reloaded.seeds.numpy()) == [b"a", b"bc"]
     assert expected.startswith("a bc") and len(expected) == 9
     # Characters outside the vocabulary are dropped from the seed.
     assert reloaded.generate(tf.constant("a!? bc"), *args).numpy().decode() == expected
@@ -221,7 +242,7 @@ def corpus_file(tmp_path):
     return path
 
 
-def test_smoke_run_resume_and_generate(tmp_path, corpus_file, capsys):
+def test_smoke_run_resume_and_generate_without_writing(tmp_path, corpus_file, capsys):
     lecture = load_lecture("l11_char_rnn")
     run_dir = tmp_path / "run"
     flags = ["--corpus", str(corpus_file), "--run-dir", str(run_dir), *TINY]
@@ -230,7 +251,8 @@ def test_smoke_run_resume_and_generate(tmp_path, corpus_file, capsys):
     assert results["steps"] == 4 and math.isfinite(results["eval/bits_per_character"])
     assert event_files(run_dir) and (run_dir / "generator" / "saved_model.pb").is_file()
     output = capsys.readouterr().out
-    assert "Samples at step 2" in output and "'Hillary" in output
+    # Seeds from the corpus ("the cat 3 sat ..."), not the tweets' "Hillary".
+    assert "Samples at step 2" in output and "'the" in output and "Hillary" not in output
     assert chars.Vocabulary.load(run_dir / "vocabulary.json") == chars.Vocabulary.course()
 
     lecture.main(["--num-steps", "6", *flags])
@@ -240,6 +262,32 @@ def test_smoke_run_resume_and_generate(tmp_path, corpus_file, capsys):
     texts = lecture.main(["--run-dir", str(run_dir), "--generate", "--start-text", "the c",
                           "--length", "7", "--temperature", "0"])
     assert list(texts) == ["the c"] and len(texts["the c"]) == 12
+    # --generate reads the run and leaves it as it was, whatever the other flags say.
+    before = directory_state(run_dir)
+    assert list(lecture.main(["--run-dir", str(run_dir), "--generate", "--hidden-sizes", "4",
+                              "--num-steps", "50", "--fresh", "--length", "3"])) == ["the"]
+    lecture.main(["--run-dir", str(run_dir), "--generate", "--start-text", "¤the", "--length",
+                  "3"])
+    assert "outside the vocabulary, left out: '¤'" in capsys.readouterr().out
+    for flags, message in ((["--start-text", "¤"], "has no character of the model's"),
+                           (["--temperature", "nan"], "--temperature must be a finite")):
+        with pytest.raises(SystemExit) as exit_info:
+            lecture.cli.guard(lecture.main, ["--run-dir", str(run_dir), "--generate", *flags])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert directory_state(run_dir) == before
+
+
+def test_outside_characters_are_reported_and_corpus_vocabulary_has_none(tmp_path, capsys):
+    lecture = load_lecture("l11_char_rnn")
+    corpus = tmp_path / "help.txt"
+    corpus.write_text("\n".join(f"Usage: tool [OPTION]... FILE {i}!" for i in range(200)))
+    lecture.load_text(lecture.Config(corpus=str(corpus)))
+    # '[', ']' and '!' are not among the course's characters: 3 of 31 to 33 a line.
+    assert ("9.2% of characters (600 of 6,490) are outside --vocabulary course and are "
+            "dropped, most often '[' (200), ']' (200), '!' (200); use --vocabulary corpus\n"
+            ) in capsys.readouterr().out
+    lecture.load_text(lecture.Config(corpus=str(corpus), vocabulary="corpus"))
+    assert "outside --vocabulary" not in capsys.readouterr().out
 
 
 def test_trump_tweets_by_default(tmp_path, data_dir):
@@ -250,21 +298,28 @@ def test_trump_tweets_by_default(tmp_path, data_dir):
     assert results["steps"] == 2 and results["eval/bits_per_character"] > 1.0
 
 
-def test_bad_input_is_a_one_line_error(tmp_path, capsys):
+def test_bad_input_is_a_one_line_error(tmp_path, corpus_file, capsys):
     lecture = load_lecture("l11_char_rnn")
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("café crème\n".encode("latin-1"))
+    # Flags that would make a short run if the value were accepted.
+    tiny_run = ["--num-steps", "1", "--corpus", str(corpus_file), "--run-dir", str(tmp_path / "r"),
+                *TINY]
     cases = ((["--hidden-sizes", "128,x"], "--hidden-sizes must be positive integers"),
              (["--overlap", "50"], "0 <= --overlap < --window"),
+             ([*tiny_run, "--temperature", "nan"], "--temperature must be a finite number"),
+             ([*tiny_run, "--clip-norm", "nan"], "--clip-norm must be positive"),
              (["--generate"], "--generate needs --run-dir"),
              (["--generate", "--run-dir", str(tmp_path)], "no generator in"),
-             (["--corpus", str(latin1), "--run-dir", str(tmp_path / "r")], "not UTF-8"))
+             (["--corpus", str(latin1), "--run-dir", str(tmp_path / "r")], "not UTF-8"),
+             ([*tiny_run, "--start-text", "¤¤"], "--start-text '¤¤' has no character"))
     for flags, message in cases:
         with pytest.raises(SystemExit) as exit_info:
             lecture.cli.guard(lecture.main, flags)
         assert exit_info.value.code == 2
         error = capsys.readouterr().err
         assert message in error and "Traceback" not in error
+    assert not (tmp_path / "r").exists()
 
 
 def test_xla_and_mixed_precision_train(tmp_path, corpus_file):

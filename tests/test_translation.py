@@ -2,6 +2,10 @@
 
 import itertools
 import math
+import pathlib
+import subprocess
+import sys
+import zipfile
 
 from cs20 import metrics
 from cs20.datasets import translation
@@ -17,6 +21,9 @@ from conftest import (
     read_results,
     run_lecture_process,
 )
+from run_state import directory_state
+
+LECTURES = pathlib.Path(__file__).resolve().parents[1] / "lectures"
 
 PAIRS = [("I am cold.", "J'ai froid."), ("Go!", "Va\u202f!"), ("He is here.", "Il est ici."),
          ("I am here.", "Je suis ici."), ("Who is cold?", "Qui a froid\u202f?")] * 4
@@ -27,7 +34,67 @@ PAIRS = [("I am cold.", "J'ai froid."), ("Go!", "Va\u202f!"), ("He is here.", "I
 def test_tokenize_splits_punctuation_and_elisions_and_lowers_case():
     assert translation.tokenize_python(["Je n'ai pas été là\u202f!", "Don't GO."]) == [
         ["je", "n'", "ai", "pas", "été", "là", "!"], ["don'", "t", "go", "."]]
-    assert translation.detokenize(["je", "n'", "ai", "faim", "!"]) == "je n'ai faim !"
+
+
+FRENCH = ["Montrez-moi le chat\u202f!", "Où est Tom ?", "Je vois Tom.", "Dis-le-moi, Tom.",
+          "« Viens », dit-il.", "J'ai 20 % de chances."]
+ENGLISH = ["Show me the cat!", "Where is Tom?", "Can I see Tom?", "Tell me, Tom.",
+           'He said "come".', "I'm 20% sure.", "Tom's dog (a pug) ate it."]
+
+
+def test_detokenize_writes_sentences_the_way_the_training_sentences_are_written():
+    # Learnt from each language's sentences: French spaces before ! and ?, English does not.
+    for sentences in (FRENCH, ENGLISH):
+        orthography = translation.Orthography.learn(sentences)
+        for sentence, tokens in zip(sentences, translation.tokenize_python(sentences),
+                                    strict=True):
+            assert orthography.detokenize(tokens) == " ".join(sentence.split())
+    french = translation.Orthography.learn(FRENCH)
+    assert french.detokenize(["montrez", "-", "moi", "!"]) == "Montrez-moi !"
+    assert french.detokenize(["tom", "n'", "est", "pas", "là", "?"]) == "Tom n'est pas là ?"
+    english = translation.Orthography.learn(ENGLISH)
+    assert english.detokenize(["can", "i", "see", "tom'", "s", "cat", "?"]) == \
+        "Can I see Tom's cat?"
+    assert english.detokenize(["«", "écoute", "!", "»"]) == "« Écoute! »"
+    assert english.detokenize([]) == ""
+    assert english.detokenize(["<unk>", "is", "here", "."]) == "<unk> is here."
+    assert english.detokenize(["3", "cats", "."]) == "3 cats."
+    assert english.detokenize(["«", "écoute", "»"]) == "« Écoute »"
+    # The SavedModel translator writes its output with the same ops.
+    tokens = (*translation.RESERVED, "montrez", "-", "moi", "!", "tom")
+    translator = seq2seq.Translator(seq2seq.Seq2Seq(5, len(tokens), embedding_size=4, units=4),
+                                    ["a"], tokens, beam_width=1, alpha=0.0, max_length=4,
+                                    trained_max_length=3, target_orthography=french)
+    ids = tf.constant([4, 5, 6, 7, 8, translation.EOS_ID, 4])
+    assert translator.text(ids).numpy().decode() == "Montrez-moi ! Tom"
+
+
+def test_read_pairs_from_any_tab_separated_file(tmp_path):
+    plain = tmp_path / "deu.txt"
+    plain.write_text("Hi.\tHallo!\tCC-BY 2.0 (France) Attribution: tatoeba.org #538123\n"
+                     "\n"
+                     "Go.\tGeh.\r\n", encoding="utf-8")
+    assert translation.read_pairs(plain) == [("Hi.", "Hallo!"), ("Go.", "Geh.")]
+    archive = tmp_path / "deu-eng.zip"
+    with zipfile.ZipFile(archive, "w") as output:
+        output.write(plain, "deu-eng/deu.txt")
+        output.writestr("deu-eng/_about.txt", "about")
+    assert translation.read_pairs(archive) == translation.read_pairs(plain)
+    bad_lines = {"no tab here": "line 2", "a\tb\tc\td": "line 2", "Hi.\t ": "line 2"}
+    for line, message in bad_lines.items():
+        (tmp_path / "bad.txt").write_text(f"Hi.\tSalut.\n{line}\nGo.\tVa.\n", encoding="utf-8")
+        with pytest.raises(ValueError, match=message):
+            translation.read_pairs(tmp_path / "bad.txt")
+    (tmp_path / "latin1.txt").write_bytes("Hi.\tSalut.\n\nTea.\tThé.\n".encode("latin-1"))
+    with pytest.raises(ValueError, match="line 3: not UTF-8"):
+        translation.read_pairs(tmp_path / "latin1.txt")
+    with pytest.raises(ValueError, match="is a folder"):
+        translation.read_pairs(tmp_path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        translation.read_pairs(tmp_path / "missing.txt")
+    (tmp_path / "empty.txt").write_text("\n\n")
+    with pytest.raises(ValueError, match="no sentence pairs"):
+        translation.read_pairs(tmp_path / "empty.txt")
 
 
 def test_vocabulary_round_trip_with_unknown_words(tmp_path):
@@ -55,12 +122,11 @@ def test_corpus_filters_splits_deterministically_and_groups_references():
     assert again == corpus
     short = translation.make_corpus(PAIRS, max_length=3, min_count=1)
     assert all(len(s) <= 3 for s in short.train.sources + short.train.targets)
-    reversed_corpus = translation.make_corpus(PAIRS, direction="fra-eng", min_count=1)
+    reversed_corpus = translation.make_corpus(PAIRS, reverse=True, min_count=1)
     assert "froid" in reversed_corpus.source_vocabulary.tokens
+    assert "cold" in reversed_corpus.target_vocabulary.tokens
     split = translation.Split([["a"], ["b"], ["a"]], [["x"], ["y"], ["z"]])
     assert split.references() == ([["a"], ["b"]], [[["x"], ["z"]], [["y"]]])
-    with pytest.raises(ValueError, match="direction"):
-        translation.make_corpus(PAIRS, direction="eng-deu")
 
 
 def test_batches_are_padded_with_zeros_and_masks_mark_real_tokens():
@@ -215,40 +281,136 @@ TINY = ["--batch-size", "16", "--units", "16", "--embedding-size", "8", "--max-l
         "--checkpoint-every", "2", "--beam-width", "2"]
 
 
-def test_smoke_run_resume_translate_and_bad_input(tmp_path, data_dir):
+@pytest.fixture
+def tatoeba_file(tmp_path, data_dir) -> pathlib.Path:
+    """The first 3,000 pairs of fra-eng.zip (the shortest) as a plain file with the third,
+    attribution column of manythings.org's newer releases."""
+    pairs = translation.read_pairs(data_dir / "fra-eng.zip")[:3000]
+    path = tmp_path / "fra.txt"
+    path.write_text("".join(f"{english}\t{french}\tCC-BY 2.0 (France) Attribution: "
+                            f"tatoeba.org #{number}\n"
+                            for number, (english, french) in enumerate(pairs)), encoding="utf-8")
+    return path
+
+
+def test_smoke_run_on_a_corpus_file_reversed_resume_and_read_only_translate(tmp_path,
+                                                                           tatoeba_file,
+                                                                           capsys):
     lecture = load_lecture("l12_translation")
     run_dir = tmp_path / "run"
-    flags = [*TINY, "--run-dir", str(run_dir), "--data-dir", str(data_dir)]
+    flags = [*TINY, "--run-dir", str(run_dir), "--corpus", str(tatoeba_file), "--reverse"]
     lecture.main(["--num-steps", "4", *flags])
     results = read_results(run_dir)
     assert results["steps"] == 4 and math.isfinite(results["train/loss"])
     assert 0.0 <= results["test/bleu_greedy"] <= 1.0 and "test/bleu_beam2" in results
     assert event_files(run_dir) and (run_dir / "checkpoints" / "checkpoint").is_file()
     assert (run_dir / "attention.png").stat().st_size > 0
+    assert "go" in translation.Vocabulary.load(run_dir / "target_vocabulary.txt").tokens
+
+    # French -> English, written as English is: "Va !" <- "Go!", in print and TensorBoard.
+    lines = capsys.readouterr().out.splitlines()
+    shown = [(lines[number - 1].strip(), line.split("reference: ")[1])
+             for number, line in enumerate(lines) if "reference: " in line]
+    assert len(shown) == 6
+    sources, references = (list(texts) for texts in zip(*shown, strict=True))
+    for text in sources + references:
+        assert text[0].isupper() and " - " not in text and not text.endswith(" ."), text
+    assert not any(text.endswith((" !", " ?")) for text in references)
+    events = b"".join(path.read_bytes() for path in event_files(run_dir))
+    assert all(f"| {text} |".encode() in events for text in sources + references)
 
     resumed = run_lecture_process("l12_translation", "--num-steps", "6", *flags)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "Resumed from" in resumed.stdout and "at step 4" in resumed.stdout
 
     # The SavedModel stands alone: a string in, a string out, unknown words allowed.
-    translated = lecture.main(["--run-dir", str(run_dir), "--translate", "I am zzzqx."])
+    # --translate only reads the run, whatever the other flags say (another model size,
+    # more steps, even --fresh): the run directory stays exactly as it was.
+    before = directory_state(run_dir)
+    translated = lecture.main(["--run-dir", str(run_dir), "--translate", "Je suis zzzqx.",
+                               "--units", "32", "--num-steps", "50", "--fresh"])
     assert isinstance(translated["beam"], str) and isinstance(translated["greedy"], str)
+    assert "Unknown words (read as <unk>): zzzqx" in capsys.readouterr().out
     reloaded = tf.saved_model.load(str(run_dir / "translator"))
-    assert reloaded.translate(tf.constant("I am cold.")).numpy().decode() == \
-        lecture.main(["--run-dir", str(run_dir), "--translate", "I am cold."])["beam"]
+    assert reloaded.translate(tf.constant("J'ai froid.")).numpy().decode() == \
+        lecture.main(["--run-dir", str(run_dir), "--translate", "J'ai froid."])["beam"]
     with pytest.raises(tf.errors.InvalidArgumentError, match="empty sentence"):
         reloaded.translate(tf.constant("  "))
-    with pytest.raises(ValueError, match="empty sentence"):
-        lecture.main(["--run-dir", str(run_dir), "--translate", " "])
+    # Longer than --max-length 5: translated, with a warning.
+    lecture.main(["--run-dir", str(run_dir), "--translate", "Je ne sais pas ce que tu veux."])
+    assert "has 9 tokens but the model was trained on sentences of at most 5" in \
+        capsys.readouterr().err
+    for flags in (["--translate", ""], ["--translate", " ", "--units", "32"]):
+        with pytest.raises(SystemExit) as exit_info:
+            lecture.cli.guard(lecture.main, ["--run-dir", str(run_dir), *flags])
+        assert exit_info.value.code == 2
+        error = capsys.readouterr().err
+        assert "--translate got an empty sentence" in error and "Traceback" not in error
+    assert directory_state(run_dir) == before
     with pytest.raises(FileNotFoundError, match="no translator"):
-        lecture.main(["--run-dir", str(tmp_path / "nothing"), "--translate", "Hi."])
+        lecture.main(["--run-dir", str(tmp_path / "nothing"), "--translate", "Salut."])
 
 
-def test_refused_flags_say_why(tmp_path, data_dir):
+def test_bad_corpus_file_is_a_one_line_error_naming_the_line(tmp_path, capsys):
+    lecture = load_lecture("l12_translation")
+    corpus = tmp_path / "pairs.txt"
+    corpus.write_text("Hi.\tSalut.\nHello. Bonjour.\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exit_info:
+        lecture.cli.guard(lecture.main, ["--corpus", str(corpus), "--run-dir",
+                                         str(tmp_path / "run")])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == (
+        f"error: corpus {corpus}, line 2: expected a sentence, a tab and its translation "
+        f"(and optionally a tab and an attribution), got 'Hello. Bonjour.'\n")
+    assert not (tmp_path / "run").exists()
+
+
+# Run in a fresh process: training as usual, then SIGINT (what Ctrl-C sends) at the
+# start of the test set's decoding, i.e. outside the training loop and its handler.
+INTERRUPTED_DECODING = """
+import runpy, signal, sys
+from cs20 import training
+from cs20.models import seq2seq
+
+train, decode_all = training.train, seq2seq.decode_all
+
+def interrupted_decode_all(*args, **kwargs):
+    signal.raise_signal(signal.SIGINT)
+    return decode_all(*args, **kwargs)
+
+def train_then_interrupt(*args, **kwargs):
+    results = train(*args, **kwargs)
+    seq2seq.decode_all = interrupted_decode_all  # the test set's decoding comes next
+    return results
+
+training.train = train_then_interrupt
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_ctrl_c_during_the_final_decoding_stops_with_one_line(tmp_path, tatoeba_file):
+    run_dir = tmp_path / "run"
+    completed = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_DECODING, str(LECTURES / "l12_translation.py"),
+         "--num-steps", "2", *TINY, "--run-dir", str(run_dir), "--corpus", str(tatoeba_file)],
+        capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 130, completed.stderr[-2000:]
+    assert "Traceback" not in completed.stderr
+    assert not (run_dir / "results.json").exists()
+
+
+def test_refused_flags_say_why(tmp_path, data_dir, capsys):
     refused = run_lecture_process("l12_translation", "--num-steps", "2", "--jit-compile",
                                   "--run-dir", str(tmp_path / "x"), "--data-dir", str(data_dir))
     assert refused.returncode == 2 and "--jit-compile" in refused.stderr
     assert "Traceback" not in refused.stderr
+    lecture = load_lecture("l12_translation")
+    for flags, message in ((["--dropout", "nan"], "--dropout must be in [0, 1)"),
+                           (["--length-penalty", "nan"], "--length-penalty must be a finite")):
+        with pytest.raises(SystemExit) as exit_info:
+            lecture.config.parse(lecture.Config, flags)
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_mirrored_on_two_logical_cpus_with_mixed_precision_trains(tmp_path, data_dir):

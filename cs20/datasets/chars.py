@@ -18,6 +18,7 @@ short line is one padded window.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import pathlib
@@ -85,6 +86,41 @@ class Vocabulary:
     @classmethod
     def load(cls, path: pathlib.Path) -> Vocabulary:
         return cls(json.loads(pathlib.Path(path).read_text(encoding="utf-8"))["characters"])
+
+
+def outside_vocabulary(lines: list[str], vocabulary: Vocabulary) -> tuple[collections.Counter, int]:
+    """(count of each character the vocabulary lacks, number of characters in all)."""
+    counts = collections.Counter("".join(lines))
+    for character in vocabulary.characters:
+        counts.pop(character, None)
+    return counts, sum(map(len, lines))
+
+
+def describe_outside(counts: collections.Counter, total: int, vocabulary_name: str) -> str:
+    """One line for the terminal on what `outside_vocabulary` found ("" when nothing)."""
+    outside = sum(counts.values())
+    if not outside:
+        return ""
+    common = ", ".join(f"{character!r} ({count:,})" for character, count in counts.most_common(5))
+    advice = "; use --vocabulary corpus" if vocabulary_name == "course" else ""
+    return (f"{outside / total:.1%} of characters ({outside:,} of {total:,}) are outside "
+            f"--vocabulary {vocabulary_name} and are dropped, most often {common}{advice}")
+
+
+def seeds_from(lines: list[str], vocabulary: Vocabulary, count: int = 6,
+               longest: int = 12) -> tuple[str, ...]:
+    """Up to `count` distinct seeds for samples: the first word (at most `longest`
+    characters) of each line, in order, kept when the vocabulary has all its characters;
+    the vocabulary's first character when no line gives one."""
+    seeds: list[str] = []
+    known = set(vocabulary.characters)
+    for line in lines:
+        seed = line.split()[0][:longest]
+        if seed not in seeds and set(seed) <= known:
+            seeds.append(seed)
+            if len(seeds) == count:
+                break
+    return tuple(seeds) or (vocabulary.characters[0],)
 
 
 def read_lines(path: str | pathlib.Path) -> list[str]:

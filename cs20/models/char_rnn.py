@@ -13,7 +13,8 @@ Temperature 0 here means greedy (argmax).
 
 `Generator` wraps model and vocabulary into a tf.Module whose `generate(seed, length,
 temperature)` runs one character at a time inside a tf.function, carrying the GRU
-states, and can be saved with tf.saved_model.save.
+states, and can be saved with tf.saved_model.save; it keeps its vocabulary
+(`characters`) and the seeds the run sampled from (`seeds`) for whoever loads it.
 """
 
 from __future__ import annotations
@@ -161,7 +162,7 @@ def generate_ids(model: CharRNN, seed_ids, length, temperature):
 class Generator(tf.Module):
     """Seed string + length (+ temperature) -> generated text; a SavedModel."""
 
-    def __init__(self, model: CharRNN, vocabulary: chars.Vocabulary):
+    def __init__(self, model: CharRNN, vocabulary: chars.Vocabulary, seeds: tuple[str, ...]):
         super().__init__()
         self.model = model
         characters = list(vocabulary.characters)
@@ -170,6 +171,7 @@ class Generator(tf.Module):
                 tf.constant(characters), tf.range(1, len(characters) + 1, dtype=tf.int32)),
             default_value=chars.PAD_ID)
         self.characters = tf.Variable([""] + characters, trainable=False)  # id -> character
+        self.seeds = tf.Variable(list(seeds), trainable=False)
 
     @tf.function(input_signature=[tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.int32),
                                   tf.TensorSpec([], tf.float32)])

@@ -246,19 +246,27 @@ def beam_search(step, state, beam_width: int, max_length, source_length, alpha: 
 class Translator(tf.Module):
     """Sentence string -> translated string, exportable with tf.saved_model.save.
 
-    Holds the model and both vocabularies as lookup tables; tokenisation is the same
-    tf.strings code the training data went through.
+    Holds the model, both vocabularies as lookup tables and the target side's
+    orthography; tokenisation and detokenisation are the same tf.strings code that the
+    training data and the lecture's printed translations go through.
+    `trained_max_length` is the longest source (in tokens) it was trained on.
     """
 
     def __init__(self, model: Seq2Seq, source_tokens, target_tokens, *, beam_width: int,
-                 alpha: float, max_length: int):
+                 alpha: float, max_length: int, trained_max_length: int,
+                 target_orthography: translation.Orthography):
         super().__init__()
         self.model = model
         self.source_table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
                 tf.constant(list(source_tokens)), tf.range(len(source_tokens), dtype=tf.int32)),
             default_value=translation.UNK_ID)
-        self.target_tokens = tf.Variable(list(target_tokens), trainable=False)
+        # Target ids -> words as written ("tom" -> "Tom").
+        self.target_words = tf.Variable([target_orthography.written(token)
+                                         for token in target_tokens], trainable=False)
+        self.joins_left = target_orthography.joins_left
+        self.joins_right = target_orthography.joins_right
+        self.trained_max_length = tf.Variable(trained_max_length, trainable=False)
         self.beam_width = beam_width
         self.alpha = alpha
         self.max_length = max_length
@@ -269,12 +277,12 @@ class Translator(tf.Module):
                                      message="empty sentence: nothing to translate")
         return self.source_table.lookup(tokens).to_tensor()  # (1, source)
 
-    def words(self, ids):
-        """(max_length,) ids -> one string, cut at EOS."""
+    def text(self, ids):
+        """(max_length,) ids -> the written sentence, cut at EOS."""
         length = tf.reduce_min(tf.concat([tf.where(ids == translation.EOS_ID)[:, 0],
                                           [tf.size(ids, out_type=tf.int64)]], 0))
-        words = tf.gather(self.target_tokens, ids[:length])
-        return tf.strings.regex_replace(tf.strings.reduce_join(words, separator=" "), "' ", "'")
+        return translation.detokenize_words(tf.gather(self.target_words, ids[:length]),
+                                            self.joins_left, self.joins_right)
 
     @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
     def translate(self, sentence):
@@ -284,7 +292,7 @@ class Translator(tf.Module):
                                         self.model.encode(source))
         tokens, _, _ = beam_search(self.model.step_function(encoded), encoded[2], self.beam_width,
                                    self.max_length, tf.shape(source)[1], self.alpha)
-        return self.words(tokens[0])
+        return self.text(tokens[0])
 
     @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
     def translate_greedy(self, sentence):
@@ -293,7 +301,7 @@ class Translator(tf.Module):
         encoded = self.model.encode(source)
         tokens, _ = greedy(self.model.step_function(encoded), encoded[2], self.max_length,
                            tf.shape(source)[1])
-        return self.words(tokens[0])
+        return self.text(tokens[0])
 
 
 def make_decoder(model: Seq2Seq, beam_width: int, alpha: float, max_length: int):
