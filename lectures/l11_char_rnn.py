@@ -76,13 +76,17 @@ class Config(config.TrainConfig):
     overlap: int = config.option(25, "Characters shared by neighbouring windows.")
     hidden_sizes: str = config.option("128,256", "Units of each stacked GRU, comma-separated.")
     dropout: float = config.option(0.0, "Dropout between the GRUs and before the output.")
-    temperature: float = config.option(0.8, "Sampling temperature (0: greedy).")
-    length: int = config.option(200, "Characters generated per sample.")
+    temperature: float = config.option(0.8, "Sampling temperature (0: greedy).",
+                                       changeable=True)
+    length: int = config.option(200, "Characters generated per sample.",
+                                changeable=True)
     start_text: str = config.option("", "Seed of the samples (default: the course's 11 seeds; "
                                         "with --corpus, the first words of its first "
-                                        "validation lines).")
+                                        "validation lines).",
+                                    changeable=True)
     generate: bool = config.option(False, "Print samples from the generator saved in "
-                                          "--run-dir, without training or writing anything.")
+                                          "--run-dir, without training or writing anything.",
+                                   changeable=True)
 
     def __post_init__(self):
         super().__post_init__()

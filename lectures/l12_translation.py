@@ -69,14 +69,18 @@ class Config(config.TrainConfig):
                                                "multiplicative (Luong).",
                                    choices=("additive", "multiplicative"))
     dropout: float = config.option(0.2, "Dropout on embeddings and attentional vectors.")
-    beam_width: int = config.option(4, "Beam width for the beam-search translations.")
+    beam_width: int = config.option(4, "Beam width for the beam-search translations.",
+                                    changeable=True)
     length_penalty: float = config.option(0.6, "Length penalty alpha of beam search "
-                                               "(0: rank by log-probability alone).")
+                                               "(0: rank by log-probability alone).",
+                                          changeable=True)
     validation_sentences: int = config.option(1000, "Validation sentences scored with "
-                                                    "greedy BLEU at each evaluation.")
+                                                    "greedy BLEU at each evaluation.",
+                                              changeable=True)
     translate: str = config.option(None, "Translate this sentence with the translator saved "
                                          "in --run-dir, then exit (nothing is trained or "
-                                         "written).")
+                                         "written).",
+                                   changeable=True)
 
     def __post_init__(self):
         super().__post_init__()
