@@ -97,11 +97,8 @@ class Config(config.TrainConfig):
             raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}")
         if not 0.0 < self.decay_rate <= 1.0:
             raise ValueError(f"--decay-rate must be in (0, 1], got {self.decay_rate}")
-        if not self.clip_norm > 0:  # NaN fails this too
+        if not self.clip_norm > 0:
             raise ValueError(f"--clip-norm must be positive, got {self.clip_norm}")
-        if not math.isfinite(self.temperature):
-            raise ValueError(f"--temperature must be a finite number (0: greedy), got "
-                             f"{self.temperature}")
         hidden_sizes(self)  # a malformed list is a one-line error now, not later
 
 

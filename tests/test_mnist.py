@@ -1,6 +1,6 @@
 """MNIST via tensorflow-datasets, prepared offline: split sizes and pipeline shapes."""
 
-from cs20.datasets import mnist
+from cs20.datasets import mnist, shuffling
 
 import numpy as np
 import pytest
@@ -49,14 +49,14 @@ def test_shuffled_indices_are_a_new_permutation_each_epoch():
     import tensorflow as tf
 
     positions = tf.range(0, 3 * 50, dtype=tf.int64)
-    indices = mnist.shuffled_indices(positions, 50, seed=7).numpy()
+    indices = shuffling.shuffled_indices(positions, 50, seed=7).numpy()
     epochs = indices.reshape(3, 50)
     for epoch in epochs:
         assert sorted(epoch) == list(range(50))
     assert list(epochs[0]) != list(epochs[1]) and list(epochs[0]) != list(range(50))
-    again = mnist.shuffled_indices(positions, 50, seed=7).numpy()
+    again = shuffling.shuffled_indices(positions, 50, seed=7).numpy()
     assert (again == indices).all()
-    assert (mnist.shuffled_indices(positions, 50, seed=8).numpy() != indices).any()
+    assert (shuffling.shuffled_indices(positions, 50, seed=8).numpy() != indices).any()
 
 
 def test_a_training_iterator_checkpoints_a_position_not_a_buffer(tmp_path, data_dir):

@@ -406,7 +406,7 @@ def test_refused_flags_say_why(tmp_path, data_dir, capsys):
     assert refused.returncode == 2 and "--jit-compile" in refused.stderr
     assert "Traceback" not in refused.stderr
     lecture = load_lecture("l12_translation")
-    for flags, message in ((["--dropout", "nan"], "--dropout must be in [0, 1)"),
+    for flags, message in ((["--dropout", "nan"], "--dropout must be a finite number"),
                            (["--length-penalty", "nan"], "--length-penalty must be a finite")):
         with pytest.raises(SystemExit) as exit_info:
             lecture.config.parse(lecture.Config, flags)

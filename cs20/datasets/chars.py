@@ -24,6 +24,7 @@ import json
 import pathlib
 import zlib
 
+from cs20.datasets import shuffling
 from cs20.datasets.text_corpus import read_text
 
 import numpy as np
@@ -196,12 +197,14 @@ def inputs_and_labels(windows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
 
 
 def training_dataset(windows: np.ndarray, batch_size: int, seed: int) -> tf.data.Dataset:
-    """Shuffled, repeating batches of (inputs, labels); reshuffled every pass."""
-    return (tf.data.Dataset.from_tensor_slices(windows)
-            .shuffle(len(windows), seed=seed, reshuffle_each_iteration=True)
-            .repeat()
-            .batch(batch_size, drop_remainder=True)
-            .map(inputs_and_labels, num_parallel_calls=tf.data.AUTOTUNE)
+    """Shuffled, repeating batches of (inputs, labels); reshuffled every pass. Shuffled
+    by position (`shuffling`): a checkpoint saves where the stream is, not a buffer of
+    73,000 windows."""
+    all_windows = tf.constant(windows)  # (num_windows, window)
+    return (shuffling.index_batches(len(windows), batch_size, shuffle=True, seed=seed,
+                                    repeat=True, drop_remainder=True)
+            .map(lambda index: inputs_and_labels(tf.gather(all_windows, index)),
+                 num_parallel_calls=tf.data.AUTOTUNE)
             .prefetch(tf.data.AUTOTUNE))
 
 

@@ -28,7 +28,7 @@ import dataclasses
 import hashlib
 import pathlib
 
-from cs20.datasets import idx, sources, tfrecord
+from cs20.datasets import idx, shuffling, sources, tfrecord
 
 import numpy as np
 import tensorflow as tf
@@ -236,41 +236,17 @@ def preprocess(images, labels, flatten: bool = False, one_hot: bool = False):
 def make_dataset(split: Split, batch_size: int, *, shuffle: bool = False, seed: int = 0,
                  repeat: bool = False, flatten: bool = False, one_hot: bool = False,
                  drop_remainder: bool = False) -> tf.data.Dataset:
-    """Batches of (images, labels) from in-memory arrays, prefetched.
-
-    Shuffling is a fresh permutation of the whole split every epoch, computed from the
-    position in the stream (`shuffled_indices`) instead of drawn from a shuffle buffer:
-    a checkpoint of the iterator then saves a position (a few kB) instead of the
-    buffer's 55,000 entries (12 MB and a second per save before).
-    """
+    """Batches of (images, labels) from in-memory arrays, prefetched. Shuffled by
+    position (`shuffling`): a checkpoint saves where the stream is, not a buffer."""
     images = tf.constant(split.images)
     labels = tf.constant(split.labels)
-    num_examples = len(split)
-    positions = tf.data.Dataset.counter() if repeat else tf.data.Dataset.range(num_examples)
-    batches = positions.batch(batch_size, drop_remainder=drop_remainder)  # (batch,) int64
-    if shuffle:
-        batches = batches.map(lambda batch: shuffled_indices(batch, num_examples, seed))
-    else:
-        batches = batches.map(lambda batch: batch % num_examples)
-    batches = batches.map(
+    indices = shuffling.index_batches(len(split), batch_size, shuffle=shuffle, seed=seed,
+                                      repeat=repeat, drop_remainder=drop_remainder)
+    batches = indices.map(
         lambda index: preprocess(tf.gather(images, index), tf.gather(labels, index),
                                  flatten=flatten, one_hot=one_hot),
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return batches.prefetch(tf.data.AUTOTUNE)
-
-
-def shuffled_indices(positions: tf.Tensor, num_examples: int, seed: int) -> tf.Tensor:
-    """(n,) positions in an endless stream -> (n,) example indices: within each epoch
-    (num_examples consecutive positions) a permutation of 0..num_examples-1, another one
-    each epoch, the same for the same seed. Stateless (RandomIndexShuffle), so resuming
-    needs nothing but the position."""
-    epochs = positions // num_examples
-    seeds = tf.stack([tf.fill(tf.shape(epochs), tf.constant(seed, tf.int64)), epochs,
-                      tf.zeros_like(epochs)], axis=1)  # (n, 3): one permutation per epoch
-    # The raw op: TF 2.21's tf.random.experimental.index_shuffle pads any seed to 4
-    # numbers and then rejects it.
-    return tf.raw_ops.RandomIndexShuffle(index=positions % num_examples, seed=seeds,
-                                         max_index=tf.constant(num_examples - 1, tf.int64))
 
 
 def write_tfrecords(splits: Splits, directory, *, num_shards: int = 4,
