@@ -106,38 +106,65 @@ def _tail(path) -> str:
         return log.read()[-3000:]
 
 
+def _eventually(check, seconds: float = 30.0) -> None:
+    """Runs `check` until it passes: TensorBoard lists a run before it has read all of it."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 @pytest.mark.parametrize("plugin", sorted(EXPECTED_TAGS))
 def test_tags_of_every_plugin_a_lecture_writes(tensorboard, plugin):
-    listed = tensorboard(f"/plugin/{plugin}/tags")
-    for lecture, tags in EXPECTED_TAGS[plugin].items():
-        run = f"{lecture}/tiny"
-        assert run in listed, f"{plugin} lists no {run}: {sorted(listed)}"
-        assert tags <= set(listed[run]), f"{plugin}/{run}: {sorted(listed[run])}"
+    def check():
+        listed = tensorboard(f"/plugin/{plugin}/tags")
+        for lecture, tags in EXPECTED_TAGS[plugin].items():
+            run = f"{lecture}/tiny"
+            assert run in listed, f"{plugin} lists no {run}: {sorted(listed)}"
+            assert tags <= set(listed[run]), f"{plugin}/{run}: {sorted(listed[run])}"
+
+    _eventually(check)
 
 
-def test_graphs_and_hparams_of_every_run(tensorboard):
-    graphs = tensorboard("/plugin/graphs/info")
-    for lecture in GRAPH_LECTURES:
-        entry = graphs.get(f"{lecture}/tiny", {})
-        # A graph written by tf.summary.graph is the run's; a traced one has a tag.
-        assert entry.get("run_graph") or any(tag["op_graph"] for tag in entry["tags"].values()), \
-            f"no graph for {lecture}: {entry}"
-    # The HParams tab asks for sessions of every status (a run logs no status).
-    groups = tensorboard("/plugin/hparams/session_groups",
-                         {"startIndex": 0, "sliceSize": 100,
-                          "allowedStatuses": HPARAMS_STATUSES})["sessionGroups"]
-    sessions = {session["name"]: group["hparams"] for group in groups
-                for session in group["sessions"]}
-    for lecture in TINY_RUNS:
-        assert "seed" in sessions[f"{lecture}/tiny"], f"no hparams for {lecture}"
-    assert sessions["l05_word2vec/tiny"]["vocab_size"] == 2000
+def test_graphs(tensorboard):
+    def check():
+        graphs = tensorboard("/plugin/graphs/info")
+        for lecture in GRAPH_LECTURES:
+            entry = graphs.get(f"{lecture}/tiny", {"tags": {}})
+            # A graph written by tf.summary.graph is the run's; a traced one has a tag.
+            assert entry.get("run_graph") or any(tag["op_graph"]
+                                                 for tag in entry["tags"].values()), \
+                f"no graph for {lecture}: {entry}"
+
+    _eventually(check)
+
+
+def test_hparams_of_every_run(tensorboard):
+    def check():
+        # The HParams tab asks for sessions of every status (a run logs no status).
+        groups = tensorboard("/plugin/hparams/session_groups",
+                             {"startIndex": 0, "sliceSize": 100,
+                              "allowedStatuses": HPARAMS_STATUSES})["sessionGroups"]
+        sessions = {session["name"]: group["hparams"] for group in groups
+                    for session in group["sessions"]}
+        for lecture in TINY_RUNS:
+            assert "seed" in sessions.get(f"{lecture}/tiny", {}), \
+                f"no hparams for {lecture}: {sorted(sessions)}"
+        assert sessions["l05_word2vec/tiny"]["vocab_size"] == 2000
+
+    _eventually(check)
 
 
 def test_projector_serves_the_embedding_and_its_labels(tensorboard):
     assert PROJECTOR_RUN in tensorboard("/plugin/projector/runs"), \
         "the projector lists no run: its checkpoint or config was not found"
     info = tensorboard(f"/plugin/projector/info?run={PROJECTOR_RUN}")
-    (embedding,) = [entry for entry in info["embeddings"] if entry["tensorName"] == PROJECTOR_TENSOR]
+    (embedding,) = [entry for entry in info["embeddings"]
+                    if entry["tensorName"] == PROJECTOR_TENSOR]
     assert [int(size) for size in embedding["tensorShape"]] == [50, 16]
     query = f"?run={PROJECTOR_RUN}&name={PROJECTOR_TENSOR}"
     labels = tensorboard(f"/plugin/projector/metadata{query}").decode().splitlines()
