@@ -97,6 +97,11 @@ class Config(config.TrainConfig):
                              "to speed up), and the NCE logits need float32")
         if self.steps_per_call < 1:
             raise ValueError(f"--steps-per-call must be at least 1, got {self.steps_per_call}")
+        if self.vocab_size < self.num_sampled:
+            raise ValueError(f"--vocab-size {self.vocab_size} is smaller than --num-sampled "
+                             f"{self.num_sampled}: each step draws that many different negative "
+                             "words from the vocabulary; raise --vocab-size or lower "
+                             "--num-sampled")
 
 
 def corpus_path(name_or_path: str, data_dir: str):
@@ -178,7 +183,9 @@ def main(argv=None) -> dict:
         jit_compile=cfg.jit_compile, sampler_seed=cfg.seed)
     if cfg.strategy == "default":
         write_graph(run, train_step, dataset)
-    steps = training.compile_steps(run.strategy, train_step)
+    # One step per call takes a batch; several take the iterator (see training.train).
+    compile_function = training.compile_steps if cfg.steps_per_call > 1 else training.compile_step
+    steps = compile_function(run.strategy, train_step)
 
     # A fixed batch and fixed negatives, to watch the distribution of per-pair losses.
     probe_centers, probe_contexts = next(iter(dataset))
