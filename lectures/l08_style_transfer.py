@@ -44,7 +44,8 @@ class Config(config.TrainConfig):
     learning_rate: float = config.option(2.0, "Adam learning rate, in pixel values (0-255).")
     content_weight: float = config.option(0.01, "Weight of the content loss (course: 0.01).")
     style_weight: float = config.option(1.0, "Weight of the style loss (course: 1).")
-    tv_weight: float = config.option(0.0, "Weight of the total-variation loss (smoothness).")
+    tv_weight: float = config.option(30.0, "Weight of the total-variation loss: smooths the "
+                                           "pixel grain away (0: off, as the course).")
     backbone: str = config.option("auto", "Feature network (auto: VGG-19 if its weights are "
                                           "available, else SqueezeNet).",
                                   choices=("auto", "vgg19", "squeezenet"))
@@ -116,6 +117,12 @@ def main(argv=None) -> dict:
     results["initial/loss"] = float(first["loss"])
     results["final/loss_reduction"] = float(first["loss"] / last["loss"])
     results["backbone"] = backbone_name
+    # Grain (the result's high-frequency energy over the photo's) and edge lines (an edge
+    # row's step to its neighbour over the interior's; about 1 when there is none).
+    final = image.pixels[0].numpy()  # (height, width, 3)
+    results["final/high_frequency_ratio"] = (style_transfer.high_frequency_energy(final)
+                                             / style_transfer.high_frequency_energy(content_image))
+    results["final/border_step_ratio"] = max(style_transfer.border_steps(final).values())
 
     images.save_png(image.pixels[0], run.path("final.png"))
     # Full resolution, side by side, to judge by eye: content | style | result.
