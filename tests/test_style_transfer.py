@@ -78,9 +78,10 @@ def test_squeezenet_feature_shapes_and_size():
     assert backbone.count_params() == 722_496  # keras-squeezenet v1.1 without the classifier
     extractor = style_transfer.feature_extractor(backbone, style_transfer.SQUEEZENET_LAYERS)
     shapes = [tuple(output.shape) for output in extractor(tf.zeros((1, 64, 64, 3)))]
-    # content fire5 (1/8), then relu_conv1, fire2, fire4, fire6, fire8 (1/2 .. 1/16).
-    assert shapes == [(1, 7, 7, 256), (1, 31, 31, 64), (1, 15, 15, 128), (1, 7, 7, 256),
-                      (1, 3, 3, 384), (1, 3, 3, 512)]
+    # 64 pixels + 16 mirrored on each side = 96. content fire5 (1/8), then relu_conv1,
+    # fire2, fire4, fire6, fire8 (1/2 .. 1/16).
+    assert shapes == [(1, 11, 11, 256), (1, 47, 47, 64), (1, 23, 23, 128), (1, 11, 11, 256),
+                      (1, 5, 5, 384), (1, 5, 5, 512)]
 
 
 def test_vgg19_feature_shapes_with_average_pooling():
@@ -89,8 +90,9 @@ def test_vgg19_feature_shapes_with_average_pooling():
     assert "AveragePooling2D" in kinds and "MaxPooling2D" not in kinds
     extractor = style_transfer.feature_extractor(backbone, style_transfer.VGG19_LAYERS)
     shapes = [tuple(output.shape) for output in extractor(tf.zeros((1, 32, 32, 3)))]
-    assert shapes == [(1, 4, 4, 512), (1, 32, 32, 64), (1, 16, 16, 128), (1, 8, 8, 256),
-                      (1, 4, 4, 512), (1, 2, 2, 512)]
+    # 32 pixels + 16 mirrored on each side = 64.
+    assert shapes == [(1, 8, 8, 512), (1, 64, 64, 64), (1, 32, 32, 128), (1, 16, 16, 256),
+                      (1, 8, 8, 512), (1, 4, 4, 512)]
 
 
 def test_squeezenet_weights_load_by_name(data_dir):
