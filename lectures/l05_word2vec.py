@@ -12,7 +12,8 @@ the model, the lecture shows what managing a long experiment takes:
   embedding norms (at summary steps only: a 50,000 x 128 histogram is not free), and the
   nearest neighbours of a few probe words as text;
 - the TensorBoard projector for the 3,000 most frequent words (`metadata.tsv` +
-  `projector_config.pbtxt` in the run directory; `vectors.tsv` for projector.tensorflow.org);
+  `projector_config.pbtxt` in the run directory, found from any directory TensorBoard is
+  started in; `vectors.tsv` for projector.tensorflow.org);
 - an evaluation at the end: Mikolov's analogies (questions-words.txt, only questions
   whose four words are in the vocabulary; `eval/analogy_covered` says how many) and the
   Spearman correlation with WordSim-353's human similarity scores.
