@@ -1,20 +1,31 @@
-"""Lecture 8b's style-transfer step: seconds per step by backbone, image size and mode, as JSON.
+"""Lecture 8b: seconds per step by backbone, image size and mode; grain and edge lines; JSON.
 
     CS20_DATA_DIR=../shared/data python benchmarks/style_transfer.py [--steps 5]
-                                                                     [--backbones squeezenet,vgg19]
+        [--backbones squeezenet,vgg19] [--tv-weights 0,10,30] [--quality-size 512]
 
 For each backbone (SqueezeNet with its ImageNet weights; VGG-19 with random weights when its
 ImageNet weights are not at hand, which costs exactly the same time per step), each image
 size (the longer side, 256 and 512 pixels, grace_hopper.jpg with starry_night.jpg) and each
 mode (eager, tf.function, tf.function with XLA), one Adam step of the image is run once to
 warm up (tracing, compiling) and then timed over `--steps` steps.
+
+Quality: lectures/l08_style_transfer.py run to the end (its own process, default flags
+otherwise) for each `--tv-weights` value at `--quality-size`, with the figures from its
+results.json: `final/high_frequency_ratio`, the result's mean squared Laplacian over the
+content photo's (grain; the style picture's own ratio is printed for reference), and
+`final/border_step_ratio`, the largest step from an edge row or column to its neighbour
+over the mean step between interior neighbours (about 1: no line along the edge).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import pathlib
 import platform
+import subprocess
+import sys
+import tempfile
 import time
 
 from cs20.datasets import images
@@ -24,15 +35,36 @@ import keras
 import tensorflow as tf
 
 MODES = {"eager": None, "tf_function": False, "tf_function_xla": True}
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+QUALITY_FIGURES = ("final/high_frequency_ratio", "final/border_step_ratio", "final/style_loss",
+                   "final/content_loss", "wall_seconds")
+
+
+def pictures(image_size: int):
+    """grace_hopper scaled to `image_size` and starry_night fitted to it, (h, w, 3) each."""
+    content_image = images.resize_longer_side(images.load(images.locate("grace_hopper")),
+                                              image_size)
+    height, width = content_image.shape[:2]
+    return content_image, images.fit(images.load(images.locate("starry_night")), height, width)
+
+
+def quality(tv_weight: float, image_size: int) -> dict:
+    """A full lecture run with this total-variation weight: its grain and edge figures."""
+    with tempfile.TemporaryDirectory() as scratch:
+        completed = subprocess.run(
+            [sys.executable, str(ROOT / "lectures" / "l08_style_transfer.py"), "--run-dir",
+             scratch, "--tv-weight", str(tv_weight), "--image-size", str(image_size)],
+            capture_output=True, text=True)
+        if completed.returncode != 0:
+            return {"error": completed.stderr.strip().splitlines()[-1]}
+        results = json.loads((pathlib.Path(scratch) / "results.json").read_text())
+    return {name: results[name] for name in QUALITY_FIGURES}
 
 
 def seconds_per_step(backbone_name: str, image_size: int, jit_compile: bool | None,
                      num_steps: int) -> float:
     """Mean seconds of one update of the image; jit_compile None runs the step eagerly."""
-    content_image = images.resize_longer_side(images.load(images.locate("grace_hopper")),
-                                              image_size)
-    height, width = content_image.shape[:2]
-    style_image = images.fit(images.load(images.locate("starry_night")), height, width)
+    content_image, style_image = pictures(image_size)
     layers = style_transfer.BACKBONE_LAYERS[backbone_name]
     weights = "default" if backbone_name == "squeezenet" else None
     if backbone_name == "vgg19" and style_transfer.VGG19_CACHE_FILE.is_file():
@@ -61,7 +93,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5, help="timed steps per configuration")
     parser.add_argument("--backbones", default="squeezenet,vgg19",
                         help="comma-separated: squeezenet, vgg19")
-    parser.add_argument("--sizes", default="256,512", help="comma-separated image sizes")
+    parser.add_argument("--sizes", default="256,512",
+                        help="comma-separated image sizes for the timings (empty: none)")
+    parser.add_argument("--tv-weights", default="0,10,30",
+                        help="comma-separated total-variation weights for the quality runs "
+                             "(empty: none)")
+    parser.add_argument("--quality-size", type=int, default=512,
+                        help="image size of the quality runs")
     arguments = parser.parse_args()
     backbones = arguments.backbones.split(",")
     unknown = [name for name in backbones if name not in style_transfer.BACKBONE_LAYERS]
@@ -70,12 +108,20 @@ def main() -> None:
 
     table = {}
     for backbone_name in backbones:
-        for image_size in map(int, arguments.sizes.split(",")):
+        for image_size in [int(size) for size in arguments.sizes.split(",") if size]:
             row = {mode: round(seconds_per_step(backbone_name, image_size, jit, arguments.steps), 4)
                    for mode, jit in MODES.items()}
             row["tf_function_speedup_over_eager"] = round(row["eager"] / row["tf_function"], 2)
             table[f"{backbone_name}_{image_size}px"] = row
+    content_image, style_image = pictures(arguments.quality_size)
+    tv_weights = [float(weight) for weight in arguments.tv_weights.split(",") if weight]
+    grain = {"style_picture_high_frequency_ratio": round(
+                 style_transfer.high_frequency_energy(style_image)
+                 / style_transfer.high_frequency_energy(content_image), 3),
+             **{f"tv_weight_{weight:g}": quality(weight, arguments.quality_size)
+                for weight in tv_weights}}
     print(json.dumps({"seconds_per_step": table,
+                      f"quality_{arguments.quality_size}px": grain,
                       "vgg19_weights": "imagenet" if style_transfer.VGG19_CACHE_FILE.is_file()
                       else "random (same cost per step; ImageNet weights not available here)",
                       "steps_timed": arguments.steps,

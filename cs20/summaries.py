@@ -6,7 +6,6 @@ Tags follow `<split>/<name>` (`train/loss`, `eval/accuracy`) so TensorBoard grou
 from __future__ import annotations
 
 import io
-import os
 import pathlib
 
 import numpy as np
@@ -99,6 +98,14 @@ def projector(directory: pathlib.Path, name: str, vectors: np.ndarray,
     `vectors.tsv` (for the web projector's "Load"), a checkpoint holding the vectors
     under `projector/`, and `projector_config.pbtxt` naming that checkpoint's tensor.
     Returns the paths and the tensor name.
+
+    The config names no checkpoint path: TensorBoard opens a `model_checkpoint_path` as
+    given, relative to *its own* working directory, so a relative one only works when
+    TensorBoard is started inside the run directory, and an absolute one breaks when the
+    run is moved. Without one, TensorBoard takes the latest checkpoint recorded in the
+    run directory's `checkpoint` file, whose path is relative to that directory; the
+    metadata path is resolved against the config's directory. So the projector works
+    from any working directory, and after the run directory is copied or moved.
     """
     from tensorboard.plugins import projector as projector_plugin
 
@@ -107,11 +114,14 @@ def projector(directory: pathlib.Path, name: str, vectors: np.ndarray,
     metadata.write_text("".join(f"{label}\n" for label in labels), encoding="utf-8")
     vectors_path = directory / "vectors.tsv"
     np.savetxt(vectors_path, vectors, delimiter="\t", fmt="%.6g")
-    checkpoint_prefix = tf.train.Checkpoint(**{name: tf.Variable(vectors)}).write(
-        str(directory / "projector" / name))
+    # The manager records the checkpoint, relative to `directory`, in directory/checkpoint
+    # (the run's training checkpoints keep their own record in checkpoints/).
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(**{name: tf.Variable(vectors)}),
+                                         directory, max_to_keep=1,
+                                         checkpoint_name=f"projector/{name}")
+    checkpoint_prefix = manager.save()
     tensor_name = f"{name}/.ATTRIBUTES/VARIABLE_VALUE"
     config = projector_plugin.ProjectorConfig()
-    config.model_checkpoint_path = os.path.relpath(checkpoint_prefix, directory)
     embedding = config.embeddings.add()
     embedding.tensor_name = tensor_name
     embedding.metadata_path = metadata.name

@@ -12,7 +12,8 @@ the model, the lecture shows what managing a long experiment takes:
   embedding norms (at summary steps only: a 50,000 x 128 histogram is not free), and the
   nearest neighbours of a few probe words as text;
 - the TensorBoard projector for the 3,000 most frequent words (`metadata.tsv` +
-  `projector_config.pbtxt` in the run directory; `vectors.tsv` for projector.tensorflow.org);
+  `projector_config.pbtxt` in the run directory, found from any directory TensorBoard is
+  started in; `vectors.tsv` for projector.tensorflow.org);
 - an evaluation at the end: Mikolov's analogies (questions-words.txt, only questions
   whose four words are in the vocabulary; `eval/analogy_covered` says how many) and the
   Spearman correlation with WordSim-353's human similarity scores.
@@ -97,6 +98,11 @@ class Config(config.TrainConfig):
                              "to speed up), and the NCE logits need float32")
         if self.steps_per_call < 1:
             raise ValueError(f"--steps-per-call must be at least 1, got {self.steps_per_call}")
+        if self.vocab_size < self.num_sampled:
+            raise ValueError(f"--vocab-size {self.vocab_size} is smaller than --num-sampled "
+                             f"{self.num_sampled}: each step draws that many different negative "
+                             "words from the vocabulary; raise --vocab-size or lower "
+                             "--num-sampled")
 
 
 def corpus_path(name_or_path: str, data_dir: str):
@@ -178,7 +184,9 @@ def main(argv=None) -> dict:
         jit_compile=cfg.jit_compile, sampler_seed=cfg.seed)
     if cfg.strategy == "default":
         write_graph(run, train_step, dataset)
-    steps = training.compile_steps(run.strategy, train_step)
+    # One step per call takes a batch; several take the iterator (see training.train).
+    compile_function = training.compile_steps if cfg.steps_per_call > 1 else training.compile_step
+    steps = compile_function(run.strategy, train_step)
 
     # A fixed batch and fixed negatives, to watch the distribution of per-pair losses.
     probe_centers, probe_contexts = next(iter(dataset))

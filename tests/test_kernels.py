@@ -1,6 +1,10 @@
 """Lecture 7's image kernels: golden values on tiny images, the lecture's outputs, bad input."""
 
+import struct
+import zlib
+
 from cs20 import kernels
+from cs20.datasets import images
 
 import numpy as np
 import pytest
@@ -81,3 +85,43 @@ def test_lecture_bad_image_is_a_one_line_error(tmp_path):
     assert not (tmp_path / "r").exists()  # refused before any run directory was made
     with pytest.raises(ValueError, match="--stride"):
         lecture.main(["--stride", "0", "--run-dir", str(tmp_path / "r")])
+
+
+def png_header(path, height: int, width: int):
+    """A PNG that declares its size and holds no pixels: huge pictures without the memory."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"")
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def test_size_is_read_from_the_header_alone(tmp_path):
+    assert images.dimensions(png_header(tmp_path / "huge.png", 8000, 6000)) == (8000, 6000)
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_pictures_too_large_to_decode_are_refused_before_anything_is_written(tmp_path):
+    lecture = load_lecture("l07_kernels")
+    run_dir = tmp_path / "run"
+    for (height, width), message in {(12_000, 10_000): "120 megapixels",
+                                     (40_000, 40_000): "too large to decode"}.items():
+        with pytest.raises(ValueError, match=message):
+            lecture.main(["--image", str(png_header(tmp_path / "huge.png", height, width)),
+                          "--run-dir", str(run_dir)])
+    assert not run_dir.exists()
+
+
+def test_a_picture_over_max_size_is_filtered_scaled_down(tmp_path, capsys):
+    pixels = np.random.default_rng(0).integers(0, 256, (400, 600, 3), dtype=np.uint8)
+    path = tmp_path / "large.png"
+    path.write_bytes(tf.io.encode_png(pixels).numpy())
+    results = load_lecture("l07_kernels").main(["--image", str(path), "--max-size", "300",
+                                                "--run-dir", str(tmp_path / "run")])
+    assert (results["image/height"], results["image/width"]) == (200, 300)
+    assert (results["image/file_height"], results["image/file_width"]) == (400, 600)
+    assert "is 400x600: filtering it scaled down to 200x300" in capsys.readouterr().out

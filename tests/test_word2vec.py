@@ -209,6 +209,23 @@ def test_bad_flags_are_one_line_errors(tmp_path, data_dir):
     assert missing.returncode == 2 and "does not exist" in missing.stderr
 
 
+def test_vocabulary_smaller_than_the_negatives_is_refused_before_writing(tmp_path, capsys):
+    run_dir = tmp_path / "small"
+    with pytest.raises(SystemExit) as exit_info:
+        load_lecture("l05_word2vec").main(["--vocab-size", "50", "--run-dir", str(run_dir)])
+    assert exit_info.value.code == 2
+    assert "--vocab-size 50 is smaller than --num-sampled 64" in capsys.readouterr().err
+    assert not run_dir.exists()
+
+
+def test_one_step_per_call(tmp_path, data_dir):
+    run_dir = tmp_path / "one"
+    load_lecture("l05_word2vec").main([*TINY, "--steps-per-call", "1", "--num-steps", "3",
+                                       "--run-dir", str(run_dir), "--data-dir", str(data_dir)])
+    results = read_results(run_dir)
+    assert results["steps"] == 3 and np.isfinite(results["train/loss"])
+
+
 def test_mirrored_on_two_logical_cpus_matches_default_strategy(tmp_path, data_dir):
     assert_mirrored_matches_default(
         "l05_word2vec", tmp_path, *TINY, "--num-steps", "20", "--deterministic", "--data-dir",

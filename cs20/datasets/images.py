@@ -43,6 +43,21 @@ def load(path) -> tf.Tensor:
     return tf.cast(image, tf.float32)
 
 
+def dimensions(path) -> tuple[int, int]:
+    """(height, width) from an image file's header, without decoding its pixels, so that
+    a picture too large for memory can be refused before it is read."""
+    from PIL import Image  # Pillow comes with matplotlib; it opens headers lazily
+
+    try:
+        with Image.open(path) as picture:
+            width, height = picture.size
+    except Image.DecompressionBombError as error:
+        raise ValueError(f"{path} is too large to decode: {error}") from None
+    except Image.UnidentifiedImageError:
+        raise ValueError(f"{path} is not an image (JPEG, PNG, GIF or BMP)") from None
+    return height, width
+
+
 def resize_longer_side(image: tf.Tensor, size: int) -> tf.Tensor:
     """Scales (height, width, 3) so that its longer side is `size`, keeping the aspect."""
     height, width = image.shape[0], image.shape[1]

@@ -27,12 +27,15 @@ from cs20.datasets import sources
 
 import h5py
 import keras
+import numpy as np
 import tensorflow as tf
 
 # The ImageNet mean pixel in BGR order: the course subtracted it (in RGB) from its VGG input.
 MEAN_PIXEL_BGR = (103.939, 116.779, 123.68)
 # The course's style-layer weights: deeper layers (larger patterns) count more.
 STYLE_LAYER_WEIGHTS = (0.5, 1.0, 1.5, 3.0, 4.0)
+# Pixels mirrored around the picture before the backbone (see mirror_edges).
+MIRRORED_PIXELS = 16
 VGG19_CACHE_FILE = pathlib.Path(os.path.expanduser("~/.keras/models")) / \
     "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
@@ -195,6 +198,23 @@ def choose_backbone(requested: str, weights: str = "") -> tuple[str, str]:
                           "--backbone vgg19 downloads them when online")
 
 
+def mirror_edges(images: tf.Tensor) -> tf.Tensor:
+    """(batch, height, width, 3) -> (batch, height + 32, width + 32, 3), edges mirrored.
+
+    The backbone must see every pixel as it sees the middle of the picture. SqueezeNet's
+    first convolution (3x3, stride 2, no padding) never covers the last row of an even
+    height nor the last column of an even width, and its pooling layers (no padding
+    either) drop the last rows and columns at each stage: those pixels got no gradient
+    and kept their starting noise, a lighter line along two edges of the result, and
+    the last rows got none from the content layer. `MIRRORED_PIXELS` of mirrored
+    picture around the edge reach the 1/16-resolution layers, and put the backbone's
+    own padding (zeros in VGG-19) outside the picture.
+    """
+    # A mirror cannot be wider than the picture minus its edge row (tiny pictures).
+    width = tf.minimum(MIRRORED_PIXELS, tf.reduce_min(tf.shape(images)[1:3]) - 1)
+    return tf.pad(images, [[0, 0], [width, width], [width, width], [0, 0]], mode="REFLECT")
+
+
 def feature_extractor(backbone: keras.Model, layers: Layers) -> keras.Model:
     """RGB images in [0, 255] -> [content maps, style maps...], all float32.
 
@@ -206,7 +226,8 @@ def feature_extractor(backbone: keras.Model, layers: Layers) -> keras.Model:
                                    [backbone.get_layer(name).output for name in names])
     backbone_outputs.trainable = False
     images = keras.Input((None, None, 3), name="rgb")  # (batch, height, width, 3)
-    features = backbone_outputs(keras.layers.Lambda(preprocess, name="preprocess")(images))
+    mirrored = keras.layers.Lambda(mirror_edges, name="mirror_edges")(images)
+    features = backbone_outputs(keras.layers.Lambda(preprocess, name="preprocess")(mirrored))
     outputs = [keras.ops.cast(feature, "float32") for feature in features]
     return keras.Model(images, outputs, name=f"{backbone.name}_features")
 
@@ -246,12 +267,49 @@ def style_loss(generated_features, style_grams, layer_weights) -> tf.Tensor:
 def total_variation_loss(images: tf.Tensor) -> tf.Tensor:
     """Sum of absolute differences between vertical and horizontal neighbours, per pixel.
 
-    Dividing by the number of pixels keeps --tv-weight meaning the same at any size.
+    The picture is taken as mirrored past its edges: an edge pixel's one difference to
+    the inside counts twice, as a pixel inside has two neighbours along each axis. With
+    each difference counted once the edge rows were smoothed half as hard as the rest
+    and stood out as a grainy line. Dividing by the number of pixels keeps --tv-weight
+    meaning the same at any size.
     """
-    vertical = images[:, 1:, :, :] - images[:, :-1, :, :]
-    horizontal = images[:, :, 1:, :] - images[:, :, :-1, :]
+    vertical = tf.abs(images[:, 1:, :, :] - images[:, :-1, :, :])  # (batch, height - 1, width, c)
+    horizontal = tf.abs(images[:, :, 1:, :] - images[:, :, :-1, :])  # (batch, height, width - 1, c)
+    edges = (tf.reduce_sum(vertical[:, :1]) + tf.reduce_sum(vertical[:, -1:])
+             + tf.reduce_sum(horizontal[:, :, :1]) + tf.reduce_sum(horizontal[:, :, -1:]))
     num_pixels = tf.cast(tf.reduce_prod(tf.shape(images)[:3]), images.dtype)
-    return (tf.reduce_sum(tf.abs(vertical)) + tf.reduce_sum(tf.abs(horizontal))) / num_pixels
+    return (tf.reduce_sum(vertical) + tf.reduce_sum(horizontal) + edges) / num_pixels
+
+
+def high_frequency_energy(image) -> float:
+    """Mean squared 4-neighbour Laplacian of (height, width, 3) pixels in [0, 255].
+
+    Grain (pixel-to-pixel noise) is where the Laplacian is large; divide by the content
+    picture's to compare an output with the photo it came from.
+    """
+    pixels = np.asarray(image, np.float64)
+    laplacian = (4.0 * pixels[1:-1, 1:-1] - pixels[:-2, 1:-1] - pixels[2:, 1:-1]
+                 - pixels[1:-1, :-2] - pixels[1:-1, 2:])  # (height - 2, width - 2, 3)
+    return float(np.mean(laplacian ** 2))
+
+
+def border_steps(image) -> dict:
+    """{"top", "bottom", "left", "right"}: how far each edge row (column) is from its
+    neighbour, as a multiple of the mean step between neighbouring interior rows (columns).
+
+    About 1 where the edge looks like the rest of the picture; a line along an edge (a
+    row of different brightness) shows as a ratio well above 1.
+    """
+    pixels = np.asarray(image, np.float64)
+
+    def first_and_last(rows):  # rows: (count, length, 3), stepping along the first axis
+        steps = np.abs(np.diff(rows, axis=0)).mean(axis=(1, 2))  # (count - 1,)
+        interior = steps[1:-1].mean()
+        return float(steps[0] / interior), float(steps[-1] / interior)
+
+    top, bottom = first_and_last(pixels)
+    left, right = first_and_last(pixels.transpose(1, 0, 2))
+    return {"top": top, "bottom": bottom, "left": left, "right": right}
 
 
 @dataclasses.dataclass(frozen=True)
