@@ -76,19 +76,22 @@ class Config(config.TrainConfig):
     embedding_size: int = config.option(128, "Embedding dimension.")
     embedding_init: str = config.option("course", "course: uniform [0, 1); word2vec: "
                                                   "uniform +-0.5/dim.",
-                                        choices=word2vec.EMBEDDING_INITS)
+                                        choices=("course", "word2vec"))
     skip_window: int = config.option(1, "Context words up to this far on each side "
                                         "(a random 1..skip_window per center).")
     subsample: float = config.option(0.0, "Frequent-word subsampling threshold t "
                                           "(0: off, as the course; word2vec uses 1e-3).")
     num_sampled: int = config.option(64, "Negative words per batch.")
-    loss: str = config.option("nce", "Sampled loss.", choices=word2vec.LOSSES)
-    steps_per_call: int = config.option(100, "Steps per call of the compiled step.")
+    loss: str = config.option("nce", "Sampled loss.", choices=("nce", "sampled_softmax"))
+    steps_per_call: int = config.option(100, "Steps per call of the compiled step.",
+                                        changeable=True)
     summary_every: int = config.option(5000, "Loss, histograms and neighbours every N steps.")
     checkpoint_every: int = config.option(5000, "Checkpoint every N steps.")
-    num_visualize: int = config.option(3000, "Most frequent words shown in the projector.")
+    num_visualize: int = config.option(3000, "Most frequent words shown in the projector.",
+                                       changeable=True)
     probe_words: str = config.option(PROBE_WORDS, "Comma-separated words whose neighbours "
-                                                  "are printed at summary steps.")
+                                                  "are printed at summary steps.",
+                                     changeable=True)
 
     def __post_init__(self):
         super().__post_init__()
