@@ -11,7 +11,7 @@ from cs20 import checkpoints, cli, config, runtime
 import pytest
 import tensorflow as tf
 import tiny_training
-from conftest import event_files
+from conftest import event_files, load_lecture
 
 
 def train_tiny(run_dir, *flags):
@@ -201,3 +201,22 @@ def test_ctrl_c_outside_the_loop_is_one_line_exit_130(capsys):
         cli.guard(interrupted_main)
     assert exit_info.value.code == 130
     assert "Interrupted (Ctrl-C)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("lecture, defining, changed", [
+    ("l11_char_rnn", {"corpus": "my_corpus.txt", "hidden_sizes": "64"}, {"max_seconds": 60.0}),
+    ("l12_translation", {"num_steps": 300, "units": 32}, {}),
+    ("l07_convnet", {"dataset": "fashion_mnist", "dropout": 0.5}, {"num_epochs": 2}),
+])
+def test_the_printed_resume_command_keeps_the_run_s_settings(tmp_path, lecture, defining, changed):
+    """The cases of the issue: `--run-dir DIR` alone resumed char-RNN on the default
+    corpus and translation with the default 4,000 steps."""
+    module = load_lecture(lecture)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    saved = {**config.to_dict(module.Config()), **defining, **changed, "run_dir": str(run_dir)}
+    (run_dir / "config.json").write_text(json.dumps(saved))
+    (run_dir / "run.json").write_text(json.dumps({"lecture": lecture, "status": "stopped"}))
+    resumed = module.config.parse(module.Config, ["--run-dir", str(run_dir)], prog=lecture)
+    for name, value in {**defining, **changed}.items():
+        assert getattr(resumed, name) == value, name
