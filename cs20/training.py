@@ -95,6 +95,10 @@ def with_loss_scaling(optimizer: keras.optimizers.Optimizer) -> keras.optimizers
 # long enough that the per-call cost on the host is a fraction of a percent, short enough
 # that Ctrl-C and --max-seconds are answered at once.
 CALL_SECONDS = 0.1
+# The automatic size under --strategy multi_worker, where it cannot follow the clock: every
+# worker must run calls of the same length (their all-reduces pair up step by step), and
+# each worker's clock says something else.
+MULTI_WORKER_STEPS_PER_CALL = 10
 
 
 def data_options(deterministic: bool) -> tf.data.Options:
@@ -112,7 +116,12 @@ def data_options(deterministic: bool) -> tf.data.Options:
 
 def distribute(run, dataset: tf.data.Dataset):
     """The iterator the loop draws batches from: `dataset` with `data_options`, split
-    across the strategy's replicas (tf.distribute prefetches each part onto its device)."""
+    across the strategy's replicas.
+
+    Mirrored strategies also prefetch each replica's part onto its device. On a single
+    device the batches are taken inside the compiled call instead: prefetching onto a GPU
+    (`prefetch_to_device`) would make the iterator impossible to checkpoint.
+    """
     dataset = dataset.with_options(data_options(run.config.deterministic))
     return iter(run.strategy.experimental_distribute_dataset(dataset))
 
@@ -266,7 +275,8 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
     `schedule.num_steps`; each call runs n steps.
 
     n never steps over a summary, evaluation or checkpoint step, or the end; at most
-    `steps_per_call` (default: the run's --steps-per-call; 0 = automatic, see `_CallSizer`).
+    `steps_per_call` (default: the run's --steps-per-call; 0 = automatic, see `_CallSizer`,
+    or MULTI_WORKER_STEPS_PER_CALL under --strategy multi_worker).
     `step` must be the variable tracked by `checkpoint`, so that a restore puts the loop
     back where it stopped: the loop counts steps on the host and writes the count into
     `step` after each call, never reading it back. `evaluate()` returns a dict of metrics,
@@ -278,6 +288,8 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
     """
     if steps_per_call is None:
         steps_per_call = getattr(run.config, "steps_per_call", 0)
+    if steps_per_call == 0 and getattr(run.config, "strategy", "default") == "multi_worker":
+        steps_per_call = MULTI_WORKER_STEPS_PER_CALL
     max_seconds = getattr(run.config, "max_seconds", 0.0)
     sizer = _CallSizer(steps_per_call, max_seconds)
     manager = checkpoints.restore_or_initialize(checkpoint, run.checkpoint_dir, step,
