@@ -305,6 +305,7 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
     # the time spent evaluating, summarising or checkpointing.
     clock = _TrainingClock()
     interval = _IntervalMeans()
+    seconds_to_first_step = None
 
     with stop_requests() as stop:
         while current < schedule.num_steps:
@@ -316,8 +317,8 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
             first, current = current + 1, current + advance
             step.assign(current)
             clock.step_done(current)
-            if "seconds_to_first_step" not in results:
-                results["seconds_to_first_step"] = seconds_since_process_start()
+            if sizer.calls == 1:
+                seconds_to_first_step = seconds_since_process_start()
             _require_finite(logs, first, current, manager)
             interval.add(logs, advance)
             out_of_time = bool(max_seconds) and time.perf_counter() - started >= max_seconds
@@ -364,8 +365,8 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
         results["train/steps_per_second"] = clock.overall_rate()
     if sizer.calls:
         results["train/steps_per_call"] = (current - start_step) / sizer.calls
-    if results.get("seconds_to_first_step") is None:
-        results.pop("seconds_to_first_step", None)
+    if seconds_to_first_step is not None:
+        results["seconds_to_first_step"] = seconds_to_first_step
     return results
 
 
