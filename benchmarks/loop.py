@@ -1,7 +1,7 @@
 """Training steps/s of the shared loop against the alternatives, and time to first step.
 
     CS20_DATA_DIR=../shared/data flock /tmp/cs20_cpu.lock python benchmarks/loop.py \
-        [--rounds 3] [--scale 1.0] [--models logistic,convnet,...] [--no-startup]
+        [--rounds 3] [--scale 1.0] [--models logistic,convnet,...] [--startup l03_...,...]
 
 For lecture 3b's logistic regression, 7's ConvNet, 5a's word2vec, 10's VAE and 11's
 char-RNN (their default sizes and batches), each variant trains the same model on the
@@ -300,13 +300,14 @@ def main() -> None:
                         help="multiplies every model's number of timed steps")
     parser.add_argument("--models", default=",".join(b.name for b in BENCHMARKS),
                         help="comma-separated subset of the models")
-    parser.add_argument("--no-startup", action="store_true",
-                        help="skip the lectures' time to first step")
+    parser.add_argument("--startup", default=",".join(STARTUP_FLAGS),
+                        help="lectures whose time to first step is measured ('' for none)")
     arguments = parser.parse_args()
     chosen = arguments.models.split(",")
-    unknown = set(chosen) - {b.name for b in BENCHMARKS}
+    unknown = (set(chosen) - {b.name for b in BENCHMARKS}) | \
+        (set(filter(None, arguments.startup.split(","))) - set(STARTUP_FLAGS))
     if unknown:
-        parser.error(f"unknown models {', '.join(sorted(unknown))}")
+        parser.error(f"unknown models or lectures {', '.join(sorted(unknown))}")
     data = Data(os.environ.get("CS20_DATA_DIR"))
     scratch = pathlib.Path(tempfile.mkdtemp(prefix="cs20-loop-benchmark-"))
     report: dict = {"rounds": arguments.rounds, "steps_per_second": {}}
@@ -316,10 +317,9 @@ def main() -> None:
             if benchmark.name in chosen:
                 report["steps_per_second"][benchmark.name] = measure(
                     benchmark, data, arguments.rounds, arguments.scale, scratch)
-        if not arguments.no_startup:
-            report["seconds_to_first_step"] = {
-                lecture: round(time_to_first_step(lecture, data.data_dir, scratch), 2)
-                for lecture in STARTUP_FLAGS}
+        report["seconds_to_first_step"] = {
+            lecture: round(time_to_first_step(lecture, data.data_dir, scratch), 2)
+            for lecture in filter(None, arguments.startup.split(","))}
     print(json.dumps(report, indent=2))
 
 
