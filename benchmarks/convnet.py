@@ -91,7 +91,7 @@ def time_our_loop(splits, num_epochs: int, steps_per_epoch: int, run_dir: str) -
     checkpoint = checkpoints.make(step, model, optimizer, iterator)
     train_step = training.compile_step(
         run.strategy, classification.make_train_step(model, optimizer, BATCH_SIZE))
-    eval_step = classification.make_eval_step(model)
+    evaluate = classification.make_evaluate(classification.make_eval_step(model))
     validation_data = mnist.make_dataset(splits.validation, 1000)
     epoch_seconds, rates = [], []
     for epoch in range(1, num_epochs + 1):
@@ -104,7 +104,7 @@ def time_our_loop(splits, num_epochs: int, steps_per_epoch: int, run_dir: str) -
         results = training.train(
             run, step_fn=train_step, iterator=iterator, checkpoint=checkpoint, step=step,
             schedule=schedule,
-            evaluate=lambda: classification.evaluate(eval_step, validation_data))
+            evaluate=lambda: evaluate(validation_data))
         epoch_seconds.append(time.perf_counter() - started)
         rates.append(results["train/steps_per_second"])
     return {"epoch_seconds": float(np.mean(epoch_seconds[1:])),

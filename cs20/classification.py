@@ -2,6 +2,7 @@
 
 The train step is written per replica: the loss is averaged over the *global* batch with
 `tf.nn.compute_average_loss`, so `training.compile_step` can sum it across replicas.
+Evaluation sums loss, correct answers and count over a whole dataset in one compiled call.
 `train_and_evaluate` is the whole recipe the MNIST lectures share: build under the
 strategy's scope, restore or initialise, train with evaluation on the validation split,
 then test once at the end.
@@ -52,15 +53,22 @@ def make_eval_step(model: keras.Model):
     return eval_step
 
 
-def evaluate(eval_step, dataset: tf.data.Dataset) -> dict:
-    """Mean loss and accuracy (a fraction) over a finite dataset."""
-    total_loss = total_correct = count = 0.0
-    for images, labels in dataset:
-        loss, correct, size, _ = eval_step(images, labels)
-        total_loss += float(loss)
-        total_correct += float(correct)
-        count += int(size)
-    return {"loss": total_loss / count, "accuracy": total_correct / count}
+def make_evaluate(eval_step):
+    """-> `evaluate(dataset)`: mean loss and accuracy (a fraction) over a finite dataset,
+    summed on the device in one compiled call (`training.compile_totals`)."""
+    totals = training.compile_totals(
+        lambda batch: dict(zip(("loss", "correct", "count"), eval_step(*batch)[:3],
+                               strict=True)),
+        ("loss", "correct", "count"))
+
+    def evaluate(dataset: tf.data.Dataset) -> dict:
+        sums = training.to_floats(totals(dataset))
+        if not sums["count"]:
+            raise ValueError("the evaluation dataset is empty")
+        return {"loss": sums["loss"] / sums["count"],
+                "accuracy": sums["correct"] / sums["count"]}
+
+    return evaluate
 
 
 def predict(eval_step, dataset: tf.data.Dataset):
@@ -91,19 +99,19 @@ def train_and_evaluate(run, cfg, build_model, *, train_data: tf.data.Dataset,
             training.learning_rate(cfg.learning_rate, cfg.decay, schedule.num_steps)))
         optimizer.build(model.trainable_variables)
         step = tf.Variable(0, dtype=tf.int64, name="global_step", trainable=False)
-    iterator = iter(run.strategy.experimental_distribute_dataset(train_data))
+    iterator = training.distribute(run, train_data)
     checkpoint = checkpoints.make(step, model, optimizer, iterator)
 
     train_step = training.compile_step(
         run.strategy, make_train_step(model, optimizer, cfg.batch_size),
         jit_compile=cfg.jit_compile)
-    eval_step = make_eval_step(model)
+    evaluate = make_evaluate(make_eval_step(model))
     results = training.train(
         run, step_fn=train_step, iterator=iterator, checkpoint=checkpoint, step=step,
-        schedule=schedule, evaluate=lambda: evaluate(eval_step, validation_data),
+        schedule=schedule, evaluate=lambda: evaluate(validation_data),
         on_summary=None if on_summary is None else lambda current: on_summary(model, current))
 
-    test = evaluate(eval_step, test_data)
+    test = evaluate(test_data)
     with run.writer.as_default(step=int(step.numpy())):
         tf.summary.scalar("test/accuracy", test["accuracy"])
         tf.summary.scalar("test/loss", test["loss"])

@@ -85,6 +85,9 @@ class TrainConfig(RunConfig):
     max_seconds: float = option(0.0, "Stop after this many seconds of training, with an "
                                      "evaluation and a checkpoint; run the same command "
                                      "again to go on (0: no limit).", changeable=True)
+    steps_per_call: int = option(0, "Training steps per call of the compiled step (0: automatic, "
+                                    "calls of about 0.1 s that end at every summary, "
+                                    "evaluation and checkpoint step).", changeable=True)
 
     def __post_init__(self):
         super().__post_init__()

@@ -1,14 +1,20 @@
 """One generic training loop, used by every lecture whose lesson is not the loop itself.
 
-    step = training.compile_step(run.strategy, train_step, jit_compile=config.jit_compile)
-    results = training.train(run, step_fn=step, iterator=iterator, checkpoint=checkpoint,
+    iterator = training.distribute(run, dataset)
+    step_fn = training.compile_step(run.strategy, train_step, jit_compile=config.jit_compile)
+    results = training.train(run, step_fn=step_fn, iterator=iterator, checkpoint=checkpoint,
                              step=global_step, schedule=schedule, evaluate=evaluate)
 
-The loop runs a compiled step for `schedule.num_steps` steps (or until
-`--max-seconds` of wall time have passed), shows progress, writes
-`train/*` scalars, evaluates, checkpoints, and refuses to go on (or to save) once the
-loss is NaN or infinite. SIGINT (Ctrl-C) and SIGTERM save a checkpoint and stop with a
-message saying how to resume; a run killed harder resumes from its last checkpoint.
+The loop runs the compiled step for `schedule.num_steps` steps (or until `--max-seconds`
+of wall time have passed), several steps per call: one call of `step_fn` is a
+`tf.while_loop` of steps on the device that returns its metrics once, so the host does
+not wait for the device after every step. A call ends at every summary, evaluation and
+checkpoint step (`--steps-per-call` sets how many steps a call may run; 0 chooses calls
+of about a tenth of a second). Between calls the loop shows progress, writes `train/*`
+scalars, evaluates, checkpoints, and refuses to go on (or to save) once the loss is NaN
+or infinite. SIGINT (Ctrl-C) and SIGTERM save a checkpoint at the end of the current call
+and stop with a message saying how to resume; a run killed harder resumes from its last
+checkpoint.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
+import pathlib
 import signal
 import sys
 import time
@@ -83,43 +91,89 @@ def with_loss_scaling(optimizer: keras.optimizers.Optimizer) -> keras.optimizers
     return optimizer
 
 
-def compile_step(strategy: tf.distribute.Strategy, replica_step, jit_compile: bool = False):
-    """Wraps a per-replica step into one tf.function over the strategy.
+# One call of the compiled step runs steps for about this long when --steps-per-call is 0:
+# long enough that the per-call cost on the host is a fraction of a percent, short enough
+# that Ctrl-C and --max-seconds are answered at once.
+CALL_SECONDS = 0.1
+# The automatic size under --strategy multi_worker, where it cannot follow the clock: every
+# worker must run calls of the same length (their all-reduces pair up step by step), and
+# each worker's clock says something else.
+MULTI_WORKER_STEPS_PER_CALL = 10
 
-    `replica_step(batch)` returns a dict of scalars already scaled to the *global*
-    batch (e.g. `tf.nn.compute_average_loss`), so summing over replicas gives the
-    global value whatever the number of replicas.
+
+def data_options(deterministic: bool) -> tf.data.Options:
+    """The tf.data options every training pipeline runs with.
+
+    Autotuned parallelism and prefetch buffers; elements of parallel maps may come out of
+    order (whichever is ready first) unless the run is --deterministic. A map that states
+    `deterministic=True` itself keeps its order either way.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = True
+    options.deterministic = deterministic
+    return options
+
+
+def distribute(run, dataset: tf.data.Dataset):
+    """The iterator the loop draws batches from: `dataset` with `data_options`, split
+    across the strategy's replicas.
+
+    Mirrored strategies also prefetch each replica's part onto its device. On a single
+    device the batches are taken inside the compiled call instead: prefetching onto a GPU
+    (`prefetch_to_device`) would make the iterator impossible to checkpoint.
+    """
+    dataset = dataset.with_options(data_options(run.config.deterministic))
+    return iter(run.strategy.experimental_distribute_dataset(dataset))
+
+
+def compile_step(strategy: tf.distribute.Strategy, replica_step, jit_compile: bool = False):
+    """Wraps a per-replica step into `run_steps(iterator, num_steps)`, one tf.function.
+
+    A call runs `num_steps` steps, each on the next batch of `iterator` (None for steps
+    that take no data), in a `tf.while_loop` on the device, and returns each metric
+    averaged over those steps: the host reads the metrics once per call, not per step.
+    `replica_step(batch)` returns a dict of scalars already scaled to the *global* batch
+    (e.g. `tf.nn.compute_average_loss`), so summing over replicas gives the global value
+    whatever the number of replicas. `jit_compile` compiles the replica step with XLA.
     """
     compiled_replica_step = tf.function(replica_step, jit_compile=jit_compile)
 
-    @tf.function
-    def distributed_step(batch):
+    def one_step(iterator) -> dict:
+        batch = None if iterator is None else next(iterator)
         per_replica = strategy.run(compiled_replica_step, args=(batch,))
-        return {name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
-                for name, value in per_replica.items()}
-
-    return distributed_step
-
-
-def compile_steps(strategy: tf.distribute.Strategy, replica_step, jit_compile: bool = False):
-    """Like `compile_step`, but one call runs several steps: `fn(iterator, num_steps)`.
-
-    For models whose step is tiny (word2vec: ~0.2 ms) the Python loop around a call
-    costs more than the step; a `tf.while_loop` of steps in one call does not. Returns
-    each scalar averaged over the steps of the call. Pass it to `train` with
-    `steps_per_call`.
-    """
-    distributed_step = compile_step(strategy, replica_step, jit_compile)
+        # float32 sums: float16 metrics of mixed precision would overflow over many steps.
+        return {name: tf.cast(strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None),
+                              tf.float32) for name, value in per_replica.items()}
 
     @tf.function
-    def multi_step(iterator, num_steps):
-        totals = distributed_step(next(iterator))
+    def run_steps(iterator, num_steps):
+        totals = one_step(iterator)
         for _ in tf.range(num_steps - 1):
-            logs = distributed_step(next(iterator))
+            logs = one_step(iterator)
             totals = {name: totals[name] + logs[name] for name in totals}
-        return {name: value / tf.cast(num_steps, value.dtype) for name, value in totals.items()}
+        return {name: value / tf.cast(num_steps, tf.float32) for name, value in totals.items()}
 
-    return multi_step
+    return run_steps
+
+
+def compile_totals(batch_sums, names: tuple[str, ...]):
+    """-> `totals(dataset)`: the sums of `batch_sums(batch)[name]` over a whole finite
+    dataset, computed in one compiled call and returned once (no host read per batch).
+
+    `batch_sums(batch)` returns a dict of per-batch scalar sums (summed loss, number
+    correct, count). Totals are float64, exactly what adding each batch's float32 sum
+    to a Python float would give.
+    """
+
+    @tf.function
+    def totals(dataset: tf.data.Dataset) -> dict:
+        sums = {name: tf.constant(0.0, tf.float64) for name in names}
+        for batch in dataset:
+            values = batch_sums(batch)
+            sums = {name: sums[name] + tf.cast(values[name], tf.float64) for name in names}
+        return sums
+
+    return totals
 
 
 def steps_until_event(current: int, schedule: Schedule, limit: int) -> int:
@@ -128,6 +182,40 @@ def steps_until_event(current: int, schedule: Schedule, limit: int) -> int:
     events = (schedule.summary_every, schedule.eval_every, schedule.checkpoint_every)
     distances = [every - current % every for every in events if every > 0]
     return min([limit, schedule.num_steps - current, *distances])
+
+
+class _CallSizer:
+    """How many steps the next call may run (before `steps_until_event` cuts it short).
+
+    `--steps-per-call N` fixes it. With 0 (automatic), a call runs as many steps as take
+    about CALL_SECONDS at the speed of the previous call, and no more than the time left
+    under --max-seconds; the first two calls run one step each (the first traces and
+    compiles, so its time says nothing about a step).
+    """
+
+    def __init__(self, requested: int, max_seconds: float):
+        if requested < 0:
+            raise ValueError(f"--steps-per-call must be 0 (automatic) or a number of steps, "
+                             f"got {requested}")
+        self.requested = requested
+        self.max_seconds = max_seconds
+        self.calls = 0
+        self.seconds_per_step = None
+
+    def limit(self, elapsed_seconds: float) -> int:
+        if self.requested:
+            return self.requested
+        if self.seconds_per_step is None:
+            return 1
+        steps = CALL_SECONDS / self.seconds_per_step
+        if self.max_seconds:
+            steps = min(steps, (self.max_seconds - elapsed_seconds) / self.seconds_per_step)
+        return max(1, int(steps))
+
+    def call_done(self, steps: int, seconds: float) -> None:
+        self.calls += 1
+        if self.calls > 1:
+            self.seconds_per_step = max(seconds / steps, 1e-9)
 
 
 @contextlib.contextmanager
@@ -181,101 +269,143 @@ class _Progress:
 
 
 def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.Variable,
-          schedule: Schedule, evaluate=None, on_summary=None, progress_every: int = 10,
-          steps_per_call: int = 1) -> dict:
-    """Runs `step_fn(next(iterator))` until `step` reaches `schedule.num_steps`.
+          schedule: Schedule, evaluate=None, on_summary=None,
+          steps_per_call: int | None = None) -> dict:
+    """Calls `step_fn(iterator, n)` (from `compile_step`) until `step` reaches
+    `schedule.num_steps`; each call runs n steps.
 
-    With `steps_per_call` > 1, `step_fn` comes from `compile_steps` and is called as
-    `step_fn(iterator, n)`, n <= steps_per_call chosen so that no summary, evaluation or
-    checkpoint step is skipped over.
-
-    `step` must be the variable tracked by `checkpoint` so that a restore puts the loop
-    back where it stopped. `evaluate()` returns a dict of metrics, logged as `eval/*`.
-    `on_summary(step)` runs at every summary step (histograms, images, samples).
-    Returns the last train and eval metrics under their TensorBoard tags.
+    n never steps over a summary, evaluation or checkpoint step, or the end; at most
+    `steps_per_call` (default: the run's --steps-per-call; 0 = automatic, see `_CallSizer`,
+    or MULTI_WORKER_STEPS_PER_CALL under --strategy multi_worker).
+    `step` must be the variable tracked by `checkpoint`, so that a restore puts the loop
+    back where it stopped: the loop counts steps on the host and writes the count into
+    `step` after each call, never reading it back. `evaluate()` returns a dict of metrics,
+    logged as `eval/*`. `on_summary(step)` runs at every summary step (histograms,
+    images, samples). The `train/*` scalars at a summary step are the means over the
+    steps since the previous one. Returns the last train and eval metrics under their
+    TensorBoard tags, with `train/steps_per_call` (the mean) and
+    `seconds_to_first_step` (from the start of the process, where it can be read).
     """
+    if steps_per_call is None:
+        steps_per_call = getattr(run.config, "steps_per_call", 0)
+    if steps_per_call == 0 and getattr(run.config, "strategy", "default") == "multi_worker":
+        steps_per_call = MULTI_WORKER_STEPS_PER_CALL
+    max_seconds = getattr(run.config, "max_seconds", 0.0)
+    sizer = _CallSizer(steps_per_call, max_seconds)
     manager = checkpoints.restore_or_initialize(checkpoint, run.checkpoint_dir, step,
                                                 write_directory=run.checkpoint_write_dir)
     progress = _Progress(schedule.num_steps, schedule.summary_every)
     results: dict = {}
     current = int(step.numpy())
+    start_step = current
     if current >= schedule.num_steps:
         progress.message(f"Already trained for {current} steps (--num-steps {schedule.num_steps}).")
-    max_seconds = getattr(run.config, "max_seconds", 0.0)
     started = time.perf_counter()
-    # Throughput counts training only: not the first step (tracing, compiling), and not
+    # Throughput counts training only: not the first call (tracing, compiling), and not
     # the time spent evaluating, summarising or checkpointing.
-    clock = _TrainingClock(current)
-
-    def save(values: dict) -> None:
-        _require_finite(values, current, manager)
-        checkpoints.save(manager, current)
+    clock = _TrainingClock()
+    interval = _IntervalMeans()
+    seconds_to_first_step = None
 
     with stop_requests() as stop:
         while current < schedule.num_steps:
-            previous = current
-            if steps_per_call == 1:
-                logs, advance = step_fn(next(iterator)), 1
-            else:
-                advance = steps_until_event(current, schedule, steps_per_call)
-                logs = step_fn(iterator, tf.constant(advance))
-            current = int(step.assign_add(advance).numpy())
+            advance = steps_until_event(current, schedule,
+                                        sizer.limit(time.perf_counter() - started))
+            call_started = time.perf_counter()
+            logs = to_floats(step_fn(iterator, tf.constant(advance)))  # the call's one read
+            sizer.call_done(advance, time.perf_counter() - call_started)
+            first, current = current + 1, current + advance
+            step.assign(current)
             clock.step_done(current)
+            if sizer.calls == 1:
+                seconds_to_first_step = seconds_since_process_start()
+            _require_finite(logs, first, current, manager)
+            interval.add(logs, advance)
             out_of_time = bool(max_seconds) and time.perf_counter() - started >= max_seconds
             last = current == schedule.num_steps or out_of_time
-            values = to_floats(logs) if (current // progress_every != previous // progress_every
-                                         or last or current % schedule.summary_every == 0) \
-                else None
+            stopping = stop["signum"] is not None
+            summary_due = current % schedule.summary_every == 0 or last
             with clock.side_work():
-                if values is not None:
-                    _require_finite(values, current, manager)
-                    values["steps_per_second"] = clock.recent_rate()
-                    progress.update(current, values)
-                    results.update({f"train/{name}": value for name, value in values.items()})
-                if current % schedule.summary_every == 0 or last:
+                values = interval.means()
+                rate = clock.recent_rate() if summary_due else None
+                if rate is not None:
+                    values["steps_per_second"] = rate
+                if summary_due:
+                    interval.reset()
+                progress.update(current, values)
+                results.update({f"train/{name}": value for name, value in values.items()})
+                if summary_due:
                     summaries.scalars(run.writer, values, current, prefix="train/")
-                    if on_summary is not None:
-                        on_summary(current)
-                if evaluate is not None and (current % schedule.eval_every == 0 or last):
+                if summary_due and on_summary is not None and not stopping:
+                    on_summary(current)
+                if (evaluate is not None and not stopping
+                        and (current % schedule.eval_every == 0 or last)):
                     metrics = to_floats(evaluate())
                     summaries.scalars(run.writer, metrics, current, prefix="eval/")
                     progress.message(f"step {current}: eval " + "  ".join(
                         f"{name} {value:.4f}" for name, value in metrics.items()))
                     results.update({f"eval/{name}": value for name, value in metrics.items()})
-                if current % schedule.checkpoint_every == 0 or last:
-                    save(values if values is not None else to_floats(logs))
-            if out_of_time and current < schedule.num_steps:
-                run.complete = False
-                progress.message(f"--max-seconds {max_seconds:g} reached at step {current} "
-                                 f"of {schedule.num_steps}; go on with: {run.resume_command()}")
-                break
-            if stop["signum"] is not None and not last:
-                save(values if values is not None else to_floats(logs))
+                if current % schedule.checkpoint_every == 0 or last or stopping:
+                    checkpoints.save(manager, current)
+            if stopping:
+                # Also at the last step: the signal asked to stop, so the run does not go
+                # on to its final evaluation and artefacts; the resume command does that.
                 run.writer.flush()
                 name = signal.Signals(stop["signum"]).name
                 raise TrainingInterrupted(
                     f"\n{name} at step {current}: checkpoint saved to {manager.latest_checkpoint}."
                     f"\nResume with: {run.resume_command()}", stop["signum"])
+            if out_of_time and current < schedule.num_steps:
+                run.complete = False
+                progress.message(f"--max-seconds {max_seconds:g} reached at step {current} "
+                                 f"of {schedule.num_steps}; go on with: {run.resume_command()}")
+                break
     run.writer.flush()
     results.pop("train/steps_per_second", None)
     if clock.overall_rate() is not None:
         results["train/steps_per_second"] = clock.overall_rate()
+    if sizer.calls:
+        results["train/steps_per_call"] = (current - start_step) / sizer.calls
+    if seconds_to_first_step is not None:
+        results["seconds_to_first_step"] = seconds_to_first_step
     return results
 
 
-class _TrainingClock:
-    """Steps per second of training alone, recent and over the whole run."""
+class _IntervalMeans:
+    """Means of the train metrics over the steps since the last summary step, from each
+    call's means (weighted by its number of steps), so that the logged value does not
+    depend on how the steps were split into calls."""
 
-    def __init__(self, start_step: int):
+    def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        self.sums: dict = {}
+        self.steps = 0
+
+    def add(self, means: dict, steps: int) -> None:
+        for name, value in means.items():
+            self.sums[name] = self.sums.get(name, 0.0) + value * steps
+        self.steps += steps
+
+    def means(self) -> dict:
+        return {name: total / self.steps for name, total in self.sums.items()}
+
+
+class _TrainingClock:
+    """Steps per second of training alone, recent and over the whole run, both from the
+    end of the first call (which traces and compiles)."""
+
+    def __init__(self):
         self.side_seconds = 0.0
-        self.first = None  # (step, time, side_seconds) when the first step finished
-        self.last = None  # the same for the latest step
-        self.window = (start_step, time.perf_counter(), 0.0)
+        self.first = None  # (step, time, side_seconds) when the first call finished
+        self.last = None  # the same for the latest call
+        self.window = None  # the same where the recent rate starts
 
     def step_done(self, step: int) -> None:
         mark = (step, time.perf_counter(), self.side_seconds)
         if self.first is None:
-            self.first = mark
+            self.first = self.window = mark
         self.last = mark
 
     @contextlib.contextmanager
@@ -291,20 +421,39 @@ class _TrainingClock:
         steps, seconds = end[0] - start[0], (end[1] - start[1]) - (end[2] - start[2])
         return steps / seconds if steps > 0 and seconds > 0 else None
 
-    def recent_rate(self) -> float:
-        """Since the previous call; call it right after step_done."""
+    def recent_rate(self) -> float | None:
+        """Since the previous recent_rate (None right after the first call)."""
         rate = self._rate(self.window, self.last)
         self.window = self.last
-        return rate or 0.0
+        return rate
 
     def overall_rate(self) -> float | None:
         return self._rate(self.first, self.last) if self.first else None
 
 
-def _require_finite(values: dict, step: int, manager: tf.train.CheckpointManager) -> None:
+def _require_finite(values: dict, first: int, last: int,
+                    manager: tf.train.CheckpointManager) -> None:
+    """Stops the run when a metric of the call that ran steps first..last is NaN or
+    infinite (a call's metrics are means, so one bad step shows)."""
     for name, value in values.items():
         if not math.isfinite(value):
             kept = manager.latest_checkpoint or "none saved yet"
+            where = (f"at step {last}" if first == last else
+                     f"in steps {first}-{last} (one call; --steps-per-call 1 finds the step)")
             raise NonFiniteLoss(
-                f"{name} became {value} at step {step}; stopped without saving "
+                f"{name} became {value} {where}; stopped without saving "
                 f"(last good checkpoint: {kept}). Try a lower --learning-rate.")
+
+
+def seconds_since_process_start() -> float | None:
+    """Wall-clock seconds since this process started, from Linux's /proc (None elsewhere):
+    the start-up a user waits through, imports and tracing included."""
+    try:
+        stat = pathlib.Path("/proc/self/stat").read_text()
+        uptime_seconds = float(pathlib.Path("/proc/uptime").read_text().split()[0])
+    except OSError:
+        return None
+    # Field 22 of /proc/self/stat, counted after the parenthesised command name (which
+    # may hold spaces): the start time in clock ticks since boot.
+    start_ticks = int(stat.rsplit(")", 1)[1].split()[19])
+    return uptime_seconds - start_ticks / os.sysconf("SC_CLK_TCK")

@@ -83,8 +83,6 @@ class Config(config.TrainConfig):
                                           "(0: off, as the course; word2vec uses 1e-3).")
     num_sampled: int = config.option(64, "Negative words per batch.")
     loss: str = config.option("nce", "Sampled loss.", choices=("nce", "sampled_softmax"))
-    steps_per_call: int = config.option(100, "Steps per call of the compiled step.",
-                                        changeable=True)
     summary_every: int = config.option(5000, "Loss, histograms and neighbours every N steps.")
     checkpoint_every: int = config.option(5000, "Checkpoint every N steps.")
     num_visualize: int = config.option(3000, "Most frequent words shown in the projector.",
@@ -99,8 +97,6 @@ class Config(config.TrainConfig):
             raise ValueError("--mixed-precision does not apply to word2vec: its step is "
                              "embedding lookups and one sampled dot product (no dense layer "
                              "to speed up), and the NCE logits need float32")
-        if self.steps_per_call < 1:
-            raise ValueError(f"--steps-per-call must be at least 1, got {self.steps_per_call}")
         if self.vocab_size < self.num_sampled:
             raise ValueError(f"--vocab-size {self.vocab_size} is smaller than --num-sampled "
                              f"{self.num_sampled}: each step draws that many different negative "
@@ -179,7 +175,7 @@ def main(argv=None) -> dict:
         optimizer = keras.optimizers.SGD(learning_rate(cfg))
         optimizer.build(model.trainable_variables)
         step = tf.Variable(0, dtype=tf.int64, name="global_step", trainable=False)
-    iterator = iter(run.strategy.experimental_distribute_dataset(dataset))
+    iterator = training.distribute(run, dataset)
     checkpoint = checkpoints.make(step, model, optimizer, iterator)
 
     train_step = word2vec.make_train_step(
@@ -187,9 +183,7 @@ def main(argv=None) -> dict:
         jit_compile=cfg.jit_compile, sampler_seed=cfg.seed)
     if cfg.strategy == "default":
         write_graph(run, train_step, dataset)
-    # One step per call takes a batch; several take the iterator (see training.train).
-    compile_function = training.compile_steps if cfg.steps_per_call > 1 else training.compile_step
-    steps = compile_function(run.strategy, train_step)
+    steps = training.compile_step(run.strategy, train_step)
 
     # A fixed batch and fixed negatives, to watch the distribution of per-pair losses.
     probe_centers, probe_contexts = next(iter(dataset))

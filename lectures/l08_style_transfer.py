@@ -34,7 +34,6 @@ changes on a quiet machine; 339 s on the busy shared one we measured them on.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 
 from cs20 import checkpoints, cli, config, runtime, summaries, training
 from cs20.datasets import images
@@ -118,7 +117,7 @@ def main(argv=None) -> dict:
         images.save_png(image.pixels[0], run.path(f"step_{current:05d}.png"))
         summaries.images(run.writer, "generated", image.pixels / 255.0, current)
 
-    results = training.train(run, step_fn=step_fn, iterator=itertools.repeat(tf.zeros(())),
+    results = training.train(run, step_fn=step_fn, iterator=None,
                              checkpoint=checkpoint, step=step,
                              schedule=training.make_schedule(cfg, steps_per_epoch=cfg.num_steps),
                              on_summary=save_image)

@@ -109,7 +109,7 @@ def main(argv=None) -> dict:
             training.learning_rate(cfg.learning_rate, cfg.decay, schedule.num_steps)))
         optimizer.build(model.trainable_variables)
         step = tf.Variable(0, dtype=tf.int64, name="global_step", trainable=False)
-    iterator = iter(run.strategy.experimental_distribute_dataset(train_data))
+    iterator = training.distribute(run, train_data)
     checkpoint = checkpoints.make(step, model, optimizer, iterator)
     train_step = training.compile_step(
         run.strategy, vae.make_train_step(model, optimizer, cfg.batch_size),

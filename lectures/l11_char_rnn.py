@@ -219,7 +219,7 @@ def main(argv=None) -> dict:
 
     model, optimizer, step = build(cfg, vocabulary, run, schedule.num_steps)
     train_data = chars.training_dataset(windows, cfg.batch_size, cfg.seed)
-    iterator = iter(run.strategy.experimental_distribute_dataset(train_data))
+    iterator = training.distribute(run, train_data)
     checkpoint = checkpoints.make(step, model, optimizer, iterator)
     train_step = training.compile_step(
         run.strategy, char_rnn.make_train_step(model, optimizer, cfg.clip_norm),

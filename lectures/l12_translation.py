@@ -200,7 +200,7 @@ def main(argv=None) -> dict:
                                               batch_size=cfg.batch_size, seed=cfg.seed)
 
     model, optimizer, step = build(cfg, corpus, run)
-    iterator = iter(run.strategy.experimental_distribute_dataset(train_data))
+    iterator = training.distribute(run, train_data)
     checkpoint = checkpoints.make(step, model, optimizer, iterator)
     train_step = training.compile_step(run.strategy, make_train_step(model, optimizer,
                                                                      cfg.batch_size))

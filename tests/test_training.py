@@ -1,4 +1,5 @@
-"""The shared loop: resume after SIGINT and SIGKILL, deterministic equivalence, NaN stop."""
+"""The shared loop: several steps per call, resume after SIGINT, SIGTERM and SIGKILL,
+deterministic equivalence, NaN stop, in-graph evaluation."""
 
 import json
 import os
@@ -8,9 +9,12 @@ import sys
 import time
 
 import numpy as np
-from conftest import ROOT, run_cluster
+import pytest
+from conftest import ROOT, checkpoint_variables, run_cluster, run_lecture_process
 
 TINY = str(ROOT / "tests" / "tiny_training.py")
+# Calls of several steps: no summary or checkpoint forces a call to end before step 10.
+LONG_CALLS = ("--summary-every", "10", "--checkpoint-every", "10")
 
 
 def run_tiny(run_dir, *flags):
@@ -23,31 +27,87 @@ def weights(run_dir):
         return [archive[name] for name in sorted(archive.files)]
 
 
-def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path):
-    straight = run_tiny(tmp_path / "straight", "--num-steps", "20")
+def test_interrupt_in_the_middle_of_a_call_saves_at_its_end_and_resumes_exactly(tmp_path):
+    straight = run_tiny(tmp_path / "straight", "--num-steps", "20", *LONG_CALLS)
     assert straight.returncode == 0, straight.stderr[-2000:]
 
-    interrupted = run_tiny(tmp_path / "resumed", "--num-steps", "20", "--interrupt-at", "7")
+    # Calls of steps 1-4 and 5-8; the signal comes during step 7.
+    interrupted = run_tiny(tmp_path / "resumed", "--num-steps", "20", *LONG_CALLS,
+                           "--steps-per-call", "4", "--interrupt-at", "7")
     assert interrupted.returncode == 128 + signal.SIGINT, interrupted.stderr[-2000:]
-    assert "SIGINT at step 7: checkpoint saved" in interrupted.stderr
+    assert "SIGINT at step 8: checkpoint saved" in interrupted.stderr
     assert "Resume with: python lectures/tiny.py --run-dir" in interrupted.stderr
     assert not (tmp_path / "resumed" / "results.json").exists()
 
-    resumed = run_tiny(tmp_path / "resumed", "--num-steps", "20")
+    resumed = run_tiny(tmp_path / "resumed", "--num-steps", "20", *LONG_CALLS)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "Resumed from" in resumed.stdout and "at step 7" in resumed.stdout
+    assert "Resumed from" in resumed.stdout and "at step 8" in resumed.stdout
     for expected, actual in zip(weights(tmp_path / "straight"), weights(tmp_path / "resumed"),
                                 strict=True):
         np.testing.assert_array_equal(expected, actual)
 
 
-def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
-    completed = run_tiny(tmp_path / "nan", "--num-steps", "20", "--nan-at", "5")
+def test_sigterm_during_the_last_call_saves_and_stops_with_the_resume_command(tmp_path):
+    stopped = run_tiny(tmp_path / "run", "--num-steps", "6", "--interrupt-at", "6",
+                       "--interrupt-signal", "SIGTERM")
+    assert stopped.returncode == 128 + signal.SIGTERM, stopped.stderr[-2000:]
+    assert "SIGTERM at step 6: checkpoint saved" in stopped.stderr
+    assert "Resume with:" in stopped.stderr
+    assert not (tmp_path / "run" / "results.json").exists()
+    assert 'model_checkpoint_path: "ckpt-6"' in (
+        tmp_path / "run" / "checkpoints" / "checkpoint").read_text()
+
+
+def test_non_finite_loss_inside_a_call_stops_naming_its_steps_and_keeps_last_checkpoint(
+        tmp_path):
+    # Calls of steps 1-4 (checkpointed) and 5-8; the loss is NaN from step 6 on.
+    completed = run_tiny(tmp_path / "nan", "--num-steps", "20", "--summary-every", "10",
+                         "--checkpoint-every", "4", "--steps-per-call", "8", "--nan-at", "6")
     assert completed.returncode == 1
-    assert "loss became nan at step 5" in completed.stderr
+    assert "loss became nan in steps 5-8" in completed.stderr
+    assert "last good checkpoint: " in completed.stderr and "ckpt-4" in completed.stderr
     assert "Traceback" not in completed.stderr
     state = (tmp_path / "nan" / "checkpoints" / "checkpoint").read_text()
     assert 'model_checkpoint_path: "ckpt-4"' in state
+
+
+@pytest.mark.parametrize("value, message", [
+    ("-1", "--steps-per-call must not be negative, got -1"),
+    ("1.5", "argument --steps-per-call: invalid int value: '1.5'")])
+def test_bad_steps_per_call_is_a_one_line_error(capsys, value, message):
+    from cs20 import config
+
+    with pytest.raises(SystemExit) as exit_info:
+        config.parse(config.TrainConfig, ["--steps-per-call", value])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1
+
+
+def test_calls_end_at_every_event_and_automatic_calls_last_about_call_seconds():
+    from cs20 import training
+
+    schedule = training.Schedule(num_steps=1000, eval_every=300, checkpoint_every=250,
+                                 summary_every=100)
+    assert training.steps_until_event(0, schedule, 1000) == 100
+    assert training.steps_until_event(240, schedule, 1000) == 10
+    assert training.steps_until_event(290, schedule, 7) == 7
+    assert training.steps_until_event(995, schedule, 1000) == 5
+
+    automatic = training._CallSizer(0, max_seconds=0.0)
+    assert automatic.limit(0.0) == 1
+    automatic.call_done(1, 5.0)  # the first call traces: its time says nothing
+    assert automatic.limit(5.0) == 1
+    automatic.call_done(1, 0.001)
+    assert automatic.limit(5.0) == int(training.CALL_SECONDS / 0.001)
+    timed = training._CallSizer(0, max_seconds=10.0)
+    timed.call_done(1, 5.0)
+    timed.call_done(1, 0.001)
+    # No further than the --max-seconds check, and at least one step.
+    assert 40 <= timed.limit(9.95) <= 50 and timed.limit(11.0) == 1
+    assert training._CallSizer(32, max_seconds=0.0).limit(0.0) == 32
+    with pytest.raises(ValueError, match="--steps-per-call must be 0"):
+        training._CallSizer(-1, max_seconds=0.0)
 
 
 def test_max_seconds_stops_with_a_checkpoint_and_the_same_command_goes_on(tmp_path):
@@ -155,3 +215,64 @@ def test_mixed_float16_wraps_the_optimizer_and_the_scaled_step_matches_float32()
     # Scaled by 2**15 for the backward pass, unscaled before the update: the same step.
     assert np.abs(float32_change).max() > 1e-3
     np.testing.assert_allclose(float16_change, float32_change, rtol=2e-2, atol=1e-4)
+
+
+def test_in_graph_evaluation_equals_the_per_batch_loop():
+    from cs20 import classification
+
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4)])
+    features = np.random.default_rng(0).normal(size=(203, 6)).astype(np.float32)  # (203, 6)
+    labels = np.random.default_rng(1).integers(0, 4, 203)  # (203,)
+    dataset = tf.data.Dataset.from_tensor_slices((features, labels)).batch(50)  # last: 3
+    eval_step = classification.make_eval_step(model)
+
+    total_loss = total_correct = count = 0.0  # the loop with a host read per batch
+    for images, batch_labels in dataset:
+        loss, correct, size, _ = eval_step(images, batch_labels)
+        total_loss += float(loss)
+        total_correct += float(correct)
+        count += int(size)
+    in_graph = classification.make_evaluate(eval_step)(dataset)
+    assert count == 203
+    # float64 sums of the same float32 batch sums: the very same numbers.
+    assert in_graph == {"loss": total_loss / count, "accuracy": total_correct / count}
+    with pytest.raises(ValueError, match="evaluation dataset is empty"):
+        classification.make_evaluate(eval_step)(dataset.take(0))
+
+
+def tiny_corpus(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(f"the cat {i} sat on the mat" for i in range(200)) + "\n")
+    return path
+
+
+# Small runs of a classifier and of a recurrent model (with dropout, whose random state
+# lives in the graph), several steps per automatic call.
+LECTURE_FLAGS = {
+    "l03_logistic_regression": lambda tmp_path: ("--num-steps", "30", "--batch-size", "32"),
+    "l11_char_rnn": lambda tmp_path: (
+        "--num-steps", "12", "--hidden-sizes", "8,16", "--batch-size", "8", "--dropout", "0.1",
+        "--eval-every", "12", "--length", "4", "--corpus", str(tiny_corpus(tmp_path))),
+}
+
+
+@pytest.mark.parametrize("lecture", sorted(LECTURE_FLAGS))
+def test_one_step_per_call_and_automatic_calls_train_the_same_weights(lecture, tmp_path,
+                                                                       data_dir):
+    flags = (*LECTURE_FLAGS[lecture](tmp_path), "--deterministic", "--data-dir", str(data_dir))
+    runs = {}
+    for steps_per_call in ("1", "0"):
+        run_dir = tmp_path / steps_per_call
+        completed = run_lecture_process(lecture, "--run-dir", str(run_dir), *flags,
+                                        "--steps-per-call", steps_per_call)
+        assert completed.returncode == 0, completed.stderr[-2000:]
+        runs[steps_per_call] = json.loads((run_dir / "results.json").read_text())
+    assert runs["1"]["train/steps_per_call"] == 1 and runs["0"]["train/steps_per_call"] > 2
+    expected, actual = (checkpoint_variables(tmp_path / name) for name in ("1", "0"))
+    assert expected and expected.keys() == actual.keys()
+    for key, value in expected.items():
+        np.testing.assert_array_equal(actual[key], value, err_msg=key)

@@ -110,7 +110,7 @@ def test_loss_decreases_on_a_tiny_corpus(jit_compile):
     model = word2vec.SkipGram(vocabulary.size, 8, "word2vec", seed=0)
     optimizer = keras.optimizers.SGD(0.5)
     optimizer.build(model.trainable_variables)
-    step = training.compile_steps(tf.distribute.get_strategy(), word2vec.make_train_step(
+    step = training.compile_step(tf.distribute.get_strategy(), word2vec.make_train_step(
         model, optimizer, 64, num_sampled=4, jit_compile=jit_compile, sampler_seed=1))
     iterator = iter(dataset)
     first = float(step(iterator, tf.constant(20))["loss"])

@@ -3,7 +3,10 @@
     python tests/tiny_training.py --run-dir DIR --num-steps 20 [--interrupt-at 7] [--nan-at 5]
 
 Separate processes keep --deterministic (a process-wide switch) out of the other tests,
-and let the tests send real signals. The final weights are saved to DIR/weights.npz.
+and let the tests send real signals. The signal and the NaN come from inside the
+compiled step (the step the optimizer has just taken decides), so they land in the middle
+of a call of several steps as they would in a real run. The final weights are saved to
+DIR/weights.npz.
 """
 
 from __future__ import annotations
@@ -25,9 +28,35 @@ class Config(config.TrainConfig):
     batch_size: int = config.option(16, "Batch size.")
     checkpoint_every: int = config.option(2, "Checkpoint interval.")
     summary_every: int = config.option(1, "Summary interval.")
-    interrupt_at: int = config.option(0, "Send ourselves SIGINT during this step (0: never).")
+    interrupt_at: int = config.option(0, "Send ourselves a signal during this step (0: never).")
+    interrupt_signal: str = config.option("SIGINT", "The signal --interrupt-at sends.",
+                                          choices=("SIGINT", "SIGTERM"))
     nan_at: int = config.option(0, "Return a NaN loss from this step on (0: never).")
     dropout: float = config.option(0.2, "Dropout rate.")
+
+
+def make_replica_step(cfg: Config, model: keras.Model, optimizer: keras.optimizers.Optimizer):
+    signum = signal.Signals[cfg.interrupt_signal]
+
+    def send_signal_at(step_number):
+        if int(step_number) == cfg.interrupt_at:
+            os.kill(os.getpid(), signum)
+        return step_number
+
+    def replica_step(batch):
+        inputs, labels = batch
+        with tf.GradientTape() as tape:
+            per_example = tf.reduce_mean(tf.square(model(inputs, training=True) - labels), -1)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=cfg.batch_size)
+        optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+        step_number = optimizer.iterations  # the step just taken, counted from 1
+        if cfg.interrupt_at:
+            tf.py_function(send_signal_at, [step_number], tf.int64)
+        if cfg.nan_at:
+            loss = tf.where(step_number >= cfg.nan_at, float("nan"), loss)
+        return {"loss": loss}
+
+    return replica_step
 
 
 def main(argv=None) -> None:
@@ -43,27 +72,9 @@ def main(argv=None) -> None:
         optimizer = keras.optimizers.Adam(cfg.learning_rate)
         optimizer.build(model.trainable_variables)
         step = tf.Variable(0, dtype=tf.int64)
-    iterator = iter(run.strategy.experimental_distribute_dataset(dataset))
+    iterator = training.distribute(run, dataset)
     checkpoint = checkpoints.make(step, model, optimizer, iterator)
-
-    def replica_step(batch):
-        inputs, labels = batch
-        with tf.GradientTape() as tape:
-            per_example = tf.reduce_mean(tf.square(model(inputs, training=True) - labels), -1)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=cfg.batch_size)
-        optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
-        return {"loss": loss}
-
-    compiled = training.compile_step(run.strategy, replica_step)
-
-    def step_fn(batch):
-        logs = compiled(batch)
-        upcoming = int(step.numpy()) + 1
-        if upcoming == cfg.interrupt_at:
-            os.kill(os.getpid(), signal.SIGINT)
-        if cfg.nan_at and upcoming >= cfg.nan_at:
-            logs = {"loss": tf.constant(float("nan"))}
-        return logs
+    step_fn = training.compile_step(run.strategy, make_replica_step(cfg, model, optimizer))
 
     print(f"replicas in sync: {run.strategy.num_replicas_in_sync}")
     results = training.train(run, step_fn=step_fn, iterator=iterator, checkpoint=checkpoint,
