@@ -334,7 +334,8 @@ def start(lecture: str, config) -> Run:
     saved = None if config.fresh else read_json(directory / "config.json")
     changed = config_lib.changes(saved, config) if saved else {}
     if chief:
-        _refuse_finished(directory, lecture, changed)
+        if not config.fresh:
+            _refuse_finished(directory, lecture, changed)
         if not directory.exists():
             _new_run_directories.append(directory)
         try:

@@ -220,3 +220,11 @@ def test_the_printed_resume_command_keeps_the_run_s_settings(tmp_path, lecture, 
     resumed = module.config.parse(module.Config, ["--run-dir", str(run_dir)], prog=lecture)
     for name, value in {**defining, **changed}.items():
         assert getattr(resumed, name) == value, name
+
+
+def test_fresh_restarts_a_finished_run(tmp_path):
+    run_dir = tmp_path / "run"
+    train_tiny(run_dir, "--num-steps", "2")
+    train_tiny(run_dir, "--num-steps", "2", "--fresh", "--dropout", "0.5")
+    assert json.loads((run_dir / "config.json").read_text())["dropout"] == 0.5
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "finished"
