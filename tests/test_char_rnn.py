@@ -363,3 +363,18 @@ def test_training_windows_checkpoint_a_position_not_a_buffer(tmp_path):
     tf.train.Checkpoint(iterator=restored).read(path).assert_consumed()
     for inputs in expected:
         np.testing.assert_array_equal(next(restored)[0].numpy(), inputs)
+
+
+def test_in_graph_bits_per_character_equal_the_per_batch_sums():
+    model = tiny_model()
+    lines = [[1, 2, 3], [4, 5], [6, 7, 8, 9, 10, 11], [2, 2, 2, 2], [3]]  # [3]: no target
+    batches = list(chars.padded_lines(lines, batch_size=2))
+    assert [inputs.shape[1] for inputs, _ in batches] == [2, 5]  # sorted, padded per batch
+    total = count = 0.0
+    for inputs, labels in batches:
+        batch_total, batch_count = char_rnn.masked_loss_terms(labels, model(inputs))
+        total, count = total + float(batch_total), count + float(batch_count)
+    expected = total / count / math.log(2.0)
+    assert count == 1 + 2 + 3 + 5
+    in_graph = char_rnn.make_bits_per_character(model)(chars.padded_lines(lines, 2))
+    assert in_graph == pytest.approx(expected, rel=1e-6)

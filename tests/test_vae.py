@@ -73,6 +73,19 @@ def test_shapes_and_per_example_terms():
     assert np.all(terms["kl"].numpy() >= 0) and np.all(terms["elbo"].numpy() < 0)
 
 
+def test_in_graph_evaluation_equals_the_per_batch_sums():
+    model = vae.VAE(latent_dim=4)
+    images = synthetic_digits(10)
+    noise = np.random.default_rng(0).normal(size=(10, 4)).astype(np.float32)
+    dataset = tf.data.Dataset.from_tensor_slices((images, noise)).batch(4)  # 4 + 4 + 2
+    expected = {"elbo": 0.0, "reconstruction": 0.0, "kl": 0.0}
+    for batch_images, batch_noise in dataset:
+        for name, values in model.terms(batch_images, batch_noise).items():
+            expected[name] += float(tf.reduce_sum(values)) / 10
+    evaluated = vae.make_evaluate(model)(dataset)
+    assert evaluated == pytest.approx(expected, rel=1e-6)
+
+
 def test_reparameterisation_lets_the_reconstruction_gradient_reach_the_encoder():
     model = vae.VAE(latent_dim=2)
     images = tf.constant(synthetic_digits(8))

@@ -208,12 +208,12 @@ def training_dataset(windows: np.ndarray, batch_size: int, seed: int) -> tf.data
             .prefetch(tf.data.AUTOTUNE))
 
 
-def padded_lines(lines_ids: list[list[int]], batch_size: int):
-    """Whole lines, sorted by length and padded per batch, for evaluation:
-    yields (inputs, labels) with shapes (batch, longest - 1)."""
+def padded_lines(lines_ids: list[list[int]], batch_size: int) -> tf.data.Dataset:
+    """Whole lines, sorted by length and padded per batch, for evaluation: batches of
+    (inputs, labels) with shapes (batch, longest - 1)."""
     kept = sorted((ids for ids in lines_ids if len(ids) >= 2), key=len)
-    for start in range(0, len(kept), batch_size):
-        chunk = kept[start:start + batch_size]
-        longest = len(chunk[-1])
-        batch = np.asarray([ids + [PAD_ID] * (longest - len(ids)) for ids in chunk], np.int32)
-        yield batch[:, :-1], batch[:, 1:]
+    lines = tf.ragged.constant(kept, dtype=tf.int32)  # (num_lines, None)
+    return (tf.data.Dataset.range(len(kept))
+            .map(lambda index: lines[index])  # (length,): one line, dense
+            .padded_batch(batch_size, padding_values=PAD_ID)  # (batch, longest)
+            .map(lambda batch: (batch[:, :-1], batch[:, 1:])))

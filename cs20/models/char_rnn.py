@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 
+from cs20 import training
 from cs20.datasets import chars
 
 import keras
@@ -112,21 +113,20 @@ def make_train_step(model: CharRNN, optimizer, clip_norm: float):
 
 
 def make_bits_per_character(model: CharRNN):
-    """-> `evaluate(batches)`: mean cross-entropy in bits over every real target character
-    of (inputs, labels) batches. One trace serves every batch shape."""
-    spec = tf.TensorSpec([None, None], tf.int32)
+    """-> `evaluate(dataset)`: mean cross-entropy in bits over every real target character
+    of a dataset of (inputs, labels) batches, summed on the device in one compiled call
+    (`training.compile_totals`); one trace serves every batch shape."""
 
-    @tf.function(input_signature=[spec, spec])
-    def loss_terms(inputs, labels):
-        return masked_loss_terms(labels, model(inputs))
+    def batch_sums(batch):
+        inputs, labels = batch
+        total, count = masked_loss_terms(labels, model(inputs))
+        return {"total": total, "count": count}
 
-    def evaluate(batches) -> float:
-        total = count = 0.0
-        for inputs, labels in batches:
-            batch_total, batch_count = loss_terms(tf.constant(inputs), tf.constant(labels))
-            total += float(batch_total)
-            count += float(batch_count)
-        return total / max(count, 1.0) / math.log(2.0)
+    totals = training.compile_totals(batch_sums, ("total", "count"))
+
+    def evaluate(dataset: tf.data.Dataset) -> float:
+        sums = training.to_floats(totals(dataset))
+        return sums["total"] / max(sums["count"], 1.0) / math.log(2.0)
 
     return evaluate
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import math
 
+from cs20 import training
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -190,18 +192,21 @@ def make_train_step(vae: VAE, optimizer: keras.optimizers.Optimizer, global_batc
 # --- Evaluation: the ELBO and the importance-weighted bound over a finite dataset. ---
 
 def make_evaluate(vae: VAE):
-    """dataset of (images, noise) -> mean ELBO, reconstruction and KL (one compiled step
-    reused across calls, so evaluating every epoch does not retrace)."""
-    terms_step = tf.function(vae.terms)
+    """-> `evaluate(dataset)`: mean ELBO, reconstruction and KL over a dataset of
+    (images, noise), summed on the device in one compiled call (`training.compile_totals`)
+    that is traced once and reused every epoch."""
+    names = ("elbo", "reconstruction", "kl")
+
+    def batch_sums(batch):
+        images, noise = batch
+        sums = {name: tf.reduce_sum(values) for name, values in vae.terms(images, noise).items()}
+        return {**sums, "count": tf.shape(images)[0]}
+
+    totals = training.compile_totals(batch_sums, (*names, "count"))
 
     def evaluate(dataset: tf.data.Dataset) -> dict:
-        totals = {"elbo": 0.0, "reconstruction": 0.0, "kl": 0.0}
-        count = 0
-        for images, noise in dataset:
-            for name, values in terms_step(images, noise).items():
-                totals[name] += float(tf.reduce_sum(values))
-            count += int(images.shape[0])
-        return {name: total / count for name, total in totals.items()}
+        sums = training.to_floats(totals(dataset))
+        return {name: sums[name] / sums["count"] for name in names}
 
     return evaluate
 
