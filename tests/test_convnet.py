@@ -61,18 +61,18 @@ def test_one_epoch_on_a_small_slice(tmp_path, data_dir):
 def test_lecture_resumes_beats_chance_and_writes_its_artefacts(tmp_path, data_dir, capsys):
     lecture = load_lecture("l07_convnet")
     run_dir = tmp_path / "run"
-    flags = ["--summary-every", "50", "--eval-every", "100", "--run-dir", str(run_dir),
-             "--data-dir", str(data_dir)]
-    lecture.main(["--num-steps", "100", *flags])
+    flags = ["--summary-every", "10", "--eval-every", "20", "--batch-size", "64",
+             "--run-dir", str(run_dir), "--data-dir", str(data_dir)]
+    lecture.main(["--num-steps", "20", *flags])
     capsys.readouterr()
-    lecture.main(["--num-steps", "200", *flags])
+    lecture.main(["--num-steps", "40", *flags])
     assert "Resumed from" in capsys.readouterr().out
     results = read_results(run_dir)
-    assert results["steps"] == 200
-    assert results["test/accuracy"] > 0.9  # chance is 0.1; 60 steps reached 0.939 in our run
+    assert results["steps"] == 40
+    assert results["test/accuracy"] > 0.6  # chance is 0.1
     assert np.isfinite(results["test/loss"])
     assert event_files(run_dir)
-    assert (run_dir / "checkpoints" / "ckpt-200.index").is_file()
+    assert (run_dir / "checkpoints" / "ckpt-40.index").is_file()
     for artefact in ("misclassified.png", "confusion_matrix.png", "config.json"):
         assert (run_dir / artefact).stat().st_size > 0
 
