@@ -101,8 +101,7 @@ def _learning_rate_variable(optimizer):
         return None
     inner = getattr(optimizer, "inner_optimizer", optimizer)  # LossScaleOptimizer
     variable = getattr(inner, "_learning_rate", None)
-    return variable if isinstance(variable, tf.Variable) or hasattr(variable, "assign") \
-        else None
+    return variable if hasattr(variable, "assign") else None
 
 
 def remove_partial_saves(directory: pathlib.Path) -> None:
