@@ -6,7 +6,7 @@
 Prints one JSON object with, for each configuration: training seconds, (center, context)
 pairs per second, the final loss where there is one, analogy accuracy on
 questions-words.txt and Spearman's correlation on WordSim-353, computed by the same code
-(cs20.metrics) for every model.
+(cs20.metrics.word_vectors) for every model.
 
 1. `course`: lectures/l05_word2vec.py with its defaults (the course's hyper-parameters),
    run as a separate process; figures from its results.json.
@@ -34,8 +34,8 @@ import sys
 import tempfile
 import time
 
-from cs20 import metrics
 from cs20.datasets import sources, text_corpus
+from cs20.metrics import word_vectors
 from cs20.models import word2vec
 
 import numpy as np
@@ -72,10 +72,10 @@ def evaluate(vectors: np.ndarray, words: list[str], data_dir: str) -> dict:
     """The lecture's metrics on any embedding: row 0 is left for UNK, as in ours."""
     unit = word2vec.normalized(np.vstack([np.zeros((1, vectors.shape[1])), vectors]))
     index = {word: position + 1 for position, word in enumerate(words)}
-    analogies = metrics.analogy_accuracy(
-        unit, index, metrics.read_analogies(sources.resolve("questions_words", data_dir)))
-    similarity = metrics.similarity_correlation(
-        unit, index, metrics.read_word_similarity(sources.resolve("wordsim353", data_dir)))
+    analogies = word_vectors.analogy_accuracy(
+        unit, index, word_vectors.read_analogies(sources.resolve("questions_words", data_dir)))
+    similarity = word_vectors.similarity_correlation(
+        unit, index, word_vectors.read_word_similarity(sources.resolve("wordsim353", data_dir)))
     return {"analogy_accuracy": analogies["accuracy"], "analogy_covered": analogies["covered"],
             "wordsim353_spearman": similarity["spearman"]}
 

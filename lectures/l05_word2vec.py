@@ -51,8 +51,9 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from cs20 import checkpoints, cli, config, metrics, runtime, summaries, training
+from cs20 import checkpoints, cli, config, runtime, summaries, training
 from cs20.datasets import sources, text_corpus
+from cs20.metrics import word_vectors
 from cs20.models import word2vec
 
 import keras
@@ -142,12 +143,12 @@ def write_graph(run, train_step, dataset) -> None:
 
 def evaluate(unit_embedding, vocabulary, data_dir) -> dict:
     index = vocabulary.index()
-    analogies = metrics.analogy_accuracy(
+    analogies = word_vectors.analogy_accuracy(
         unit_embedding, index,
-        metrics.read_analogies(sources.resolve("questions_words", data_dir)))
-    similarity = metrics.similarity_correlation(
+        word_vectors.read_analogies(sources.resolve("questions_words", data_dir)))
+    similarity = word_vectors.similarity_correlation(
         unit_embedding, index,
-        metrics.read_word_similarity(sources.resolve("wordsim353", data_dir)))
+        word_vectors.read_word_similarity(sources.resolve("wordsim353", data_dir)))
     return {"analogy_accuracy": analogies["accuracy"], "analogy_covered": analogies["covered"],
             "wordsim353_spearman": similarity["spearman"],
             "wordsim353_covered": similarity["covered"]}

@@ -38,8 +38,9 @@ import dataclasses
 import sys
 import time
 
-from cs20 import checkpoints, cli, config, metrics, plots, runtime, summaries, training
+from cs20 import checkpoints, cli, config, plots, runtime, summaries, training
 from cs20.datasets import translation
+from cs20.metrics import bleu
 from cs20.models import seq2seq
 
 import keras
@@ -159,7 +160,7 @@ def bleu_of(decoder, sources, references, corpus) -> tuple[float, list, list, fl
     tokens, attention = seq2seq.decode_all(decoder, source_ids)
     speed = len(sources) / (time.perf_counter() - started)
     hypotheses = [corpus.target_vocabulary.decode(ids) for ids in tokens]
-    return metrics.corpus_bleu(references, hypotheses), hypotheses, attention, speed
+    return bleu.corpus_bleu(references, hypotheses), hypotheses, attention, speed
 
 
 def show_examples(run, corpus, sources, references, greedy, beam, step) -> None:
@@ -170,7 +171,7 @@ def show_examples(run, corpus, sources, references, greedy, beam, step) -> None:
         cells = [corpus.source_orthography.detokenize(source)] + [
             corpus.target_orthography.detokenize(tokens)
             for tokens in (reference_set[0], greedy_tokens, beam_tokens)]
-        scores = [metrics.sentence_bleu(reference_set, tokens)
+        scores = [bleu.sentence_bleu(reference_set, tokens)
                   for tokens in (greedy_tokens, beam_tokens)]
         print(f"  {cells[0]}\n    reference: {cells[1]}\n    greedy:    {cells[2]}  "
               f"(BLEU {scores[0]:.2f})\n    beam:      {cells[3]}  (BLEU {scores[1]:.2f})")

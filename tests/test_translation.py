@@ -7,8 +7,8 @@ import subprocess
 import sys
 import zipfile
 
-from cs20 import metrics
 from cs20.datasets import translation
+from cs20.metrics import bleu
 from cs20.models import seq2seq
 
 import numpy as np
@@ -258,20 +258,20 @@ def test_length_penalty_favours_longer_translations():
 
 def test_bleu_golden_values():
     sentence = ["the", "cat", "is", "on", "the", "mat"]
-    assert metrics.corpus_bleu([[sentence]], [sentence]) == pytest.approx(1.0)
-    assert metrics.corpus_bleu([[sentence]], [["a", "dog", "ran", "away", "fast"]]) == 0.0
+    assert bleu.corpus_bleu([[sentence]], [sentence]) == pytest.approx(1.0)
+    assert bleu.corpus_bleu([[sentence]], [["a", "dog", "ran", "away", "fast"]]) == 0.0
     # p1..p4 = 6/6, 4/5, 3/4, 2/3; brevity penalty exp(1 - 7/6).
     hand = (1 * 4 / 5 * 3 / 4 * 2 / 3) ** 0.25 * math.exp(1 - 7 / 6)
-    assert metrics.corpus_bleu([[["the", "cat", "is", "on", "the", "red", "mat"]]], [sentence]) == \
+    assert bleu.corpus_bleu([[["the", "cat", "is", "on", "the", "red", "mat"]]], [sentence]) == \
         pytest.approx(hand) == pytest.approx(0.673182, abs=1e-6)
     # Smoothed sentence BLEU: p1 = 5/6, then (m + 1) / (n + 1): 4/6, 2/5, 1/4.
     hypothesis = ["the", "cat", "sat", "on", "the", "mat"]
-    assert metrics.corpus_bleu([[sentence]], [hypothesis]) == 0.0  # no 4-gram matches
-    assert metrics.sentence_bleu([sentence], hypothesis) == pytest.approx((1 / 18) ** 0.25)
+    assert bleu.corpus_bleu([[sentence]], [hypothesis]) == 0.0  # no 4-gram matches
+    assert bleu.sentence_bleu([sentence], hypothesis) == pytest.approx((1 / 18) ** 0.25)
     # Several references: counts clip against the best one, length from the closest.
-    assert metrics.corpus_bleu([[["x"] * 9, sentence]], [sentence]) == pytest.approx(1.0)
+    assert bleu.corpus_bleu([[["x"] * 9, sentence]], [sentence]) == pytest.approx(1.0)
     with pytest.raises(ValueError):
-        metrics.corpus_bleu([[sentence]], [sentence, sentence])
+        bleu.corpus_bleu([[sentence]], [sentence, sentence])
 
 
 # --- the lecture ------------------------------------------------------------------------

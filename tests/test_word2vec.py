@@ -2,8 +2,9 @@
 
 import json
 
-from cs20 import metrics, training
+from cs20 import training
 from cs20.datasets import text_corpus
+from cs20.metrics import word_vectors
 from cs20.models import word2vec
 
 import keras
@@ -131,19 +132,19 @@ def test_analogy_accuracy_golden_on_a_hand_made_embedding():
     unit, index = hand_made_embedding()
     questions = [("man", "woman", "king", "queen"), ("woman", "man", "queen", "king"),
                  ("man", "king", "woman", "apple"), ("man", "woman", "king", "zebra")]
-    result = metrics.analogy_accuracy(unit, index, questions)
+    result = word_vectors.analogy_accuracy(unit, index, questions)
     assert result == {"accuracy": 2 / 3, "covered": 3, "total": 4}
 
 
 def test_spearman_golden_and_similarity_correlation():
-    assert metrics.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
-    assert metrics.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert word_vectors.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert word_vectors.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
     # With ties (average ranks): scipy.stats.spearmanr gives 0.7631578947368421.
-    assert metrics.spearman([1, 2, 2, 3, 5], [2, 1, 4, 4, 6]) == pytest.approx(0.7631578947368421)
+    assert word_vectors.spearman([1, 2, 2, 3, 5], [2, 1, 4, 4, 6]) == pytest.approx(0.7631578947368421)
     unit, index = hand_made_embedding()
     pairs = [("king", "queen", 8.0), ("man", "woman", 7.0), ("king", "apple", 1.0),
              ("man", "zebra", 5.0)]
-    result = metrics.similarity_correlation(unit, index, pairs)
+    result = word_vectors.similarity_correlation(unit, index, pairs)
     assert result["covered"] == 3 and result["total"] == 4
     assert -1.0 <= result["spearman"] <= 1.0
 

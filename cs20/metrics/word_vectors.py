@@ -1,0 +1,82 @@
+"""Word-vector quality (lecture 5): analogy accuracy (3CosAdd) and the Spearman
+correlation of cosine similarity with human similarity scores (WordSim-353)."""
+
+from __future__ import annotations
+
+import csv
+import pathlib
+
+from cs20.models import word2vec
+
+import numpy as np
+
+
+def read_analogies(path: pathlib.Path) -> list[tuple[str, str, str, str]]:
+    """Mikolov's questions-words.txt -> (a, b, c, d) lower-cased, section lines skipped."""
+    questions = []
+    for line in pathlib.Path(path).read_text(encoding="utf-8").splitlines():
+        if line.startswith(":") or not line.strip():
+            continue
+        a, b, c, d = line.lower().split()
+        questions.append((a, b, c, d))
+    return questions
+
+
+def analogy_accuracy(unit_embedding: np.ndarray, word_index: dict[str, int], questions,
+                     batch_size: int = 512) -> dict:
+    """Fraction of a : b :: c : d answered d by argmax cos(x, b - a + c) (3CosAdd).
+
+    `unit_embedding` has unit rows; a, b and c are never the answer, nor is id 0 (UNK).
+    Only questions whose four words are all in the vocabulary count (`covered`); the
+    accuracy is over those, as word2vec's compute-accuracy and gensim report it.
+    """
+    ids = np.array([[word_index[word] for word in question] for question in questions
+                    if all(word_index.get(word, 0) > 0 for word in question)],
+                   np.int64).reshape(-1, 4)  # (covered, 4)
+    correct = 0
+    for start in range(0, len(ids), batch_size):
+        a, b, c, d = ids[start:start + batch_size].T
+        correct += int(np.sum(word2vec.analogy(unit_embedding, a, b, c) == d))
+    return {"accuracy": correct / len(ids) if len(ids) else 0.0, "covered": len(ids),
+            "total": len(questions)}
+
+
+def read_word_similarity(path: pathlib.Path) -> list[tuple[str, str, float]]:
+    """WordSim-353 csv (header `Word 1,Word 2,Human (mean)`) -> (word, word, score)."""
+    with open(path, encoding="utf-8", newline="") as stream:
+        rows = list(csv.reader(stream))[1:]
+    return [(first.lower(), second.lower(), float(score)) for first, second, score in rows]
+
+
+def ranks(values) -> np.ndarray:
+    """1-based ranks; tied values share the mean of their ranks (as scipy.stats.rankdata)."""
+    values = np.asarray(values, np.float64)
+    order = np.argsort(values, kind="stable")
+    sorted_values = values[order]
+    result = np.empty(len(values))
+    start = 0
+    while start < len(values):
+        end = start
+        while end + 1 < len(values) and sorted_values[end + 1] == sorted_values[start]:
+            end += 1
+        result[order[start:end + 1]] = (start + end) / 2 + 1
+        start = end + 1
+    return result
+
+
+def spearman(first, second) -> float:
+    """Spearman's rank correlation: Pearson's correlation of the ranks."""
+    first_ranks, second_ranks = ranks(first), ranks(second)
+    return float(np.corrcoef(first_ranks, second_ranks)[0, 1])
+
+
+def similarity_correlation(unit_embedding: np.ndarray, word_index: dict[str, int],
+                           pairs) -> dict:
+    """Spearman correlation of cosine similarity with human scores, on covered pairs."""
+    covered = [(word_index[first], word_index[second], score) for first, second, score in pairs
+               if word_index.get(first, 0) > 0 and word_index.get(second, 0) > 0]
+    if len(covered) < 2:
+        return {"spearman": 0.0, "covered": len(covered), "total": len(pairs)}
+    first_ids, second_ids, scores = (np.array(column) for column in zip(*covered, strict=True))
+    cosines = np.sum(unit_embedding[first_ids] * unit_embedding[second_ids], axis=1)
+    return {"spearman": spearman(cosines, scores), "covered": len(covered), "total": len(pairs)}
