@@ -62,7 +62,7 @@ class RunConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig(RunConfig):
-    """Settings every training lecture has (DESIGN.md, 'Common flags')."""
+    """Settings every training lecture has (docs/design.md, 'Common flags')."""
 
     num_steps: int = option(1000, "Number of training steps (0: use --num-epochs).",
                             changeable=True)
@@ -85,6 +85,8 @@ class TrainConfig(RunConfig):
     max_seconds: float = option(0.0, "Stop after this many seconds of training, with an "
                                      "evaluation and a checkpoint; run the same command "
                                      "again to go on (0: no limit).", changeable=True)
+    quiet: bool = option(False, "Do not print the worked example (the lecture's core object "
+                                "on a tiny input) before training.", changeable=True)
     steps_per_call: int = option(0, "Training steps per call of the compiled step (0: automatic, "
                                     "calls of about 0.1 s that end at every summary, "
                                     "evaluation and checkpoint step).", changeable=True)
