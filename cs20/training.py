@@ -321,9 +321,10 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
                 seconds_to_first_step = seconds_since_process_start()
             _require_finite(logs, first, current, manager)
             interval.add(logs, advance)
-            out_of_time = bool(max_seconds) and time.perf_counter() - started >= max_seconds
+            out_of_time, stopping = agree(
+                run.strategy, bool(max_seconds) and time.perf_counter() - started >= max_seconds,
+                stop["signum"] is not None)
             last = current == schedule.num_steps or out_of_time
-            stopping = stop["signum"] is not None
             summary_due = current % schedule.summary_every == 0 or last
             with clock.side_work():
                 values = interval.means()
@@ -351,10 +352,11 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
                 # Also at the last step: the signal asked to stop, so the run does not go
                 # on to its final evaluation and artefacts; the resume command does that.
                 run.writer.flush()
-                name = signal.Signals(stop["signum"]).name
+                signum = stop["signum"] or signal.SIGTERM  # None: another worker was stopped
+                name = signal.Signals(signum).name if stop["signum"] else "Another worker's stop"
                 raise TrainingInterrupted(
                     f"\n{name} at step {current}: checkpoint saved to {manager.latest_checkpoint}."
-                    f"\nResume with: {run.resume_command()}", stop["signum"])
+                    f"\nResume with: {run.resume_command()}", signum)
             if out_of_time and current < schedule.num_steps:
                 run.complete = False
                 progress.message(f"--max-seconds {max_seconds:g} reached at step {current} "
@@ -369,6 +371,22 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
     if seconds_to_first_step is not None:
         results["seconds_to_first_step"] = seconds_to_first_step
     return results
+
+
+def agree(strategy: tf.distribute.Strategy, *flags: bool) -> tuple[bool, ...]:
+    """Each flag, raised if it is raised on any worker of a multi-worker cluster.
+
+    Workers must stop after the same step: their all-reduces pair up step by step, so a
+    worker that stops alone (its own clock ran out, or it alone got SIGTERM) would leave
+    the others waiting forever. Elsewhere the flags are returned as they are.
+    """
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return flags
+    local = tf.constant([float(flag) for flag in flags])  # (flags,) 1.0 where raised
+    # ReduceOp has only SUM and MEAN: a flag is raised somewhere when its sum is positive.
+    raised_count = strategy.reduce(tf.distribute.ReduceOp.SUM,
+                                   strategy.run(tf.identity, args=(local,)), axis=None)
+    return tuple(bool(count > 0) for count in raised_count.numpy())
 
 
 class _IntervalMeans:

@@ -100,9 +100,10 @@ def free_ports(count):
     return ports
 
 
-def run_cluster(script, run_dir, *flags) -> list[str]:
+def run_cluster(script, run_dir, *flags, returncode: int = 0) -> list[str]:
     """Runs `script` as two MultiWorkerMirroredStrategy workers on 127.0.0.1 (TF_CONFIG
-    tells each its place); checks both succeed and returns their standard outputs."""
+    tells each its place); checks both exit with `returncode` and returns their standard
+    outputs."""
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     processes = []
     for index in range(2):
@@ -114,5 +115,5 @@ def run_cluster(script, run_dir, *flags) -> list[str]:
             stderr=subprocess.PIPE, text=True))
     outputs = [process.communicate(timeout=240) for process in processes]
     for process, (_, stderr) in zip(processes, outputs, strict=True):
-        assert process.returncode == 0, stderr[-3000:]
+        assert process.returncode == returncode, stderr[-3000:]
     return [stdout for stdout, _ in outputs]

@@ -3,6 +3,7 @@
 import hashlib
 import subprocess
 import sys
+import threading
 import time
 
 from cs20.datasets import sources
@@ -128,3 +129,20 @@ def test_flags_naming_the_wrong_kind_of_path_are_one_line_errors(tmp_path):
     (tmp_path / "a.txt").write_text("a")
     with pytest.raises(ValueError, match="--images .*a.txt is a file; give a folder"):
         sources.user_path(tmp_path / "a.txt", "--images", folder=True)
+
+
+def test_exclusive_makes_a_second_holder_wait(tmp_path):
+    """Two lectures preparing the tfds cache at once: the second waits for the first."""
+    lock_path = tmp_path / "cache" / ".mnist.lock"
+    entered = threading.Event()
+
+    def second_holder():
+        with sources.exclusive(lock_path):
+            entered.set()
+
+    with sources.exclusive(lock_path):
+        thread = threading.Thread(target=second_holder)
+        thread.start()
+        assert not entered.wait(0.3)  # blocked while the first holder works
+    thread.join(5)
+    assert entered.is_set()

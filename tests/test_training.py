@@ -163,22 +163,25 @@ def test_mirrored_on_two_logical_cpus_matches_default_strategy(tmp_path):
         np.testing.assert_allclose(expected, actual, rtol=1e-5, atol=1e-6)
 
 
-def test_multi_worker_cluster_trains_agrees_and_resumes_from_chief(tmp_path):
+def test_multi_worker_cluster_stops_together_agrees_and_resumes_from_chief(tmp_path):
     run_dir = tmp_path / "cluster"
-    flags = ["--dropout", "0", "--batch-size", "16"]
-    first = run_cluster(TINY, run_dir, *flags, "--num-steps", "6")
-    assert all("replicas in sync: 2" in stdout for stdout in first)
+    flags = ["--dropout", "0", "--batch-size", "16", "--num-steps", "6"]
+    # SIGTERM reaches the second worker alone (in step 3): both stop after the same call
+    # and save, instead of the first waiting forever for the second's next all-reduce.
+    stopped = run_cluster(TINY, run_dir, *flags, "--interrupt-at", "3", "--interrupt-signal",
+                          "SIGTERM", "--interrupt-worker", "2", returncode=128 + 15)
+    assert all("replicas in sync: 2" in stdout for stdout in stopped)
+    assert tf_checkpoint_steps(run_dir) == [2, 3]  # calls of one step: --summary-every 1
+
+    resumed = run_cluster(TINY, run_dir, *flags)
+    assert all("at step 3" in stdout and "Resumed from" in stdout for stdout in resumed)
     chief_weights = weights(run_dir)
     worker_files = list(run_dir.glob("weights-*.npz"))
     assert len(worker_files) == 1
     with np.load(worker_files[0]) as archive:
         for expected, name in zip(chief_weights, sorted(archive.files), strict=True):
             np.testing.assert_allclose(archive[name], expected, rtol=1e-6)
-    assert tf_checkpoint_steps(run_dir) == [2, 4, 6]
-
-    second = run_cluster(TINY, run_dir, *flags, "--num-steps", "8")
-    assert all("at step 6" in stdout and "Resumed from" in stdout for stdout in second)
-    assert tf_checkpoint_steps(run_dir)[-1] == 8
+    assert tf_checkpoint_steps(run_dir) == [3, 4, 6]  # the newest three are kept
 
 
 def tf_checkpoint_steps(run_dir):

@@ -12,6 +12,7 @@ DIR/weights.npz.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 
@@ -31,6 +32,8 @@ class Config(config.TrainConfig):
     interrupt_at: int = config.option(0, "Send ourselves a signal during this step (0: never).")
     interrupt_signal: str = config.option("SIGINT", "The signal --interrupt-at sends.",
                                           choices=("SIGINT", "SIGTERM"))
+    interrupt_worker: int = config.option(0, "Under multi_worker, only worker N (counted from "
+                                             "1) gets the signal (0: every process).")
     nan_at: int = config.option(0, "Return a NaN loss from this step on (0: never).")
     dropout: float = config.option(0.2, "Dropout rate.")
 
@@ -38,8 +41,11 @@ class Config(config.TrainConfig):
 def make_replica_step(cfg: Config, model: keras.Model, optimizer: keras.optimizers.Optimizer):
     signum = signal.Signals[cfg.interrupt_signal]
 
+    task_index = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {}).get("index", 0)
+    targeted = cfg.interrupt_worker in (0, task_index + 1)
+
     def send_signal_at(step_number):
-        if int(step_number) == cfg.interrupt_at:
+        if int(step_number) == cfg.interrupt_at and targeted:
             os.kill(os.getpid(), signum)
         return step_number
 

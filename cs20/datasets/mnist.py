@@ -88,11 +88,15 @@ def prepare(data_dir=None, dataset: str = "mnist"):
     if any(path.parent != manual_dir for path in paths):
         raise ValueError(f"the four {dataset} .gz files must be in one folder; found "
                          + ", ".join(str(path) for path in paths))
-    builder = tfds.builder(dataset, data_dir=str(sources.cache_dir() / "tfds"))
-    if not builder.is_prepared():
-        print(f"Preparing {dataset} from {manual_dir} (once; about 15 s)")
-        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-            manual_dir=str(manual_dir), try_download_gcs=False))
+    tfds_dir = sources.cache_dir() / "tfds"
+    # Two lectures started at once from a fresh checkout would both prepare the set into
+    # the same folder; the second waits for the first and then finds it prepared.
+    with sources.exclusive(tfds_dir / f".{dataset}.lock"):
+        builder = tfds.builder(dataset, data_dir=str(tfds_dir))
+        if not builder.is_prepared():
+            print(f"Preparing {dataset} from {manual_dir} (once; about 15 s)")
+            builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+                manual_dir=str(manual_dir), try_download_gcs=False))
     return builder
 
 

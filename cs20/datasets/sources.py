@@ -16,12 +16,18 @@ run writes into results.json.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
 import pathlib
 import socket
 import urllib.parse
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 _CS20_REPO = ("https://raw.githubusercontent.com/chiphuyen/stanford-tensorflow-tutorials/"
               "51e53daaa2a32cfe7a1966f060b28dbbd081791c/")
@@ -170,6 +176,17 @@ def cache_dir() -> pathlib.Path:
     if (project_root / "pyproject.toml").is_file():
         return project_root / "data"
     return pathlib.Path.home() / ".cache" / "cs20"
+
+
+@contextlib.contextmanager
+def exclusive(lock_path: pathlib.Path):
+    """Holds an exclusive lock on `lock_path` (created if needed) while the block runs;
+    another process asking for it waits. Without fcntl (Windows) the block runs unlocked."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as lock_file:
+        if fcntl is not None:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 def search_dirs(data_dir: str | os.PathLike | None = None) -> list[tuple[str, pathlib.Path]]:
