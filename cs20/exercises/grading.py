@@ -21,6 +21,7 @@ import pathlib
 import sys
 import traceback
 import types
+import warnings
 from collections.abc import Callable
 
 from cs20.exercises import SOLUTIONS_DIR
@@ -199,17 +200,20 @@ def check(name: str, path: pathlib.Path, *, quick: bool = False,
     the score; `quick` gives training problems a tiny budget (the test suite's)."""
     reference = load_file(SOLUTIONS_DIR / f"{name}.py", f"cs20_solution_{name}")
     problems = importlib.import_module(f"cs20.exercises.{name}").PROBLEMS
-    # TensorFlow's own warnings (retracing, AutoGraph) would bury the report; the checks
-    # say what matters in words.
+    # TensorFlow's and Keras' own warnings (retracing, AutoGraph, layer building) would
+    # bury the report; the checks say what matters in words.
     tf.get_logger().setLevel("ERROR")
     printer(f"{name}: checking {path}")
     outcomes = []
     width = max(len(problem.name) for problem in problems)
-    for number, outcome in enumerate(run_problems(problems, path, reference, quick=quick), 1):
-        verdict = "passed" if outcome.passed else "FAILED"
-        detail = f": {outcome.detail}" if outcome.detail else ""
-        printer(f"{number:>3}. {outcome.problem:<{width}}  {verdict}{detail}")
-        outcomes.append(outcome)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for number, outcome in enumerate(run_problems(problems, path, reference, quick=quick),
+                                         1):
+            verdict = "passed" if outcome.passed else "FAILED"
+            detail = f": {outcome.detail}" if outcome.detail else ""
+            printer(f"{number:>3}. {outcome.problem:<{width}}  {verdict}{detail}")
+            outcomes.append(outcome)
     passed = sum(outcome.passed for outcome in outcomes)
     printer(f"score: {passed}/{len(outcomes)} problems passed")
     return outcomes
