@@ -108,8 +108,8 @@ def mean_sign_loss(x, y):
 
 def make_row_norms():
     """A tf.function: (batch, features) float32 -> (batch,) float32, each row's
-    Euclidean length, that is traced once for every batch size (the number of features
-    stays the same from call to call).
+    Euclidean length, for any number of features, that is traced once for every batch
+    size (the number of features stays the same from call to call).
 
     A tf.function traces its Python code again for each new input shape; tracing is slow,
     so a function called on batches of many sizes should be traced for all of them at
