@@ -67,6 +67,9 @@ def write_e01_with(tmp_path: pathlib.Path, replacements: str) -> pathlib.Path:
 
 
 WRONG_ANSWERS = '''
+import sys
+
+
 def add_or_subtract(x, y):
     if x > y:  # a Python `if`: fine eagerly, an error in a graph without AutoGraph
         return x + y
@@ -84,6 +87,10 @@ def range_diagonal(n):
 
 def determinant(matrix):
     raise ValueError("boom")
+
+
+def equal_elements(x, y):
+    sys.exit(3)  # ends this problem, not the grader
 
 
 def unique_in_order(x):
@@ -109,10 +116,11 @@ def test_mistakes_are_reported_per_problem_in_words(tmp_path, capsys):
     assert "expected dtype int32, got float32" in lines["range_diagonal"]
     line_number = path.read_text().splitlines().index('    raise ValueError("boom")') + 1
     assert f"raised ValueError: boom (line {line_number} of e01_mine.py)" in lines["determinant"]
+    assert "raised SystemExit: 3" in lines["equal_elements"]
     assert "expected 5 at index [0], got 0" in lines["unique_in_order"]
     assert "traced again for batch sizes [1, 5, 8, 13, 64]" in lines["make_row_norms"]
     failed = {"add_or_subtract", "values_above", "range_diagonal", "determinant",
-              "unique_in_order", "make_row_norms"}
+              "equal_elements", "unique_in_order", "make_row_norms"}
     for name, line in lines.items():
         assert ("FAILED" in line) == (name in failed), line
 

@@ -173,7 +173,7 @@ def run_problems(problems: list[Problem], student_path: pathlib.Path,
     """Yields one Outcome per problem, in order, whatever the student's code does."""
     try:
         student = load_file(student_path, f"cs20_student_{student_path.stem}")
-    except Exception as error:  # the student's module may raise anything while loading
+    except (Exception, SystemExit) as error:  # the student's module may raise anything
         reason = load_error(error, student_path)
         for problem in problems:
             yield Outcome(problem.name, False, reason)
@@ -187,7 +187,7 @@ def run_problems(problems: list[Problem], student_path: pathlib.Path,
             detail = problem.check(context)
         except Mismatch as mismatch:
             yield Outcome(problem.name, False, str(mismatch))
-        except Exception as error:  # the student's code may raise anything
+        except (Exception, SystemExit) as error:  # the student's code may raise anything
             yield Outcome(problem.name, False, exception_line(error, student_path))
         else:
             yield Outcome(problem.name, True, detail or "")
