@@ -98,9 +98,9 @@ def to_array(what: str, value) -> np.ndarray:
                        f"({error})") from None
 
 
-def expect_close(what: str, got, expected, *, rtol: float = 1e-5, atol: float = 1e-6,
-                 check_dtype: bool = True) -> None:
-    """Same structure, shape, dtype (when asked) and values within the tolerances.
+def expect_close(what: str, got, expected, *, rtol: float = 1e-5,
+                 atol: float = 1e-6) -> None:
+    """Same structure, shape, dtype and values within the tolerances.
 
     Tuples are compared element by element; a message names the first difference.
     """
@@ -108,14 +108,13 @@ def expect_close(what: str, got, expected, *, rtol: float = 1e-5, atol: float = 
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             raise Mismatch(f"{what}: expected a tuple of {len(expected)}, got {describe(got)}")
         for index, (got_item, expected_item) in enumerate(zip(got, expected, strict=True)):
-            expect_close(f"{what}[{index}]", got_item, expected_item, rtol=rtol, atol=atol,
-                         check_dtype=check_dtype)
+            expect_close(f"{what}[{index}]", got_item, expected_item, rtol=rtol, atol=atol)
         return
     got_array, expected_array = to_array(what, got), np.asarray(expected)
     if got_array.shape != expected_array.shape:
         raise Mismatch(f"{what}: expected shape {expected_array.shape}, "
                        f"got shape {got_array.shape}")
-    if check_dtype and dtype_name(got) != dtype_name(expected):
+    if dtype_name(got) != dtype_name(expected):
         raise Mismatch(f"{what}: expected dtype {dtype_name(expected)}, got {dtype_name(got)}")
     if expected_array.dtype == bool or expected_array.dtype.kind in "iu":
         wrong = got_array != expected_array
