@@ -10,8 +10,9 @@ with your functions on small pictures and checks that the loss goes down.
     python -m cs20 check e03 my_copy_of_e03.py     # or a copy of it
 
 Feature maps have shape (1, height, width, channels) (a batch of one picture); all
-tensors are float32 and every loss returns a float32 scalar. Read the docstring of
-cs20/models/style_transfer.py and lectures/l08_style_transfer.py first.
+tensors are float32 and every loss returns a float32 scalar. Read the module docstrings
+of cs20/models/style_transfer.py and lectures/l08_style_transfer.py first (their code
+holds the lecture's answers: try on your own before you look).
 """
 
 from __future__ import annotations
