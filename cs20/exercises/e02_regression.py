@@ -1,0 +1,124 @@
+"""Checks of exercise 2 (exercises/e02_regression.py): the student's model has the right
+inputs and outputs, fits the weight budget, and beats lecture 3b's test accuracy when
+trained by the library's loop exactly as lecture 3b trains its own model.
+
+The training is real: MNIST, the student's settings, the test split at the end, at most
+`MAX_EPOCHS` epochs and `MAX_SECONDS` of training. With `quick` (the test suite) it is
+`QUICK_STEPS` steps against `QUICK_ACCURACY`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+
+from cs20.exercises.grading import Context, Mismatch, Problem
+
+import numpy as np
+import tensorflow as tf
+
+MAX_WEIGHTS = 100_000
+# Lecture 3b's test accuracy (README, "3b logistic regression").
+TARGET_ACCURACY = 0.926
+MAX_EPOCHS = 10
+MAX_SECONDS = 300.0
+# The test suite's budget: enough steps for the reference solution to pass a lower bar.
+QUICK_STEPS = 150
+QUICK_ACCURACY = 0.85
+NUM_CLASSES = 10
+
+
+def build(context: Context, num_classes: int = NUM_CLASSES):
+    model = context.student_function("build_model")(num_classes)
+    if not callable(model) or not hasattr(model, "count_params"):
+        raise Mismatch(f"build_model returned {type(model).__name__}, expected a keras.Model")
+    return model
+
+
+def check_build_model(context: Context) -> None:
+    for num_classes in (NUM_CLASSES, 3):
+        model = build(context, num_classes)
+        pixels = tf.constant(context.rng.uniform(size=(5, 784)), tf.float32)  # (5, 784)
+        logits = model(pixels)
+        if tuple(np.shape(logits)) != (5, num_classes):
+            raise Mismatch(f"build_model({num_classes}) on a batch of 5: expected logits of "
+                           f"shape (5, {num_classes}), got shape {tuple(np.shape(logits))}")
+        if not tf.as_dtype(logits.dtype).is_floating:
+            raise Mismatch(f"build_model({num_classes}): expected float logits, got dtype "
+                           f"{tf.as_dtype(logits.dtype).name}")
+
+
+def check_weight_budget(context: Context) -> str:
+    count = build(context).count_params()
+    if count > MAX_WEIGHTS:
+        raise Mismatch(f"the model has {count:,} weights; expected at most {MAX_WEIGHTS:,}")
+    return f"{count:,} weights"
+
+
+def training_settings(student) -> dict:
+    """The student's LEARNING_RATE, NUM_EPOCHS and BATCH_SIZE, checked."""
+    settings = {name: getattr(student, name.upper(), None)
+                for name in ("learning_rate", "num_epochs", "batch_size")}
+    for name, value in settings.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise Mismatch(f"{name.upper()} must be a positive number, got {value!r}")
+    for name in ("num_epochs", "batch_size"):
+        if not isinstance(settings[name], int):
+            raise Mismatch(f"{name.upper()} must be a whole number, got {settings[name]!r}")
+    if settings["num_epochs"] > MAX_EPOCHS:
+        raise Mismatch(f"NUM_EPOCHS is {settings['num_epochs']}; at most {MAX_EPOCHS} "
+                       "(the check must finish in a few minutes)")
+    return settings
+
+
+def train_like_lecture_3b(build_model, settings: dict, num_steps: int = 0) -> dict:
+    """Trains build_model(10) with lecture 3b's recipe in a scratch run directory; returns
+    the results of `classification.train_and_evaluate` (test/accuracy among them).
+
+    The one place that depends on the lecture's machinery: `config.EpochTrainConfig`,
+    `runtime.start`, `mnist.load_splits` / `make_dataset`, `classification.train_and_evaluate`.
+    """
+    from cs20 import classification, config, runtime
+    from cs20.datasets import mnist
+
+    with tempfile.TemporaryDirectory(prefix="cs20-e02-") as run_dir:
+        cfg = config.EpochTrainConfig(run_dir=run_dir, quiet=True, num_steps=num_steps,
+                                      max_seconds=MAX_SECONDS, **settings)
+        run = runtime.start("e02_regression", cfg)
+        try:
+            splits = mnist.load_splits(cfg.data_dir)
+            train_data = mnist.make_dataset(splits.train, cfg.batch_size, shuffle=True,
+                                            seed=cfg.seed, repeat=True, flatten=True)
+            validation_data = mnist.make_dataset(splits.validation, 1000, flatten=True)
+            test_data = mnist.make_dataset(splits.test, 1000, flatten=True)
+            steps_per_epoch = -(-len(splits.train) // cfg.batch_size)
+            _, results = classification.train_and_evaluate(
+                run, cfg, lambda: build_model(splits.num_classes), train_data=train_data,
+                validation_data=validation_data, test_data=test_data,
+                steps_per_epoch=steps_per_epoch)
+        finally:
+            run.writer.close()
+            runtime.release_lock(run.directory)
+    return results
+
+
+def check_training(context: Context) -> str:
+    settings = training_settings(context.student)
+    build(context)  # a model that cannot be built fails here, before any data is read
+    started = time.perf_counter()
+    results = train_like_lecture_3b(context.student_function("build_model"), settings,
+                                    num_steps=QUICK_STEPS if context.quick else 0)
+    accuracy = results["test/accuracy"]
+    target = QUICK_ACCURACY if context.quick else TARGET_ACCURACY
+    summary = (f"test accuracy {accuracy:.4f} after {results['steps']:,} steps "
+               f"({time.perf_counter() - started:.0f} s)")
+    if not accuracy > target:
+        raise Mismatch(f"{summary}; expected more than {target}")
+    return summary
+
+
+PROBLEMS = [
+    Problem("build_model", check_build_model),
+    Problem("weight budget", check_weight_budget),
+    Problem("training", check_training),
+]

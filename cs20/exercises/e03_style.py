@@ -1,0 +1,131 @@
+"""Checks of exercise 3 (exercises/e03_style.py): the style-transfer losses against the
+docstrings' golden values and the reference solution on hidden random feature maps,
+then a few steps of lecture 8b's optimisation driven by the student's functions."""
+
+from __future__ import annotations
+
+import contextlib
+from unittest import mock
+
+from cs20.exercises.grading import Context, Mismatch, Problem, expect_close, expect_same
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+LOSS_NAMES = ("gram_matrix", "content_loss", "style_loss", "total_variation_loss")
+# The optimisation check: this many Adam steps on pictures of this size must lower the
+# loss by at least this fraction (the reference solution's: about a third).
+STEPS = 10
+IMAGE_SIZE = 40
+MIN_DECREASE = 0.1
+
+
+def features(context: Context, height: int, width: int, channels: int) -> tf.Tensor:
+    """Hidden feature maps (1, height, width, channels), ReLU-like (non-negative)."""
+    values = np.maximum(context.rng.normal(size=(1, height, width, channels)), 0.0)
+    return tf.constant(values, tf.float32)
+
+
+EXAMPLE_FEATURES = tf.reshape(tf.range(12.0), (1, 2, 2, 3))
+
+
+def check_gram_matrix(context: Context) -> None:
+    student = context.student_function("gram_matrix")
+    expect_close("gram_matrix(the example)", student(EXAMPLE_FEATURES),
+                 tf.constant([[126.0, 144.0, 162.0], [144.0, 166.0, 188.0],
+                              [162.0, 188.0, 214.0]]))
+    for shape in ((3, 5, 4), (7, 2, 16)):
+        expect_same(context, "gram_matrix", features(context, *shape), rtol=1e-5, atol=1e-4)
+
+
+def check_content_loss(context: Context) -> None:
+    student = context.student_function("content_loss")
+    expect_close("content_loss(ones, zeros)",
+                 student(tf.ones((1, 2, 2, 1)), tf.zeros((1, 2, 2, 1))), tf.constant(0.25))
+    for shape in ((4, 6, 8), (9, 3, 2)):
+        expect_same(context, "content_loss", features(context, *shape),
+                    features(context, *shape), rtol=1e-5)
+
+
+def check_style_loss(context: Context) -> None:
+    student = context.student_function("style_loss")
+    expect_close("style_loss(the example)",
+                 student([EXAMPLE_FEATURES], [tf.zeros((3, 3))], [1.0]), tf.constant(440.757),
+                 rtol=1e-5)
+    gram = context.reference_function("gram_matrix")
+    shapes = ((8, 6, 4), (4, 3, 8), (2, 2, 16))  # halving resolution, more channels
+    generated = [features(context, *shape) for shape in shapes]
+    style_grams = [gram(features(context, *shape)) for shape in shapes]
+    expect_same(context, "style_loss", generated, style_grams, [0.5, 1.0, 3.0], rtol=1e-4,
+                label="three hidden layers, weights [0.5, 1.0, 3.0]")
+
+
+def check_total_variation_loss(context: Context) -> None:
+    student = context.student_function("total_variation_loss")
+    expect_close("total_variation_loss(range(9) as 3x3)",
+                 student(tf.reshape(tf.range(9.0), (1, 3, 3, 1))), tf.constant(48.0 / 9.0))
+    for shape in ((1, 5, 7, 3), (2, 4, 3, 3)):
+        images = tf.constant(context.rng.uniform(0, 255, shape), tf.float32)
+        expect_same(context, "total_variation_loss", images, rtol=1e-5)
+
+
+@contextlib.contextmanager
+def losses_replaced_by(functions: dict):
+    """Lecture 8b's loss functions (`cs20.models.style_transfer`) replaced by `functions`
+    ({name: function}) while the block runs: the lecture's `targets`, `losses` and
+    `make_step` then call the student's functions."""
+    from cs20.models import style_transfer
+
+    with mock.patch.multiple(style_transfer, **functions):
+        yield style_transfer
+
+
+def optimise_with_lecture_8b(functions: dict, num_steps: int,
+                             seed: int = 0) -> tuple[float, float]:
+    """(loss before, loss after) `num_steps` Adam steps of lecture 8b's style transfer
+    with the loss `functions` ({name in LOSS_NAMES: function}), on small random pictures and a SqueezeNet of random weights
+    (what matters here is that the losses drive the pixels, not the picture).
+
+    The one place that depends on the lecture's machinery: `style_transfer.squeezenet`,
+    `SQUEEZENET_LAYERS`, `feature_extractor`, `targets`, `LossWeights`, `initial_image`,
+    `GeneratedImage`, `make_step`, `losses` and the four loss names it replaces.
+    """
+    keras.utils.set_random_seed(seed)
+    with losses_replaced_by(functions) as style_transfer:
+        layers = style_transfer.SQUEEZENET_LAYERS
+        extractor = style_transfer.feature_extractor(style_transfer.squeezenet(None), layers)
+        pictures = tf.random.stateless_uniform((2, IMAGE_SIZE, IMAGE_SIZE, 3), (seed, 1),
+                                               0.0, 255.0)  # content, style
+        goal = style_transfer.targets(extractor, pictures[0], pictures[1])
+        weights = style_transfer.LossWeights(content=0.01, style=1.0, total_variation=30.0)
+        start = style_transfer.initial_image(pictures[0], noise_ratio=0.6, seed=seed)
+        image = style_transfer.GeneratedImage(start)
+        optimizer = keras.optimizers.Adam(2.0)
+        step = tf.function(style_transfer.make_step(extractor, image, optimizer, goal, layers,
+                                                    weights))
+        for _ in range(num_steps):
+            step()
+        before, after = (style_transfer.losses(extractor, pixels, goal, layers, weights)["loss"]
+                         for pixels in (start, image.pixels))
+    return float(before), float(after)
+
+
+def check_style_transfer(context: Context) -> str:
+    functions = {name: context.student_function(name) for name in LOSS_NAMES}
+    before, after = optimise_with_lecture_8b(functions, STEPS)
+    summary = f"loss {before:.4g} -> {after:.4g} in {STEPS} steps of lecture 8b's optimisation"
+    if not (np.isfinite(before) and np.isfinite(after)):
+        raise Mismatch(f"{summary}: expected finite losses")
+    if not after < (1.0 - MIN_DECREASE) * before:
+        raise Mismatch(f"{summary}: expected it to fall by at least {MIN_DECREASE:.0%}")
+    return summary
+
+
+PROBLEMS = [
+    Problem("gram_matrix", check_gram_matrix),
+    Problem("content_loss", check_content_loss),
+    Problem("style_loss", check_style_loss),
+    Problem("total_variation_loss", check_total_variation_loss),
+    Problem("style transfer", check_style_transfer),
+]

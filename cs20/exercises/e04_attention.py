@@ -1,0 +1,192 @@
+"""Checks of exercise 4 (exercises/e04_attention.py): both attention scores and the masked
+softmax with its context against the docstrings' golden values and the reference solution
+on hidden random inputs, then lecture 12's model with the student's attention inside:
+the same logits as with the lecture's own attention, and a loss that falls in training."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+from cs20.exercises.grading import Context, Mismatch, Problem, expect_close, expect_same
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+ATTENTION_NAMES = ("additive_scores", "multiplicative_scores", "masked_attention")
+# The training check: a tiny model learns to reverse short sentences of a tiny
+# vocabulary; this many Adam steps must lower the masked loss by at least this fraction
+# (the reference solution's: about two thirds).
+VOCABULARY_SIZE = 12
+UNITS = 16
+STEPS = 30
+MIN_DECREASE = 0.4
+
+
+def floats(context: Context, *shape: int) -> tf.Tensor:
+    return tf.constant(context.rng.normal(size=shape), tf.float32)
+
+
+def source_mask(context: Context, batch_size: int, source_length: int) -> tf.Tensor:
+    """(batch, source) bool: each sentence real up to a hidden length (at least 1), then
+    padding, as the encoder's padded batches are."""
+    lengths = context.rng.integers(1, source_length + 1, size=batch_size)
+    lengths[0] = source_length  # one sentence without padding
+    return tf.sequence_mask(lengths, source_length)
+
+
+def check_additive_scores(context: Context) -> None:
+    student = context.student_function("additive_scores")
+    expect_close("additive_scores(the example)",
+                 student(tf.constant([[[1.0, 0.0]]]), tf.constant([[[0.0, 0.0], [1.0, 1.0]]]),
+                         tf.eye(2), tf.constant([1.0, -1.0])),
+                 tf.constant([[[0.7615942, 0.2024334]]]))
+    for batch_size, target, source, units in ((2, 3, 5, 4), (3, 1, 7, 8)):
+        expect_same(context, "additive_scores", floats(context, batch_size, target, units),
+                    floats(context, batch_size, source, units), floats(context, units, units),
+                    floats(context, units), rtol=1e-4, atol=1e-5,
+                    label=f"hidden: batch {batch_size}, target {target}, source {source}, "
+                          f"units {units}")
+
+
+def check_multiplicative_scores(context: Context) -> None:
+    student = context.student_function("multiplicative_scores")
+    expect_close("multiplicative_scores(the example)",
+                 student(tf.constant([[[1.0, 2.0]]]),
+                         tf.constant([[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]])),
+                 tf.constant([[[1.0, 2.0, 3.0]]]))
+    for batch_size, target, source, units in ((2, 3, 5, 4), (3, 6, 2, 8)):
+        expect_same(context, "multiplicative_scores", floats(context, batch_size, target, units),
+                    floats(context, batch_size, source, units), rtol=1e-4, atol=1e-5,
+                    label=f"hidden: batch {batch_size}, target {target}, source {source}")
+
+
+def check_masked_attention(context: Context) -> None:
+    student = context.student_function("masked_attention")
+    expect_close("masked_attention(the example)",
+                 student(tf.constant([[[1.0, 2.0, 100.0]]]),
+                         tf.constant([[[1.0, 0.0], [0.0, 1.0], [9.0, 9.0]]]),
+                         tf.constant([[True, True, False]])),
+                 (tf.constant([[[0.26894143, 0.7310586]]]),
+                  tf.constant([[[0.26894143, 0.7310586, 0.0]]])))
+    for batch_size, target, source, dim in ((4, 3, 6, 5), (3, 2, 9, 3)):
+        mask = source_mask(context, batch_size, source)
+        # Scores at padded positions far above the real ones: they must not count.
+        scores = floats(context, batch_size, target, source) + tf.where(
+            mask[:, None, :], 0.0, 50.0)
+        expect_same(context, "masked_attention", scores, floats(context, batch_size, source, dim),
+                    mask, rtol=1e-4, atol=1e-6,
+                    label=f"hidden: batch {batch_size}, target {target}, source {source}, "
+                          "padding scored high")
+
+
+def attention_layer(functions: dict):
+    """Lecture 12's attention layer (`cs20.models.seq2seq.Attention`), its scores and
+    masked softmax computed by `functions` ({name in ATTENTION_NAMES: function}) with the
+    layer's own weights (query projection, energy vector)."""
+    from cs20.models import seq2seq
+
+    class FunctionsAttention(seq2seq.Attention):
+        def call(self, queries, keys, values, source_mask):
+            if self.score == "additive":
+                # The lecture's layers create their kernels when first called; here they
+                # are only read.
+                for layer, input_size in ((self.query_projection, queries.shape[-1]),
+                                          (self.energy, keys.shape[-1])):
+                    if not layer.built:
+                        layer.build((None, input_size))
+                scores = functions["additive_scores"](
+                    queries, keys, self.query_projection.kernel, self.energy.kernel[:, 0])
+            else:
+                scores = functions["multiplicative_scores"](queries, keys)
+            return functions["masked_attention"](scores, values, source_mask)
+
+    return FunctionsAttention
+
+
+def reversal_corpus(seed: int, size: int = 64):
+    """(source, target input, labels) int32 arrays: sentences of 2-6 words and their
+    reversal, padded, the target framed by BOS and EOS (lecture 12's conventions)."""
+    from cs20.datasets import translation
+
+    rng = np.random.default_rng(seed)
+    first_word = translation.UNK_ID + 1
+    sources = [list(rng.integers(first_word, VOCABULARY_SIZE, rng.integers(2, 7)))
+               for _ in range(size)]
+    targets = [[translation.BOS_ID, *source[::-1], translation.EOS_ID] for source in sources]
+    framed = translation.pad(targets)  # (size, longest + 2)
+    return translation.pad(sources), framed[:, :-1], framed[:, 1:]
+
+
+def run_in_lecture_12(functions: dict, num_steps: int, seed: int = 0) -> dict:
+    """Lecture 12's attention computed by `functions`:
+
+    - "additive" / "multiplicative": the largest difference of its outputs (context and
+      weights) from the lecture's own layer with the same weights, on random inputs;
+    - "first_loss" / "last_loss": the masked loss of lecture 12's model (additive
+      attention, a one-way encoder for speed) at the first and last of `num_steps` Adam
+      steps on `reversal_corpus`.
+
+    The one place that depends on the lecture's machinery: `seq2seq.Attention` (`score`,
+    `query_projection`, `energy`, `call(queries, keys, values, source_mask)`),
+    `seq2seq.Seq2Seq` (built with `seq2seq.Attention` as its attention class),
+    `seq2seq.masked_cross_entropy`, and `translation.pad`, `BOS_ID`, `EOS_ID`, `UNK_ID`.
+    """
+    from cs20.models import seq2seq
+
+    keras.utils.set_random_seed(seed)
+    student_layer = attention_layer(functions)
+    rng = np.random.default_rng(seed)
+    queries, keys, values = (tf.constant(rng.normal(size=(3, length, UNITS)), tf.float32)
+                             for length in (4, 5, 5))  # target 4, source 5
+    mask = tf.sequence_mask([5, 3, 1], 5)  # (3, 5)
+    result = {}
+    for score in ("additive", "multiplicative"):
+        lecture, student = seq2seq.Attention(UNITS, score), student_layer(UNITS, score)
+        expected = lecture(queries, keys, values, mask)
+        student(queries, keys, values, mask)
+        student.set_weights(lecture.get_weights())
+        result[score] = max(float(tf.reduce_max(tf.abs(got - want))) for got, want
+                            in zip(student(queries, keys, values, mask), expected, strict=True))
+
+    source, target_input, labels = (tf.constant(array) for array in reversal_corpus(seed))
+    with mock.patch.object(seq2seq, "Attention", student_layer):
+        model = seq2seq.Seq2Seq(VOCABULARY_SIZE, VOCABULARY_SIZE, embedding_size=UNITS,
+                                units=UNITS, bidirectional=False, attention="additive")
+    optimizer = keras.optimizers.Adam(0.01)
+
+    @tf.function
+    def train_step():
+        with tf.GradientTape() as tape:
+            logits = model((source, target_input), training=True)  # (batch, target, vocab)
+            loss = tf.reduce_mean(seq2seq.masked_cross_entropy(labels, logits))
+        optimizer.apply(tape.gradient(loss, model.trainable_variables),
+                        model.trainable_variables)
+        return loss
+
+    losses = [float(train_step()) for _ in range(num_steps)]
+    return {**result, "first_loss": losses[0], "last_loss": losses[-1]}
+
+
+def check_in_lecture_12(context: Context) -> str:
+    functions = {name: context.student_function(name) for name in ATTENTION_NAMES}
+    result = run_in_lecture_12(functions, STEPS)
+    for score in ("additive", "multiplicative"):
+        if not result[score] < 1e-5:
+            raise Mismatch(f"lecture 12's attention layer with your {score} score: its "
+                           f"outputs differ by up to {result[score]:.3g} from the lecture's "
+                           "own with the same weights; expected under 1e-5")
+    first, last = result["first_loss"], result["last_loss"]
+    summary = f"same outputs as the lecture's layer; loss {first:.3f} -> {last:.3f} in {STEPS} steps"
+    if not (np.isfinite(last) and last < (1.0 - MIN_DECREASE) * first):
+        raise Mismatch(f"lecture 12's model with your attention, {summary}: expected the "
+                       f"loss to fall by at least {MIN_DECREASE:.0%}")
+    return summary
+
+
+PROBLEMS = [
+    Problem("additive_scores", check_additive_scores),
+    Problem("multiplicative_scores", check_multiplicative_scores),
+    Problem("masked_attention", check_masked_attention),
+    Problem("in lecture 12's model", check_in_lecture_12),
+]
