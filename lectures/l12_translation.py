@@ -1,11 +1,9 @@
 """Lecture 12: neural machine translation with attention, beam search and BLEU.
 
-English -> French on Tatoeba's sentence pairs (up to 10 tokens a side; `--reverse` for
-French -> English, `--corpus FILE` for any other tab-separated parallel file). The model
-(cs20/models/seq2seq.py): a bidirectional GRU encoder, a GRU decoder, and attention
-(cs20/models/attention.py: additive, Bahdanau et al. 2015, or --attention
-multiplicative, Luong et al. 2015) that decides which source words each output word
-looks at. Read this file in this order:
+English -> French on Tatoeba's pairs (up to 10 tokens a side; --reverse: French ->
+English; --corpus: any other parallel file). The model (cs20/models/seq2seq.py): a
+bidirectional GRU encoder, a GRU decoder and attention (cs20/models/attention.py:
+additive, Bahdanau et al. 2015, or multiplicative, Luong et al. 2015). Read in order:
 
 1. `attention_of`: attention scores and context, step by step, for one sentence pair;
 2. `masked_cross_entropy` and `make_train_step`: teacher forcing (the decoder reads the
@@ -16,10 +14,9 @@ looks at. Read this file in this order:
 Before training it prints one sentence pair with the decoder input shifted by one, as
 words and ids, and where the untrained attention looks (--quiet: not). The course had
 its chatbot assignment here (legacy `embedding_attention_seq2seq`, greedy, no BLEU).
-Translations are scored with corpus BLEU-4 on tokens against every reference of the
-sentence, and written back as the training targets are ("Montrez-moi !"). The run
-exports a SavedModel that translates a string; `--translate` uses it and neither trains
-nor writes anything.
+BLEU-4 compares tokens with every reference of a sentence; translations are written
+back as the training targets are ("Montrez-moi !"). The run exports a SavedModel that
+translates a string; `--translate` uses it and neither trains nor writes anything.
 
     python lectures/l12_translation.py
     python lectures/l12_translation.py --corpus deu.txt --reverse     # German -> English
@@ -150,21 +147,22 @@ def greedy(step, state, max_length, source_length):
 
 
 def show_worked_example(model, corpus: translation.Corpus, source_ids, target_ids) -> None:
-    """One training pair: the decoder reads BOS w1 .. wn and must write w1 .. wn EOS; and
-    where the untrained attention looks for the first output word."""
-    source, target = corpus.train.sources[0], corpus.train.targets[0]
-    decoder_input, labels = target_ids[0][:-1], target_ids[0][1:]
+    """A training pair (the first of 4 words or more): the decoder reads BOS w1 .. wn and
+    must write w1 .. wn EOS; and where the untrained attention looks."""
+    index = next((i for i, words in enumerate(corpus.train.sources) if len(words) >= 4), 0)
+    source = corpus.train.sources[index]
+    decoder_input, labels = target_ids[index][:-1], target_ids[index][1:]
     words = corpus.target_vocabulary.tokens
-    _, weights, context = attention_of(model, tf.constant([source_ids[0]]),
+    _, weights, context = attention_of(model, tf.constant([source_ids[index]]),
                                        tf.constant([decoder_input]))
     print(f"Worked example: a training pair, the decoder's input shifted by one\n"
-          f"  source         {' '.join(source)}  {source_ids[0]}\n"
-          f"  target         {' '.join(target)}\n"
+          f"  source         {' '.join(source)}  {source_ids[index]}\n"
           f"  decoder input  {' '.join(words[i] for i in decoder_input)}  {decoder_input}\n"
           f"  labels         {' '.join(words[i] for i in labels)}  {labels}\n"
-          f"  untrained attention of {words[labels[0]]!r} over the source: "
-          f"{np.round(weights[0, 0].numpy(), 2).tolist()} (sums to 1); context "
-          f"{tuple(context.shape)} (batch, target, 2 x units)")
+          f"  untrained attention of {words[labels[0]]!r} over the source words: "
+          f"{np.array2string(weights[0, 0].numpy(), precision=2)} (sum 1)\n"
+          f"  context {tuple(context.shape)}: (batch, target, 2 x units), a weighted sum of "
+          f"the encoder outputs per target position")
 
 
 def main(argv=None) -> dict:
@@ -206,9 +204,8 @@ def main(argv=None) -> dict:
                                                                      cfg.batch_size))
     output_length = cfg.max_length + 2
     greedy_decoder = decoding.make_decoder(model, output_length, greedy)
-    validation_sources, validation_references = corpus.validation.references()
-    validation_sources = validation_sources[:cfg.validation_sentences]
-    validation_references = validation_references[:cfg.validation_sentences]
+    validation_sources, validation_references = (
+        items[:cfg.validation_sentences] for items in corpus.validation.references())
 
     def evaluate():
         bleu, *_ = decoding.bleu_of(greedy_decoder, validation_sources, validation_references,

@@ -1,8 +1,10 @@
 """Lecture 12: tokenisation, vocabularies, masks, attention, decoding, BLEU, the lecture."""
 
 import itertools
+import json
 import math
 import pathlib
+import re
 import subprocess
 import sys
 import zipfile
@@ -350,10 +352,18 @@ def test_smoke_run_on_a_corpus_file_reversed_resume_and_read_only_translate(tmp_
     output = capsys.readouterr().out
     # The worked example: a training pair, the decoder input shifted by one, ids included.
     example = output[output.index("Worked example"):].splitlines()[:6]
-    decoder_input, labels = (example[number].split(maxsplit=2)[2] for number in (3, 4))
-    assert decoder_input.startswith("<s> ") and labels.split("  [")[0].endswith(" </s>")
-    assert decoder_input.split("  [")[0][4:] == labels.split("  [")[0][:-5]  # shifted by one
-    assert example[3].endswith("]") and "sums to 1" in example[5]
+    shown_pair = {}
+    for line in example[1:4]:
+        name, words, ids = re.fullmatch(r"  (source|decoder input|labels) +(.+)  (\[.*\])",
+                                        line).groups()
+        shown_pair[name] = (words.split(), json.loads(ids))
+    (input_words, input_ids), (label_words, label_ids) = (shown_pair["decoder input"],
+                                                          shown_pair["labels"])
+    assert input_words[0] == translation.BOS and label_words[-1] == translation.EOS
+    assert input_words[1:] == label_words[:-1] and input_ids[1:] == label_ids[:-1]
+    assert input_ids[0] == translation.BOS_ID and label_ids[-1] == translation.EOS_ID
+    assert len(shown_pair["source"][0]) == len(shown_pair["source"][1]) >= 4
+    assert "(sum 1)" in example[4]
     lines = output.splitlines()
     shown = [(lines[number - 1].strip(), line.split("reference: ")[1])
              for number, line in enumerate(lines) if "reference: " in line]
