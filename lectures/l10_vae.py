@@ -109,7 +109,7 @@ def make_train_step(model: vae.VAE, optimizer: keras.optimizers.Optimizer,
 
 
 def show_worked_example(model: vae.VAE, image: np.ndarray, label: str, noise) -> None:
-    """One digit through the freshly initialised encoder: its Gaussian, a sampled z, and
+    """One image through the freshly initialised encoder: its Gaussian, a sampled z, and
     the ELBO's two terms."""
     mean, log_variance = model.encode(image[None])  # (1, latent) each
     z = reparameterise(mean, log_variance, noise[None])
@@ -120,7 +120,7 @@ def show_worked_example(model: vae.VAE, image: np.ndarray, label: str, noise) ->
         return np.array2string(np.asarray(values)[0, :shown], precision=3, suppress_small=True) \
             + (" ..." if model.latent_dim > shown else "")
 
-    print(f"Worked example: a test digit ({label}) through the untrained encoder "
+    print(f"Worked example: a test image (class {label}) through the untrained encoder "
           f"(latent {model.latent_dim})\n"
           f"  mean                 {row(mean)}\n"
           f"  standard deviation   {row(tf.exp(0.5 * log_variance))}   exp(log_variance / 2)\n"

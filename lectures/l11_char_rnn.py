@@ -1,5 +1,6 @@
-"""Lecture 11: a character-level RNN that writes tweets. Read it in this order:
+"""Lecture 11: a character-level RNN that writes tweets.
 
+Read it in this order:
 1. `CharRNN`: two stacked GRUs (128 and 256 units, the course's sizes) read a tweet one
    character at a time and predict the next one;
 2. `masked_loss_terms`: tweets are cut into windows of 50 characters overlapping by 25
@@ -40,8 +41,6 @@ from cs20.models import char_rnn
 
 import keras
 import tensorflow as tf
-
-VOCABULARY_FILE = "vocabulary.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,8 +176,8 @@ def sample(logits, temperature):
 
 def show_worked_example(windows, vocabulary: chars.Vocabulary) -> None:
     """The first training window that ends in padding: its input, targets and mask."""
-    padded = [window for window in windows if window[-1] == chars.PAD_ID]
-    inputs, labels = chars.inputs_and_labels(tf.constant((padded or windows)[:1]))
+    padded = [window for window in windows if window[-1] == chars.PAD_ID] or windows
+    inputs, labels = chars.inputs_and_labels(tf.constant(padded[:1]))
     mask = chars.masks(labels)[0].numpy()  # (window - 1,)
 
     def text(ids) -> str:  # one character per position, padding as ·
@@ -203,7 +202,7 @@ def main(argv=None) -> dict:
     run = runtime.start("l11_char_rnn", cfg)
 
     if run.chief:  # in a multi-worker run only the chief writes the run directory
-        vocabulary.save(run.path(VOCABULARY_FILE))
+        vocabulary.save(run.path("vocabulary.json"))
     windows = chars.make_windows([vocabulary.encode(line) for line in split.train],
                                  cfg.window, cfg.overlap)  # (num_windows, window)
     validation_ids = [vocabulary.encode(line) for line in split.validation]

@@ -180,7 +180,8 @@ def test_smoke_run_worked_example_and_resume(tmp_path, data_dir, capsys):
     # The worked example: the first test digit's Gaussian and z, and the ELBO's terms.
     output = capsys.readouterr().out
     example = output[output.index("Worked example"):].splitlines()[:6]
-    assert re.search(r"a test digit \(\d\) through the untrained encoder \(latent 2\)", example[0])
+    assert re.search(r"a test image \(class \d\) through the untrained encoder \(latent 2\)",
+                     example[0])
     assert [line.split()[0] for line in example[1:]] == ["mean", "standard", "noise", "z",
                                                           "ELBO"]
     assert example[1].count(".") == 2 == example[4].count(".")  # 2-d latent: two numbers
