@@ -130,7 +130,7 @@ def build_word2vec(data: Data) -> Setup:
 
 
 def build_vae(data: Data) -> Setup:
-    model = vae.VAE(2)
+    model = l10_vae.build_vae(2)
     optimizer = keras.optimizers.Adam(1e-3)
     optimizer.build(model.trainable_variables)
     dataset = vae.with_noise(mnist.make_dataset(data.binarized_mnist().train, 128,

@@ -3,8 +3,8 @@
 The course lists a VAE lecture but ships no code for it; this follows Kingma & Welling
 (2014) and TensorFlow's convolutional VAE tutorial. Read it in this order:
 
-1. the encoder gives each digit a Gaussian q(z|x) = N(mean, exp(log_variance)) over a
-   small latent z; the decoder gives 784 Bernoulli logits p(x|z) (cs20/models/vae.py);
+1. `build_encoder`: each digit -> a Gaussian q(z|x) = N(mean, exp(log_variance)) over a
+   small latent z; `build_decoder`: z -> 784 Bernoulli logits p(x|z);
 2. `reparameterise`: z = mean + standard deviation * noise, so gradients reach the
    encoder through the sampled z;
 3. `elbo_terms`: ELBO = log p(x|z) - KL(q(z|x) || N(0, I)) <= log p(x), per digit, with
@@ -62,7 +62,39 @@ class Config(config.EpochTrainConfig, idx.DatasetFlags):
             raise ValueError("--iwae-digits must be at most 10000 (the MNIST test set)")
 
 
-# --- The lesson: reparameterisation, ELBO, train step ---
+# --- The lesson: the encoder's Gaussian, the reparameterisation, the ELBO, the step ---
+
+def build_encoder(latent_dim: int) -> keras.Model:
+    """(batch, 28, 28, 1) in {0, 1} -> mean and log-variance, each (batch, latent)."""
+    images = keras.Input((28, 28, 1), name="images")
+    hidden = keras.layers.Conv2D(32, 3, strides=2, padding="same", activation="relu",
+                                 name="conv1")(images)  # (batch, 14, 14, 32)
+    hidden = keras.layers.Conv2D(64, 3, strides=2, padding="same", activation="relu",
+                                 name="conv2")(hidden)  # (batch, 7, 7, 64)
+    hidden = keras.layers.Flatten(name="flatten")(hidden)  # (batch, 3136)
+    mean = keras.layers.Dense(latent_dim, name="mean")(hidden)  # (batch, latent)
+    log_variance = keras.layers.Dense(latent_dim, name="log_variance")(hidden)
+    return keras.Model(images, [mean, log_variance], name="encoder")
+
+
+def build_decoder(latent_dim: int) -> keras.Model:
+    """(batch, latent) -> Bernoulli logits (batch, 28, 28, 1), float32 under any policy."""
+    latent = keras.Input((latent_dim,), name="latent")
+    hidden = keras.layers.Dense(7 * 7 * 32, activation="relu", name="dense")(latent)
+    hidden = keras.layers.Reshape((7, 7, 32), name="reshape")(hidden)  # (batch, 7, 7, 32)
+    hidden = keras.layers.Conv2DTranspose(64, 3, strides=2, padding="same", activation="relu",
+                                          name="deconv1")(hidden)  # (batch, 14, 14, 64)
+    hidden = keras.layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu",
+                                          name="deconv2")(hidden)  # (batch, 28, 28, 32)
+    # The logits stay float32 under mixed precision: log-likelihoods sum 784 terms.
+    logits = keras.layers.Conv2DTranspose(1, 3, padding="same", dtype="float32",
+                                          name="logits")(hidden)  # (batch, 28, 28, 1)
+    return keras.Model(latent, logits, name="decoder")
+
+
+def build_vae(latent_dim: int) -> vae.VAE:
+    return vae.VAE(build_encoder(latent_dim), build_decoder(latent_dim))
+
 
 def reparameterise(mean, log_variance, noise):
     """z = mean + standard deviation * noise: a sample of q(z|x) that is differentiable in
@@ -150,7 +182,7 @@ def main(argv=None) -> dict:
 
     # Model, optimizer and step are created in the strategy's scope (mirrored variables).
     with run.strategy.scope():
-        model = vae.VAE(cfg.latent_dim)
+        model = build_vae(cfg.latent_dim)
         optimizer = training.with_loss_scaling(keras.optimizers.Adam(
             training.learning_rate(cfg.learning_rate, cfg.decay, schedule.num_steps)))
         optimizer.build(model.trainable_variables)

@@ -70,7 +70,7 @@ def test_binarization_is_a_fixed_threshold_at_half():
 # --- Model ---
 
 def test_shapes_and_per_example_terms():
-    model = vae.VAE(latent_dim=4)
+    model = lecture.build_vae(4)
     images = tf.constant(synthetic_digits(3))
     mean, log_variance = model.encode(images)
     assert mean.shape == log_variance.shape == (3, 4)
@@ -83,7 +83,7 @@ def test_shapes_and_per_example_terms():
 
 
 def test_in_graph_evaluation_equals_the_per_batch_sums():
-    model = vae.VAE(latent_dim=4)
+    model = lecture.build_vae(4)
     images = synthetic_digits(10)
     noise = np.random.default_rng(0).normal(size=(10, 4)).astype(np.float32)
     dataset = tf.data.Dataset.from_tensor_slices((images, noise)).batch(4)  # 4 + 4 + 2
@@ -97,7 +97,7 @@ def test_in_graph_evaluation_equals_the_per_batch_sums():
 
 
 def test_reparameterisation_lets_the_reconstruction_gradient_reach_the_encoder():
-    model = vae.VAE(latent_dim=2)
+    model = lecture.build_vae(2)
     images = tf.constant(synthetic_digits(8))
     noise = tf.random.stateless_normal((8, 2), seed=(1, 2))
     with tf.GradientTape() as tape:
@@ -113,7 +113,7 @@ def test_reparameterisation_lets_the_reconstruction_gradient_reach_the_encoder()
 
 def test_shared_loop_step_lowers_the_loss():
     keras.utils.set_random_seed(0)
-    model = vae.VAE(latent_dim=2)
+    model = lecture.build_vae(2)
     optimizer = keras.optimizers.Adam(1e-3)
     optimizer.build(model.trainable_variables)
     step = training.compile_step(tf.distribute.get_strategy(),
@@ -126,7 +126,7 @@ def test_shared_loop_step_lowers_the_loss():
 
 def test_importance_weighted_bound_is_at_least_the_elbo():
     keras.utils.set_random_seed(0)
-    model = vae.VAE(latent_dim=2)
+    model = lecture.build_vae(2)
     images = tf.constant(synthetic_digits(16))
     # The ELBO's expectation over z, from many single-sample estimates.
     elbo = np.mean([lecture.elbo_terms(model, images,
@@ -148,7 +148,7 @@ def test_noise_pipeline_is_seeded_per_batch():
 
 
 def test_samples_and_manifold_are_probability_images():
-    model = vae.VAE(latent_dim=2)
+    model = lecture.build_vae(2)
     samples = vae.prior_samples(model, 5, seed=0)
     grid = vae.manifold(model, size=4)
     assert samples.shape == (5, 28, 28) and grid.shape == (4, 4, 28, 28)
@@ -156,7 +156,7 @@ def test_samples_and_manifold_are_probability_images():
     np.testing.assert_allclose(vae.manifold_coordinates(5), -vae.manifold_coordinates(5)[::-1],
                                atol=1e-6)
     with pytest.raises(ValueError, match="latent-dim 2"):
-        vae.manifold(vae.VAE(latent_dim=3))
+        vae.manifold(lecture.build_vae(3))
 
 
 # --- Lecture ---

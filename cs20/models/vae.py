@@ -1,11 +1,11 @@
-"""Lecture 10's networks and the plumbing around its ELBO (the ELBO itself and the train
-step are written in lectures/l10_vae.py).
+"""The plumbing around lecture 10's VAE (its networks, the ELBO and the train step are
+written in lectures/l10_vae.py).
 
-    model = vae.VAE(latent_dim=2)
+    model = vae.VAE(encoder, decoder)
     mean, log_variance = model.encode(images)     # q(z|x) = N(mean, exp(log_variance))
     logits = model.decoder(z)                      # p(x|z): 784 Bernoulli logits
 
-Here: the convolutional encoder and decoder, the densities log p(x|z) and log N(z; m, v),
+Here: the model that holds encoder and decoder, the densities log p(x|z) and log N(z; m, v),
 the reparameterisation noise drawn in the data pipeline, the evaluation of the lecture's
 ELBO over a dataset, the importance-weighted bound with k samples (Burda et al. 2016,
 log p(x) >= IWAE_k >= ELBO: what we report as the test log-likelihood estimate), and the
@@ -27,36 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-IMAGE_SHAPE = (28, 28, 1)
 _LOG_TWO_PI = math.log(2.0 * math.pi)
-
-
-def build_encoder(latent_dim: int) -> keras.Model:
-    """(batch, 28, 28, 1) in {0, 1} -> mean and log-variance, each (batch, latent)."""
-    images = keras.Input(IMAGE_SHAPE, name="images")
-    hidden = keras.layers.Conv2D(32, 3, strides=2, padding="same", activation="relu",
-                                 name="conv1")(images)  # (batch, 14, 14, 32)
-    hidden = keras.layers.Conv2D(64, 3, strides=2, padding="same", activation="relu",
-                                 name="conv2")(hidden)  # (batch, 7, 7, 64)
-    hidden = keras.layers.Flatten(name="flatten")(hidden)  # (batch, 3136)
-    mean = keras.layers.Dense(latent_dim, name="mean")(hidden)  # (batch, latent)
-    log_variance = keras.layers.Dense(latent_dim, name="log_variance")(hidden)
-    return keras.Model(images, [mean, log_variance], name="encoder")
-
-
-def build_decoder(latent_dim: int) -> keras.Model:
-    """(batch, latent) -> Bernoulli logits (batch, 28, 28, 1), float32 under any policy."""
-    latent = keras.Input((latent_dim,), name="latent")
-    hidden = keras.layers.Dense(7 * 7 * 32, activation="relu", name="dense")(latent)
-    hidden = keras.layers.Reshape((7, 7, 32), name="reshape")(hidden)  # (batch, 7, 7, 32)
-    hidden = keras.layers.Conv2DTranspose(64, 3, strides=2, padding="same", activation="relu",
-                                          name="deconv1")(hidden)  # (batch, 14, 14, 64)
-    hidden = keras.layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu",
-                                          name="deconv2")(hidden)  # (batch, 28, 28, 32)
-    # The logits stay float32 under mixed precision: log-likelihoods sum 784 terms.
-    logits = keras.layers.Conv2DTranspose(1, 3, padding="same", dtype="float32",
-                                          name="logits")(hidden)  # (batch, 28, 28, 1)
-    return keras.Model(latent, logits, name="decoder")
 
 
 # --- The densities, as pure functions of tensors (tested against hand-computed values). ---
@@ -92,13 +63,15 @@ def with_noise(dataset: tf.data.Dataset, latent_dim: int, seed: int) -> tf.data.
 
 
 class VAE(keras.Model):
-    """Encoder + decoder; the lecture's `elbo_terms` and train step use them."""
+    """The lecture's encoder (images -> mean, log-variance) and decoder (z -> logits) as one
+    model, so that one checkpoint, one strategy scope and `model.trainable_variables` cover
+    both; the lecture's `elbo_terms` and train step use them."""
 
-    def __init__(self, latent_dim: int = 2, **kwargs):
+    def __init__(self, encoder: keras.Model, decoder: keras.Model, **kwargs):
         super().__init__(**kwargs)
-        self.latent_dim = latent_dim
-        self.encoder = build_encoder(latent_dim)
-        self.decoder = build_decoder(latent_dim)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.latent_dim = decoder.input_shape[-1]
 
     def encode(self, images, training: bool = False):
         """-> mean and log-variance of q(z|x), each (batch, latent), in float32."""
