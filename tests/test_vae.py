@@ -1,5 +1,6 @@
 """Lecture 10's VAE: the math against hand-computed values, the model, the lecture."""
 
+import functools
 import math
 import re
 
@@ -91,9 +92,10 @@ def test_in_graph_evaluation_equals_the_per_batch_sums():
     for batch_images, batch_noise in dataset:
         for name, values in lecture.elbo_terms(model, batch_images, batch_noise).items():
             expected[name] += float(tf.reduce_sum(values)) / 10
-    evaluated = vae.make_evaluate(lambda images, noise: lecture.elbo_terms(model, images,
-                                                                           noise))(dataset)
-    assert evaluated == pytest.approx(expected, rel=1e-6)
+    evaluated = vae.make_evaluate(functools.partial(lecture.elbo_terms, model))(dataset)
+    # abs: the KL of an untrained encoder is about 0.01 nats, and its float32 sums in and
+    # out of the graph differ by up to ~1e-8 (a relative 1.6e-6 was seen).
+    assert evaluated == pytest.approx(expected, rel=1e-6, abs=1e-5)
 
 
 def test_reparameterisation_lets_the_reconstruction_gradient_reach_the_encoder():
