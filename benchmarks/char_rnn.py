@@ -33,10 +33,11 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "lectures"))  # the lecture's network and train step
+sys.path.insert(0, str(ROOT / "lectures"))  # the lecture's train step
 
 from cs20 import training  # noqa: E402
 from cs20.datasets import chars, sources  # noqa: E402
+from cs20.models import char_rnn  # noqa: E402
 
 import keras  # noqa: E402
 import l11_char_rnn  # noqa: E402
@@ -127,7 +128,7 @@ def training_speed(data_dir: str | None, steps: int = 200, warmup: int = 20) -> 
 
     def fresh_model():
         keras.utils.set_random_seed(0)
-        model = l11_char_rnn.CharRNN(len(vocabulary), (128, 256))
+        model = char_rnn.CharRNN(len(vocabulary), (128, 256))
         model(tf.ones([1, 2], tf.int32))
         return model
 

@@ -40,7 +40,7 @@ import time
 
 from cs20 import checkpoints, classification, config, runtime, training
 from cs20.datasets import binarized_mnist, chars, mnist, sources, text_corpus
-from cs20.models import convnet, logistic, vae, word2vec
+from cs20.models import char_rnn, convnet, logistic, vae, word2vec
 
 import keras
 import tensorflow as tf
@@ -141,7 +141,7 @@ def build_vae(data: Data) -> Setup:
 
 def build_char_rnn(data: Data) -> Setup:
     vocabulary, windows = data.tweet_windows()
-    model = l11_char_rnn.CharRNN(len(vocabulary), (128, 256))
+    model = char_rnn.CharRNN(len(vocabulary), (128, 256))
     model(tf.ones([1, 2], tf.int32))  # create the variables
     optimizer = keras.optimizers.Adam(3e-3)
     optimizer.build(model.trainable_variables)

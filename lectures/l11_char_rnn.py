@@ -1,8 +1,8 @@
 """Lecture 11: a character-level RNN that writes tweets.
 
 Read it in this order:
-1. `CharRNN`: two stacked GRUs (128 and 256 units, the course's sizes) read a tweet one
-   character at a time and predict the next one;
+1. `char_rnn.CharRNN` (cs20/models/char_rnn.py): two stacked GRUs (128 and 256 units,
+   the course's sizes) read a tweet one character at a time and predict the next one;
 2. `masked_loss_terms`: tweets are cut into windows of 50 characters overlapping by 25
    (cs20/datasets/chars.py); a tweet's last window is padded, and the loss counts real
    characters only, so padding teaches nothing;
@@ -86,41 +86,7 @@ class Config(config.TrainConfig):
         char_rnn.hidden_sizes(self.hidden_sizes)  # a malformed list: an error now
 
 
-# --- The lesson: the recurrent stack, the masked loss, clipping, the step, sampling ---
-
-class CharRNN(keras.Model):
-    """Character ids (batch, time) -> next-character logits (batch, time, vocabulary)."""
-
-    def __init__(self, vocabulary_size: int, hidden_sizes=(128, 256), dropout: float = 0.0):
-        super().__init__()
-        self.vocabulary_size = vocabulary_size
-        self.hidden_sizes = tuple(hidden_sizes)
-        self.grus = [keras.layers.GRU(size, return_sequences=True, return_state=True,
-                                      name=f"gru_{index}")
-                     for index, size in enumerate(self.hidden_sizes)]
-        # Dropout between layers, not on recurrent connections (no fused GRU kernel then).
-        self.dropout = keras.layers.Dropout(dropout)
-        self.output_layer = keras.layers.Dense(vocabulary_size, name="logits")
-
-    def zero_states(self, batch_size) -> list[tf.Tensor]:
-        return [tf.zeros([batch_size, size], self.compute_dtype) for size in self.hidden_sizes]
-
-    def step(self, ids, states, training=False):
-        """-> (logits (batch, time, vocabulary), new states [(batch, size) per GRU])."""
-        # int32 whatever Keras guesses for a traced signature (it assumes floats).
-        hidden = tf.one_hot(tf.cast(ids, tf.int32), self.vocabulary_size,
-                            dtype=self.compute_dtype)  # (batch, time, vocabulary)
-        new_states = []
-        for gru, state in zip(self.grus, states, strict=True):
-            hidden, state = gru(hidden, initial_state=state, training=training)  # (b, t, size)
-            hidden = self.dropout(hidden, training=training)
-            new_states.append(state)
-        return self.output_layer(hidden), new_states
-
-    def call(self, ids, training=False):
-        logits, _ = self.step(ids, self.zero_states(tf.shape(ids)[0]), training=training)
-        return logits
-
+# --- The lesson: the masked loss, clipping, the train step, sampling ---
 
 def masked_loss_terms(labels, logits):
     """-> (sum of cross-entropies over real characters, number of real characters)."""
@@ -142,7 +108,7 @@ def clip_global_gradient(gradients, clip_norm: float):
     return [gradient * scale for gradient in gradients], norm
 
 
-def make_train_step(model: CharRNN, optimizer, clip_norm: float):
+def make_train_step(model: char_rnn.CharRNN, optimizer, clip_norm: float):
     """Per replica: masked next-character loss averaged over the global batch's real
     characters, gradient clipped on its global norm, one optimizer update."""
 
@@ -214,7 +180,8 @@ def main(argv=None) -> dict:
         show_worked_example(windows, vocabulary)
 
     with run.strategy.scope():  # model, optimizer and step counter
-        model = CharRNN(len(vocabulary), char_rnn.hidden_sizes(cfg.hidden_sizes), cfg.dropout)
+        model = char_rnn.CharRNN(len(vocabulary), char_rnn.hidden_sizes(cfg.hidden_sizes),
+                                 cfg.dropout)
         model(tf.ones([1, 2], tf.int32))  # create the variables
         optimizer = training.with_loss_scaling(keras.optimizers.Adam(
             keras.optimizers.schedules.ExponentialDecay(

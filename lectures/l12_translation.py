@@ -59,7 +59,8 @@ class Config(config.TrainConfig):
     units: int = config.option(256, "GRU and attention units.")
     bidirectional: bool = config.option(True, "Read the source in both directions.")
     attention: str = config.option("additive", "Attention score: additive (Bahdanau) or "
-                                               "multiplicative (Luong).", choices=attention.SCORES)
+                                               "multiplicative (Luong).",
+                                   choices=("additive", "multiplicative"))
     dropout: float = config.option(0.2, "Dropout on embeddings and attentional vectors.")
     beam_width: int = config.option(4, "Beam width of the beam-search translations.", changeable=True)
     length_penalty: float = config.option(0.6, "Length penalty alpha of beam search (0: rank "

@@ -166,13 +166,13 @@ def test_sampler_on_oracle_logits():
 
 def tiny_model(vocabulary_size=12, seed=1):
     keras.utils.set_random_seed(seed)
-    model = lecture.CharRNN(vocabulary_size, hidden_sizes=(8, 16))
+    model = char_rnn.CharRNN(vocabulary_size, hidden_sizes=(8, 16))
     model(tf.ones([1, 2], tf.int32))
     return model
 
 
 def test_shapes_and_parameter_count_of_the_course_network():
-    model = lecture.CharRNN(87, hidden_sizes=(128, 256))
+    model = char_rnn.CharRNN(87, hidden_sizes=(128, 256))
     assert model(tf.ones([3, 49], tf.int32)).shape == (3, 49, 87)
     # GRU(128) on 87 one-hot inputs, GRU(256) on 128, Dense 256 -> 87 (Keras' reset_after GRU).
     gru = lambda inputs, units: 3 * (inputs * units + units * units + 2 * units)  # noqa: E731

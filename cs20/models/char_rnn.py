@@ -1,6 +1,9 @@
-"""The plumbing around lecture 11's character RNN (the network, its masked loss, the
-gradient clipping, the train step and the temperature sampler are in
-lectures/l11_char_rnn.py).
+"""Lecture 11's character RNN and its plumbing (the masked loss, the gradient clipping,
+the train step and the temperature sampler are in lectures/l11_char_rnn.py).
+
+    model = char_rnn.CharRNN(vocabulary_size=87, hidden_sizes=(128, 256))
+    logits = model(inputs)                                  # (batch, time, vocabulary)
+    logits, states = model.step(inputs, states)             # carry the GRU states along
 
     bits = char_rnn.make_bits_per_character(model, masked_loss_terms)(dataset)
     generator = char_rnn.Generator(model, vocabulary, seeds, sample)
@@ -13,9 +16,6 @@ states, and can be saved with tf.saved_model.save; it keeps its vocabulary
 `generate_with_saved` is lecture 11's --generate: samples from a finished run's
 SavedModel, reading the run and writing nothing.
 
-A model here is anything with `vocabulary_size`, `zero_states(batch)` and
-`step(ids, states) -> (logits (batch, time, vocabulary), states)`, like the lecture's
-`CharRNN`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import math
 from cs20 import runtime, summaries, training
 from cs20.datasets import chars
 
+import keras
 import tensorflow as tf
 
 GENERATOR_DIR = "generator"
@@ -39,6 +40,44 @@ def hidden_sizes(text: str) -> tuple[int, ...]:
     if not sizes or min(sizes) < 1:
         raise ValueError(f"--hidden-sizes must be positive integers like 128,256, got {text!r}")
     return sizes
+
+
+class CharRNN(keras.Model):
+    """The recurrent stack: character ids (batch, time) -> one-hot -> stacked GRUs ->
+    next-character logits (batch, time, vocabulary), carrying each GRU's state.
+
+    A class of the library rather than of the lecture: a Keras subclass at the top of a
+    lecture would load TensorFlow for `--help`."""
+
+    def __init__(self, vocabulary_size: int, hidden_sizes=(128, 256), dropout: float = 0.0):
+        super().__init__()
+        self.vocabulary_size = vocabulary_size
+        self.hidden_sizes = tuple(hidden_sizes)
+        self.grus = [keras.layers.GRU(size, return_sequences=True, return_state=True,
+                                      name=f"gru_{index}")
+                     for index, size in enumerate(self.hidden_sizes)]
+        # Dropout between layers, not on recurrent connections (no fused GRU kernel then).
+        self.dropout = keras.layers.Dropout(dropout)
+        self.output_layer = keras.layers.Dense(vocabulary_size, name="logits")
+
+    def zero_states(self, batch_size) -> list[tf.Tensor]:
+        return [tf.zeros([batch_size, size], self.compute_dtype) for size in self.hidden_sizes]
+
+    def step(self, ids, states, training=False):
+        """-> (logits (batch, time, vocabulary), new states [(batch, size) per GRU])."""
+        # int32 whatever Keras guesses for a traced signature (it assumes floats).
+        hidden = tf.one_hot(tf.cast(ids, tf.int32), self.vocabulary_size,
+                            dtype=self.compute_dtype)  # (batch, time, vocabulary)
+        new_states = []
+        for gru, state in zip(self.grus, states, strict=True):
+            hidden, state = gru(hidden, initial_state=state, training=training)  # (b, t, size)
+            hidden = self.dropout(hidden, training=training)
+            new_states.append(state)
+        return self.output_layer(hidden), new_states
+
+    def call(self, ids, training=False):
+        logits, _ = self.step(ids, self.zero_states(tf.shape(ids)[0]), training=training)
+        return logits
 
 
 def make_bits_per_character(model, masked_loss_terms):
