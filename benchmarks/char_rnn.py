@@ -33,12 +33,14 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "lectures"))  # the lecture's train step
 
 from cs20 import training  # noqa: E402
 from cs20.datasets import chars, sources  # noqa: E402
 from cs20.models import char_rnn  # noqa: E402
 
 import keras  # noqa: E402
+import l11_char_rnn  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 LINE_START = "\x00"  # history before a tweet's first character
@@ -134,7 +136,7 @@ def training_speed(data_dir: str | None, steps: int = 200, warmup: int = 20) -> 
     optimizer = keras.optimizers.Adam(3e-3)
     optimizer.build(model.trainable_variables)
     step = training.compile_step(tf.distribute.get_strategy(),
-                                 char_rnn.make_train_step(model, optimizer, clip_norm=5.0))
+                                 l11_char_rnn.make_train_step(model, optimizer, clip_norm=5.0))
     iterator = iter(dataset)
     step(iterator, tf.constant(warmup))
     started = time.perf_counter()

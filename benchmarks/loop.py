@@ -46,6 +46,10 @@ import keras
 import tensorflow as tf
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "lectures"))  # the lectures' train steps
+
+import l10_vae  # noqa: E402
+import l11_char_rnn  # noqa: E402
 
 
 @dataclasses.dataclass
@@ -56,7 +60,7 @@ class Setup:
     optimizer: keras.optimizers.Optimizer
     replica_step: object
     dataset: tf.data.Dataset
-    fit_loss: object = None  # a Keras loss, or None when the model's own train_step fits
+    fit_loss: object = None  # a Keras loss, or None: fit runs `replica_step` as train_step
     fit_dataset: tf.data.Dataset | None = None  # fit's data when it differs from ours
     fit_optimizer: keras.optimizers.Optimizer | None = None  # likewise
 
@@ -126,12 +130,13 @@ def build_word2vec(data: Data) -> Setup:
 
 
 def build_vae(data: Data) -> Setup:
-    model = vae.VAE(2, seed=0)
+    model = l10_vae.build_vae(2)
     optimizer = keras.optimizers.Adam(1e-3)
     optimizer.build(model.trainable_variables)
     dataset = vae.with_noise(mnist.make_dataset(data.binarized_mnist().train, 128,
                                                 shuffle=True, seed=0, repeat=True), 2, 0)
-    return Setup(model, optimizer, vae.make_train_step(model, optimizer, 128), dataset)
+    # fit runs the same step as Keras' train_step.
+    return Setup(model, optimizer, l10_vae.make_train_step(model, optimizer, 128), dataset)
 
 
 def build_char_rnn(data: Data) -> Setup:
@@ -145,7 +150,7 @@ def build_char_rnn(data: Data) -> Setup:
     # clipping of the gradient's global norm done by the optimizer.
     weighted = dataset.map(lambda inputs, labels: (
         inputs, labels, tf.cast(chars.masks(labels), tf.float32)))
-    return Setup(model, optimizer, char_rnn.make_train_step(model, optimizer, 5.0), dataset,
+    return Setup(model, optimizer, l11_char_rnn.make_train_step(model, optimizer, 5.0), dataset,
                  keras.losses.SparseCategoricalCrossentropy(from_logits=True), weighted,
                  keras.optimizers.Adam(3e-3, global_clipnorm=5.0))
 
@@ -212,6 +217,8 @@ class _ExecutionClock(keras.callbacks.Callback):
 
 def fit(benchmark: Benchmark, data: Data, steps: int, steps_per_execution: int) -> float:
     setup = fresh_setup(benchmark, data)
+    if setup.fit_loss is None:
+        setup.model.train_step = setup.replica_step
     setup.model.compile(optimizer=setup.fit_optimizer or setup.optimizer, loss=setup.fit_loss,
                         steps_per_execution=steps_per_execution, jit_compile=False)
     timed = -(-steps // steps_per_execution) * steps_per_execution

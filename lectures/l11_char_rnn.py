@@ -1,57 +1,46 @@
 """Lecture 11: a character-level RNN that writes tweets.
 
-Two stacked GRUs (128 and 256 units, the course's sizes) read a tweet one character at a
-time and predict the next one (cs20/models/char_rnn.py). Tweets are cut into windows of
-50 characters overlapping by 25; the last window of a tweet is padded and the loss is
-averaged over real characters only, so padding teaches nothing. The gradient's global
-norm is clipped and the learning rate decays exponentially (the lecture notes' recipes
-for RNNs). Unlike the course (cs20/datasets/chars.py, models/char_rnn.py): tweets of 50
-characters or fewer are no longer dropped, and sampling uses the temperature correctly.
+Read it in this order:
+1. `char_rnn.CharRNN` (cs20/models/char_rnn.py): two stacked GRUs (128 and 256 units,
+   the course's sizes) read a tweet one character at a time and predict the next one;
+2. `masked_loss_terms`: tweets are cut into windows of 50 characters overlapping by 25
+   (cs20/datasets/chars.py); a tweet's last window is padded, and the loss counts real
+   characters only, so padding teaches nothing;
+3. `clip_global_gradient`, `make_train_step`: the gradient's global norm is clipped (the
+   lecture notes' recipe for RNNs); the learning rate decays exponentially;
+4. `sample`: the next character drawn from softmax(logits / temperature).
 
-Every evaluation prints, and logs to TensorBoard as text, a sample from each of the
-course's seeds (with --corpus: the first words of the first validation lines; with
---start-text: that text), and measures validation bits per character over whole
-held-out tweets (5% of the lines, chosen by a hash). Characters outside the vocabulary
-are dropped from the text, and the run says how many and which. The run ends by
-exporting a SavedModel generator that takes a seed string, a length and a temperature;
-`--generate` samples from it (from the run's seeds, or --start-text) and neither trains
-nor writes anything.
+Before training it prints one window with its targets and mask (--quiet: not). Unlike
+the course, tweets of 50 characters or fewer are kept, and the temperature is used
+correctly (the course fed exp(logits / T) to `tf.multinomial`, which expects logits).
+Each evaluation prints (and logs as TensorBoard text) a sample from each of the course's
+seeds (with --corpus: the first words of its validation lines; or --start-text) and
+measures validation bits per character over whole held-out tweets (5% of the lines, by
+hash). Characters outside the vocabulary are dropped, and counted. The run exports a
+SavedModel generator (seed string, length, temperature); `--generate` samples from it
+and neither trains nor writes anything.
 
     python lectures/l11_char_rnn.py                       # trump_tweets.txt
     python lectures/l11_char_rnn.py --corpus my_text.txt --vocabulary corpus
-    python lectures/l11_char_rnn.py --run-dir runs/l11_char_rnn/DIR --generate
     python lectures/l11_char_rnn.py --run-dir runs/l11_char_rnn/DIR --generate --start-text "We will"
     tensorboard --logdir runs/l11_char_rnn
 
-Our run on 2 CPU cores (benchmarks/char_rnn.py: the default flags stopped by
---max-seconds 600): 5,705 of the 6,000 steps in 606 s, 9.8 steps/s; validation 1.773 bits
-per character (train 1.738), against 4.744 for the unigram distribution and 1.794 for
-the best smoothed character n-gram (order 6) on the same characters. Samples then
-(temperature 0.8), e.g.
-
-  'Hillary said she is a deal with this morning. Massive thanks to talk about the gov ...'
-  'RT @WhiteHouse: Dry is making in people who has me to gain too home to win stamina. ...'
-
-trump_tweets.txt ends every tweet with " _E_" and links read "__HTTP__"; nothing follows
-_E_ within a line, so a sample that reaches it goes on with a loop of those markers.
+Look at eval/bits_per_character (lower is better; the unigram distribution scores 4.7)
+and at the samples turning from noise into tweets. Our figures: the README's row
+"11 char-RNN" (benchmarks/char_rnn.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import pathlib
 
-from cs20 import checkpoints, cli, config, runtime, summaries, training
-from cs20.datasets import chars, sources
+from cs20 import checkpoints, cli, config, runtime, training
+from cs20.datasets import chars
 from cs20.models import char_rnn
 
 import keras
 import tensorflow as tf
-
-GENERATOR_DIR = "generator"
-VOCABULARY_FILE = "vocabulary.json"
-COURSE_SEEDS = ("Hillary", "I", "R", "T", "@", "N", "M", ".", "G", "A", "W")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,30 +49,25 @@ class Config(config.TrainConfig):
     batch_size: int = config.option(64, "Global batch size (windows).")
     learning_rate: float = config.option(3e-3, "Adam learning rate at step 0 (the course: "
                                                "3e-4, constant).")
-    decay_rate: float = config.option(0.1, "Exponential decay: the learning rate is "
-                                           "multiplied by this over the whole run "
-                                           "(1: constant).")
+    decay_rate: float = config.option(0.1, "Exponential decay: the learning rate is multiplied "
+                                           "by this over the whole run (1: constant).")
     clip_norm: float = config.option(5.0, "Clip the gradient's global norm to this.")
     eval_every: int = config.option(1000, "Validation bits per character and samples "
                                           "every N steps.")
     checkpoint_every: int = config.option(1000, "Checkpoint every N steps.")
     corpus: str = config.option("", "Text file to learn, one sequence per line "
                                     "(default: trump_tweets.txt).")
-    vocabulary: str = config.option("course", "Characters: the course's 86 or every "
-                                              "character of the corpus.",
-                                    choices=("course", "corpus"))
+    vocabulary: str = config.option("course", "Characters: the course's 86 or every character "
+                                              "of the corpus.", choices=("course", "corpus"))
     window: int = config.option(50, "Characters per training window.")
     overlap: int = config.option(25, "Characters shared by neighbouring windows.")
     hidden_sizes: str = config.option("128,256", "Units of each stacked GRU, comma-separated.")
     dropout: float = config.option(0.0, "Dropout between the GRUs and before the output.")
-    temperature: float = config.option(0.8, "Sampling temperature (0: greedy).",
-                                       changeable=True)
-    length: int = config.option(200, "Characters generated per sample.",
-                                changeable=True)
+    temperature: float = config.option(0.8, "Sampling temperature (0: greedy).", changeable=True)
+    length: int = config.option(200, "Characters generated per sample.", changeable=True)
     start_text: str = config.option("", "Seed of the samples (default: the course's 11 seeds; "
                                         "with --corpus, the first words of its first "
-                                        "validation lines).",
-                                    changeable=True)
+                                        "validation lines).", changeable=True)
     generate: bool = config.option(False, "Print samples from the generator saved in "
                                           "--run-dir, without training or writing anything.",
                                    changeable=True)
@@ -99,116 +83,92 @@ class Config(config.TrainConfig):
             raise ValueError(f"--decay-rate must be in (0, 1], got {self.decay_rate}")
         if not self.clip_norm > 0:
             raise ValueError(f"--clip-norm must be positive, got {self.clip_norm}")
-        hidden_sizes(self)  # a malformed list is a one-line error now, not later
+        char_rnn.hidden_sizes(self.hidden_sizes)  # a malformed list: an error now
 
 
-def hidden_sizes(cfg: Config) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(part) for part in cfg.hidden_sizes.split(","))
-    except ValueError:
-        sizes = ()
-    if not sizes or min(sizes) < 1:
-        raise ValueError(f"--hidden-sizes must be positive integers like 128,256, "
-                         f"got {cfg.hidden_sizes!r}")
-    return sizes
+# --- The lesson: the masked loss, clipping, the train step, sampling ---
+
+def masked_loss_terms(labels, logits):
+    """-> (sum of cross-entropies over real characters, number of real characters)."""
+    mask = tf.cast(chars.masks(labels), tf.float32)  # (batch, time): 0 on padding
+    per_character = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels, tf.cast(logits, tf.float32))  # (batch, time)
+    return tf.reduce_sum(per_character * mask), tf.reduce_sum(mask)
 
 
-def samples(generator: char_rnn.Generator, seeds, length: int, temperature: float) -> dict:
-    return {seed: generator.generate(tf.constant(seed), tf.constant(length, tf.int32),
-                                     tf.constant(temperature, tf.float32)
-                                     ).numpy().decode("utf-8")
-            for seed in seeds}
+def clip_global_gradient(gradients, clip_norm: float):
+    """Scales this replica's gradients so that their sum over replicas (what the optimizer
+    applies) has global norm at most `clip_norm`; also returns that sum's norm. Keras'
+    `global_clipnorm` clips each replica's part separately, so one step would depend on
+    the number of replicas; the extra all-reduce is one small vector per step."""
+    context = tf.distribute.get_replica_context()
+    total = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
+    norm = tf.linalg.global_norm(total)
+    scale = clip_norm / tf.maximum(norm, clip_norm)
+    return [gradient * scale for gradient in gradients], norm
 
 
-def show_samples(texts: dict) -> str:
-    """Prints the samples; returns them as a markdown list for TensorBoard."""
-    for text in texts.values():
-        print(f"  {text!r}")
-    return "\n".join(f"* `{seed}` → {text}" for seed, text in texts.items())
+def make_train_step(model: char_rnn.CharRNN, optimizer, clip_norm: float):
+    """Per replica: masked next-character loss averaged over the global batch's real
+    characters, gradient clipped on its global norm, one optimizer update."""
+
+    def train_step(batch):
+        inputs, labels = batch  # (batch, time) each
+        context = tf.distribute.get_replica_context()
+        with tf.GradientTape() as tape:
+            logits = model(inputs, training=True)  # (batch, time, vocabulary)
+            total, count = masked_loss_terms(labels, logits)
+            global_count = context.all_reduce(tf.distribute.ReduceOp.SUM, count)
+            loss = total / tf.maximum(global_count, 1.0)  # this replica's share
+            scaled_loss = optimizer.scale_loss(loss)  # unchanged unless mixed_float16
+        gradients = tape.gradient(scaled_loss, model.trainable_variables)
+        gradients, norm = clip_global_gradient(gradients, clip_norm)
+        optimizer.apply(gradients, model.trainable_variables)
+        # compile_step sums every value over replicas.
+        return {"loss": loss, "gradient_norm": norm / context.num_replicas_in_sync}
+
+    return train_step
 
 
-def check_start_text(text: str, characters: str) -> None:
-    """A --start-text needs a character the model knows; the others are left out."""
-    unknown = sorted(set(text) - set(characters))
-    if len(unknown) == len(set(text)):
-        raise ValueError(f"--start-text {text!r} has no character of the model's vocabulary; "
-                         f"use characters of the training text")
-    if unknown:
-        print(f"Characters of --start-text outside the vocabulary, left out: "
-              f"{''.join(unknown)!r}")
+def sample(logits, temperature):
+    """One id per row of `logits` (batch, vocabulary): argmax when `temperature` is 0,
+    otherwise drawn from softmax(logits / temperature)."""
+    logits = tf.cast(logits, tf.float32)
+    greedy = tf.argmax(logits, axis=-1, output_type=tf.int32)
+    drawn = tf.random.categorical(logits / tf.maximum(temperature, 1e-6), 1,
+                                  dtype=tf.int32)[:, 0]
+    return tf.where(temperature > 0.0, drawn, greedy)  # (batch,)
 
 
-def generate_with_saved(cfg: Config) -> dict:
-    """--generate: samples from the exported generator of a finished run.
+def show_worked_example(windows, vocabulary: chars.Vocabulary) -> None:
+    """The first training window that ends in padding: its input, targets and mask."""
+    padded = [window for window in windows if window[-1] == chars.PAD_ID] or windows
+    inputs, labels = chars.inputs_and_labels(tf.constant(padded[:1]))
+    mask = chars.masks(labels)[0].numpy()  # (window - 1,)
 
-    Reads the run directory and writes nothing to it, whatever the other flags say.
-    """
-    path = runtime.saved_model_of(cfg.run_dir, GENERATOR_DIR, "l11_char_rnn", "--generate")
-    generator = tf.saved_model.load(str(path))
-    if cfg.start_text:
-        check_start_text(cfg.start_text, "".join(character.decode("utf-8") for character
-                                                 in generator.characters.numpy()))
-        seeds = (cfg.start_text,)
-    else:
-        seeds = tuple(seed.decode("utf-8") for seed in generator.seeds.numpy())
-    print(f"Samples from {path} (temperature {cfg.temperature}):")
-    texts = samples(generator, seeds, cfg.length, cfg.temperature)
-    show_samples(texts)
-    return texts
+    def text(ids) -> str:  # one character per position, padding as ·
+        return "".join(vocabulary.decode([i]) or "·" for i in ids)
 
-
-def load_text(cfg: Config) -> tuple[chars.Vocabulary, chars.Split]:
-    path = pathlib.Path(cfg.corpus) if cfg.corpus else sources.resolve("trump_tweets",
-                                                                      cfg.data_dir)
-    lines = chars.read_lines(path)
-    split = chars.split_lines(lines)
-    vocabulary = (chars.Vocabulary.course() if cfg.vocabulary == "course"
-                  else chars.Vocabulary.build(split.train))
-    print(f"{path}: {len(split.train):,} training lines, {len(split.validation):,} "
-          f"validation; {len(vocabulary) - 1} characters")
-    outside = chars.describe_outside(*chars.outside_vocabulary(lines, vocabulary),
-                                     cfg.vocabulary)
-    if outside:
-        print(outside)
-    return vocabulary, split
-
-
-def sample_seeds(cfg: Config, vocabulary: chars.Vocabulary, split: chars.Split):
-    """--start-text, or the first words of a --corpus's validation lines, or the course's
-    seeds (those with a character of the vocabulary)."""
-    if cfg.start_text:
-        check_start_text(cfg.start_text, vocabulary.characters)
-        return (cfg.start_text,)
-    if cfg.corpus:
-        return chars.seeds_from(split.validation, vocabulary)
-    return tuple(seed for seed in COURSE_SEEDS if vocabulary.encode(seed)) or \
-        (vocabulary.characters[0],)
-
-
-def build(cfg: Config, vocabulary: chars.Vocabulary, run: runtime.Run, num_steps: int):
-    """Model, optimizer and step counter, created under the strategy's scope."""
-    with run.strategy.scope():
-        model = char_rnn.CharRNN(len(vocabulary), hidden_sizes(cfg), cfg.dropout)
-        model(tf.ones([1, 2], tf.int32))  # create the variables
-        rate = keras.optimizers.schedules.ExponentialDecay(
-            cfg.learning_rate, decay_steps=max(num_steps, 1), decay_rate=cfg.decay_rate)
-        optimizer = training.with_loss_scaling(keras.optimizers.Adam(rate))
-        optimizer.build(model.trainable_variables)
-        step = tf.Variable(0, dtype=tf.int64, name="global_step", trainable=False)
-    return model, optimizer, step
+    print(f"Worked example: a training window of {len(windows[0])} characters "
+          f"(input and target shifted by one; id {chars.PAD_ID} pads, shown as ·)\n"
+          f"  input   {text(inputs[0].numpy())}\n  target  {text(labels[0].numpy())}\n"
+          f"  mask    {''.join(str(int(m)) for m in mask)}  ({int(mask.sum())} targets "
+          f"in the loss)\n  ids     {inputs[0, :12].numpy().tolist()} ... -> "
+          f"{labels[0, :12].numpy().tolist()} ...")
 
 
 def main(argv=None) -> dict:
     cfg = config.parse(Config, argv, __doc__, prog="l11_char_rnn")
     if cfg.generate:
-        return generate_with_saved(cfg)
+        return char_rnn.generate_with_saved(cfg.run_dir, cfg.start_text, cfg.length,
+                                            cfg.temperature)
     # The text first: a bad --corpus or --start-text stops before the run writes anything.
-    vocabulary, split = load_text(cfg)
-    seeds = sample_seeds(cfg, vocabulary, split)
+    vocabulary, split = chars.load_corpus(cfg.corpus, cfg.vocabulary, cfg.data_dir)
+    seeds = chars.sample_seeds(cfg.start_text, bool(cfg.corpus), vocabulary, split)
     run = runtime.start("l11_char_rnn", cfg)
 
     if run.chief:  # in a multi-worker run only the chief writes the run directory
-        vocabulary.save(run.path(VOCABULARY_FILE))
+        vocabulary.save(run.path("vocabulary.json"))
     windows = chars.make_windows([vocabulary.encode(line) for line in split.train],
                                  cfg.window, cfg.overlap)  # (num_windows, window)
     validation_ids = [vocabulary.encode(line) for line in split.validation]
@@ -216,21 +176,30 @@ def main(argv=None) -> dict:
     schedule = training.make_schedule(cfg, steps_per_epoch)
     print(f"{len(windows):,} windows of {cfg.window} characters: {steps_per_epoch:,} steps "
           f"per epoch")
+    if not cfg.quiet:
+        show_worked_example(windows, vocabulary)
 
-    model, optimizer, step = build(cfg, vocabulary, run, schedule.num_steps)
+    with run.strategy.scope():  # model, optimizer and step counter
+        model = char_rnn.CharRNN(len(vocabulary), char_rnn.hidden_sizes(cfg.hidden_sizes),
+                                 cfg.dropout)
+        model(tf.ones([1, 2], tf.int32))  # create the variables
+        optimizer = training.with_loss_scaling(keras.optimizers.Adam(
+            keras.optimizers.schedules.ExponentialDecay(
+                cfg.learning_rate, max(schedule.num_steps, 1), cfg.decay_rate)))
+        optimizer.build(model.trainable_variables)
+        step = tf.Variable(0, dtype=tf.int64, name="global_step", trainable=False)
     train_data = chars.training_dataset(windows, cfg.batch_size, cfg.seed)
     iterator = training.distribute(run, train_data)
     checkpoint = checkpoints.make(step, model, optimizer, iterator)
-    train_step = training.compile_step(
-        run.strategy, char_rnn.make_train_step(model, optimizer, cfg.clip_norm),
-        jit_compile=cfg.jit_compile)
-    generator = char_rnn.Generator(model, vocabulary, seeds)
-    bits_per_character = char_rnn.make_bits_per_character(model)
+    train_step = training.compile_step(run.strategy,
+                                       make_train_step(model, optimizer, cfg.clip_norm),
+                                       jit_compile=cfg.jit_compile)
+    generator = char_rnn.Generator(model, vocabulary, seeds, sample)
+    bits_per_character = char_rnn.make_bits_per_character(model, masked_loss_terms)
 
     def evaluate() -> dict:
-        print(f"Samples at step {int(step.numpy())} (temperature {cfg.temperature}):")
-        markdown = show_samples(samples(generator, seeds, cfg.length, cfg.temperature))
-        summaries.text(run.writer, "samples", markdown, int(step.numpy()))
+        char_rnn.log_samples(run, generator, seeds, cfg.length, cfg.temperature,
+                             int(step.numpy()))
         return {"bits_per_character": bits_per_character(
             chars.padded_lines(validation_ids, 256))}
 
@@ -240,13 +209,7 @@ def main(argv=None) -> dict:
     if "train/loss" in results:
         results["train/bits_per_character"] = results["train/loss"] / math.log(2.0)
 
-    # Every worker of a multi-worker run saves (the save is collective); the chief's is kept.
-    tf.saved_model.save(generator, str(run.write_path(GENERATOR_DIR)))
-    if run.chief:
-        reloaded = tf.saved_model.load(str(run.path(GENERATOR_DIR)))
-        example = samples(reloaded, seeds[:1], 60, cfg.temperature)[seeds[0]]
-        print(f"Saved generator: {run.path(GENERATOR_DIR)}\n  {example!r}\n"
-              f"Try: python lectures/l11_char_rnn.py --run-dir {run.directory} --generate")
+    char_rnn.export(run, generator, seeds[0], cfg.temperature)
     return run.finish(results, steps=int(step.numpy()))
 
 

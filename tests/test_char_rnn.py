@@ -17,6 +17,8 @@ from conftest import (
 )
 from run_state import directory_state
 
+lecture = load_lecture("l11_char_rnn")
+
 # --- Data ---
 
 
@@ -123,39 +125,39 @@ def test_masked_loss_golden_values():
     logits = np.zeros((2, 3, 4), np.float32)
     logits[1, 1:] = [100.0, -100.0, -100.0, -100.0]
     labels = tf.constant([[1, 2, 3], [1, 0, 0]])
-    total, count = char_rnn.masked_loss_terms(labels, tf.constant(logits))
+    total, count = lecture.masked_loss_terms(labels, tf.constant(logits))
     assert float(count) == 4.0
     assert float(total) == pytest.approx(4 * math.log(4.0), rel=1e-6)
     # A hand-computed non-uniform case: softmax([0, 0, 0, 2])[3] = e^2 / (e^2 + 3).
-    total, count = char_rnn.masked_loss_terms(tf.constant([[3]]),
+    total, count = lecture.masked_loss_terms(tf.constant([[3]]),
                                               tf.constant([[[0.0, 0.0, 0.0, 2.0]]]))
     assert float(total) == pytest.approx(-math.log(math.exp(2) / (math.exp(2) + 3)), rel=1e-6)
     assert float(count) == 1.0
     # An all-padding batch counts nothing.
-    total, count = char_rnn.masked_loss_terms(tf.constant([[0]]),
+    total, count = lecture.masked_loss_terms(tf.constant([[0]]),
                                               tf.constant([[[0.0, 0.0, 0.0, 2.0]]]))
     assert float(total) == 0.0 and float(count) == 0.0
 
 
 def test_clipping_scales_to_the_global_norm():
     gradients = [tf.constant([3.0]), tf.constant([[4.0]])]  # global norm 5
-    clipped, norm = char_rnn.clip_global_gradient(gradients, 1.0)
+    clipped, norm = lecture.clip_global_gradient(gradients, 1.0)
     assert float(norm) == pytest.approx(5.0)
     np.testing.assert_allclose(clipped[0], [0.6], rtol=1e-6)
     np.testing.assert_allclose(clipped[1], [[0.8]], rtol=1e-6)
-    unchanged, _ = char_rnn.clip_global_gradient(gradients, 10.0)
+    unchanged, _ = lecture.clip_global_gradient(gradients, 10.0)
     np.testing.assert_allclose(unchanged[0], [3.0])
 
 
 def test_sampler_on_oracle_logits():
     tf.random.set_seed(0)
     logits = tf.constant([[0.1, 2.0, -1.0, 0.5]] * 20000)
-    np.testing.assert_array_equal(char_rnn.sample(logits, tf.constant(0.0)), [1] * 20000)
+    np.testing.assert_array_equal(lecture.sample(logits, tf.constant(0.0)), [1] * 20000)
     # Very high temperature: close to uniform.
-    hot = np.bincount(char_rnn.sample(logits, tf.constant(1000.0)).numpy(), minlength=4) / 20000
+    hot = np.bincount(lecture.sample(logits, tf.constant(1000.0)).numpy(), minlength=4) / 20000
     np.testing.assert_allclose(hot, 0.25, atol=0.015)
     # Temperature 1: the softmax of the logits (the course sampled from exp(logits)).
-    drawn = np.bincount(char_rnn.sample(logits, tf.constant(1.0)).numpy(), minlength=4) / 20000
+    drawn = np.bincount(lecture.sample(logits, tf.constant(1.0)).numpy(), minlength=4) / 20000
     np.testing.assert_allclose(drawn, tf.nn.softmax(logits[0]).numpy(), atol=0.015)
 
 
@@ -191,7 +193,8 @@ def test_one_character_at_a_time_matches_the_whole_sequence():
 
 def test_greedy_generation_follows_the_argmax_chain():
     model = tiny_model()
-    generated = char_rnn.generate_ids(model, tf.constant([[2, 3]]), 5, tf.constant(0.0))
+    generated = char_rnn.generate_ids(model, tf.constant([[2, 3]]), 5, tf.constant(0.0),
+                                       lecture.sample)
     sequence = [2, 3]
     for _ in range(5):
         logits = model(tf.constant([sequence])).numpy()[0, -1]
@@ -202,7 +205,8 @@ def test_greedy_generation_follows_the_argmax_chain():
 
 def test_generator_saved_model_round_trip(tmp_path):
     vocabulary = chars.Vocabulary("abcdefghij ")
-    generator = char_rnn.Generator(tiny_model(len(vocabulary)), vocabulary, ("a", "bc"))
+    generator = char_rnn.Generator(tiny_model(len(vocabulary)), vocabulary, ("a", "bc"),
+                                   lecture.sample)
     args = (tf.constant(5, tf.int32), tf.constant(0.0))
     expected = generator.generate(tf.constant("a bc"), *args).numpy().decode()
     tf.saved_model.save(generator, str(tmp_path / "generator"))
@@ -220,7 +224,7 @@ def test_train_step_lowers_the_loss():
     model = tiny_model()
     optimizer = keras.optimizers.Adam(0.05)
     optimizer.build(model.trainable_variables)
-    step = tf.function(char_rnn.make_train_step(model, optimizer, clip_norm=5.0))
+    step = tf.function(lecture.make_train_step(model, optimizer, clip_norm=5.0))
     batch = chars.inputs_and_labels(tf.constant([[1, 2, 3, 1, 2, 3, 0, 0]] * 4))
     first = float(step(batch)["loss"])
     for _ in range(30):
@@ -242,8 +246,8 @@ def corpus_file(tmp_path):
     return path
 
 
-def test_smoke_run_resume_and_generate_without_writing(tmp_path, corpus_file, capsys):
-    lecture = load_lecture("l11_char_rnn")
+def test_smoke_run_worked_example_resume_and_generate_without_writing(tmp_path, corpus_file,
+                                                                     capsys):
     run_dir = tmp_path / "run"
     flags = ["--corpus", str(corpus_file), "--run-dir", str(run_dir), *TINY]
     lecture.main(["--num-steps", "4", *flags])
@@ -254,9 +258,15 @@ def test_smoke_run_resume_and_generate_without_writing(tmp_path, corpus_file, ca
     # Seeds from the corpus ("the cat 3 sat ..."), not the tweets' "Hillary".
     assert "Samples at step 2" in output and "'the" in output and "Hillary" not in output
     assert chars.Vocabulary.load(run_dir / "vocabulary.json") == chars.Vocabulary.course()
+    # The worked example: a padded window, its targets shifted by one, and the mask.
+    example = output[output.index("Worked example"):].splitlines()
+    assert example[1] == "  input   the cat 0 sat on the mat and the dog ran 0 times·"
+    assert example[2] == "  target  he cat 0 sat on the mat and the dog ran 0 times··"
+    assert example[3] == "  mask    " + "1" * 47 + "00  (47 targets in the loss)"
 
-    lecture.main(["--num-steps", "6", *flags])
-    assert "at step 4" in capsys.readouterr().out
+    lecture.main(["--num-steps", "6", "--quiet", *flags])
+    output = capsys.readouterr().out
+    assert "at step 4" in output and "Worked example" not in output
     assert read_results(run_dir)["steps"] == 6
 
     texts = lecture.main(["--run-dir", str(run_dir), "--generate", "--start-text", "the c",
@@ -268,7 +278,8 @@ def test_smoke_run_resume_and_generate_without_writing(tmp_path, corpus_file, ca
                               "--num-steps", "50", "--fresh", "--length", "3"])) == ["the"]
     lecture.main(["--run-dir", str(run_dir), "--generate", "--start-text", "¤the", "--length",
                   "3"])
-    assert "outside the vocabulary, left out: '¤'" in capsys.readouterr().out
+    output = capsys.readouterr().out
+    assert "outside the vocabulary, left out: '¤'" in output and "Worked example" not in output
     for flags, message in ((["--start-text", "¤"], "has no character of the model's"),
                            (["--temperature", "nan"], "--temperature must be a finite")):
         with pytest.raises(SystemExit) as exit_info:
@@ -278,20 +289,18 @@ def test_smoke_run_resume_and_generate_without_writing(tmp_path, corpus_file, ca
 
 
 def test_outside_characters_are_reported_and_corpus_vocabulary_has_none(tmp_path, capsys):
-    lecture = load_lecture("l11_char_rnn")
     corpus = tmp_path / "help.txt"
     corpus.write_text("\n".join(f"Usage: tool [OPTION]... FILE {i}!" for i in range(200)))
-    lecture.load_text(lecture.Config(corpus=str(corpus)))
+    chars.load_corpus(str(corpus), "course")
     # '[', ']' and '!' are not among the course's characters: 3 of 31 to 33 a line.
     assert ("9.2% of characters (600 of 6,490) are outside --vocabulary course and are "
             "dropped, most often '[' (200), ']' (200), '!' (200); use --vocabulary corpus\n"
             ) in capsys.readouterr().out
-    lecture.load_text(lecture.Config(corpus=str(corpus), vocabulary="corpus"))
+    chars.load_corpus(str(corpus), "corpus")
     assert "outside --vocabulary" not in capsys.readouterr().out
 
 
 def test_trump_tweets_by_default(tmp_path, data_dir):
-    lecture = load_lecture("l11_char_rnn")
     results = lecture.main(["--num-steps", "2", "--hidden-sizes", "8", "--eval-every", "2",
                             "--length", "5", "--data-dir", str(data_dir), "--run-dir",
                             str(tmp_path / "run")])
@@ -299,7 +308,6 @@ def test_trump_tweets_by_default(tmp_path, data_dir):
 
 
 def test_bad_input_is_a_one_line_error(tmp_path, corpus_file, capsys):
-    lecture = load_lecture("l11_char_rnn")
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("café crème\n".encode("latin-1"))
     untrained = tmp_path / "untrained"
@@ -326,7 +334,6 @@ def test_bad_input_is_a_one_line_error(tmp_path, corpus_file, capsys):
 
 
 def test_xla_and_mixed_precision_train(tmp_path, corpus_file):
-    lecture = load_lecture("l11_char_rnn")
     try:
         # --vocabulary corpus: the corpus's 24 characters; of the course's seeds only
         # "Hillary" has some of them, so it alone is sampled.
@@ -372,9 +379,10 @@ def test_in_graph_bits_per_character_equal_the_per_batch_sums():
     assert [inputs.shape[1] for inputs, _ in batches] == [2, 5]  # sorted, padded per batch
     total = count = 0.0
     for inputs, labels in batches:
-        batch_total, batch_count = char_rnn.masked_loss_terms(labels, model(inputs))
+        batch_total, batch_count = lecture.masked_loss_terms(labels, model(inputs))
         total, count = total + float(batch_total), count + float(batch_count)
     expected = total / count / math.log(2.0)
     assert count == 1 + 2 + 3 + 5
-    in_graph = char_rnn.make_bits_per_character(model)(chars.padded_lines(lines, 2))
+    in_graph = char_rnn.make_bits_per_character(model, lecture.masked_loss_terms)(
+        chars.padded_lines(lines, 2))
     assert in_graph == pytest.approx(expected, rel=1e-6)

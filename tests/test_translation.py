@@ -1,15 +1,17 @@
 """Lecture 12: tokenisation, vocabularies, masks, attention, decoding, BLEU, the lecture."""
 
 import itertools
+import json
 import math
 import pathlib
+import re
 import subprocess
 import sys
 import zipfile
 
 from cs20.datasets import translation
 from cs20.metrics import bleu
-from cs20.models import seq2seq
+from cs20.models import attention, decoding, seq2seq
 
 import numpy as np
 import pytest
@@ -23,6 +25,7 @@ from conftest import (
 )
 from run_state import directory_state
 
+lecture = load_lecture("l12_translation")
 LECTURES = pathlib.Path(__file__).resolve().parents[1] / "lectures"
 
 PAIRS = [("I am cold.", "J'ai froid."), ("Go!", "Va\u202f!"), ("He is here.", "Il est ici."),
@@ -62,9 +65,10 @@ def test_detokenize_writes_sentences_the_way_the_training_sentences_are_written(
     assert english.detokenize(["«", "écoute", "»"]) == "« Écoute »"
     # The SavedModel translator writes its output with the same ops.
     tokens = (*translation.RESERVED, "montrez", "-", "moi", "!", "tom")
-    translator = seq2seq.Translator(seq2seq.Seq2Seq(5, len(tokens), embedding_size=4, units=4),
-                                    ["a"], tokens, beam_width=1, alpha=0.0, max_length=4,
-                                    trained_max_length=3, target_orthography=french)
+    translator = decoding.Translator(seq2seq.Seq2Seq(5, len(tokens), embedding_size=4, units=4),
+                                     ["a"], tokens, greedy=lecture.greedy, beam_width=1,
+                                     alpha=0.0, max_length=4, trained_max_length=3,
+                                     target_orthography=french)
     ids = tf.constant([4, 5, 6, 7, 8, translation.EOS_ID, 4])
     assert translator.text(ids).numpy().decode() == "Montrez-moi ! Tom"
 
@@ -162,10 +166,48 @@ def test_attention_sums_to_one_over_real_positions_and_is_zero_on_padding(score)
     assert np.all(weights[0, :, 3:] == 0) and np.all(weights[1, :, 1:] == 0)
 
 
+def test_attend_golden_values_mask_padding():
+    scores = tf.constant([[[0.0, math.log(3.0), 5.0]]])  # (1, 1, 3); the 3rd is padding
+    values = tf.constant([[[1.0, 0.0], [0.0, 1.0], [9.0, 9.0]]])  # (1, 3, 2)
+    context, weights = attention.attend(scores, values, tf.constant([[True, True, False]]))
+    np.testing.assert_allclose(weights.numpy(), [[[0.25, 0.75, 0.0]]], rtol=1e-6)
+    np.testing.assert_allclose(context.numpy(), [[[0.25, 0.75]]], rtol=1e-6)
+
+
+def test_attention_scores_golden_values():
+    queries = tf.constant([[[0.5, -0.5]]])  # (batch 1, target 1, units 2)
+    keys = tf.constant([[[0.0, 0.0], [1.0, 1.0]]])  # (1, source 2, 2), already projected
+    mask = tf.constant([[True, True]])
+    multiplicative = attention.Attention(2, "multiplicative")
+    np.testing.assert_allclose(multiplicative.score(queries, keys).numpy(), [[[0.0, 0.0]]])
+    additive = attention.Attention(2, "additive")
+    additive(queries, keys, keys, mask)  # build, then W = identity and v = (1, 1)
+    additive.query_projection.set_weights([np.eye(2, dtype=np.float32)])
+    additive.energy.set_weights([np.ones((2, 1), np.float32)])
+    expected = [0.0, math.tanh(1.5) + math.tanh(0.5)]  # v . tanh(W q + k) per key
+    np.testing.assert_allclose(additive.score(queries, keys).numpy(), [[expected]], rtol=1e-6)
+    _, weights = additive(queries, keys, keys, mask)
+    np.testing.assert_allclose(weights.numpy(), tf.nn.softmax([[expected]]).numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="additive or multiplicative"):
+        attention.Attention(2, "dot")
+
+
+def test_attention_of_shows_what_the_model_decodes_with_and_a_layer_plugs_in():
+    layer = attention.Attention(16, "multiplicative", name="attention")
+    model = seq2seq.Seq2Seq(20, 30, embedding_size=8, units=16, attention=layer)
+    assert model.attention is layer
+    source, target_input = tf.constant([[5, 6, 7, 0]]), tf.constant([[1, 5, 6]])
+    _, weights, context = lecture.attention_of(model, source, target_input)
+    encoded = model.encode(source)
+    _, _, decoded_weights = model.decode(target_input, encoded, encoded[2])
+    np.testing.assert_allclose(weights.numpy(), decoded_weights.numpy(), rtol=1e-6)
+    assert context.shape == (1, 3, 32)  # bidirectional encoder: 2 x units
+
+
 def test_masked_cross_entropy_ignores_padding():
     logits = tf.math.log(tf.constant([[[0.5, 0.5, 0.0 + 1e-9]] * 3]))  # (1, 3, 3)
     labels = tf.constant([[1, 0, 0]])  # one real token, then padding
-    np.testing.assert_allclose(seq2seq.masked_cross_entropy(labels, logits).numpy(),
+    np.testing.assert_allclose(lecture.masked_cross_entropy(labels, logits).numpy(),
                                [math.log(2)], rtol=1e-5)
 
 
@@ -201,13 +243,13 @@ TABLE = [[0, 0, 1.0, 0, 0],
 
 def run_beam(table, beam_width, max_length, alpha=0.0):
     state = tf.fill([beam_width], translation.BOS_ID)
-    return tf.function(lambda: seq2seq.beam_search(oracle_step(table), state, beam_width,
-                                                   max_length, 1, alpha))()
+    return tf.function(lambda: decoding.beam_search(oracle_step(table), state, beam_width,
+                                                    max_length, 1, alpha))()
 
 
 def run_greedy(table, max_length):
     state = tf.constant([translation.BOS_ID])
-    return tf.function(lambda: seq2seq.greedy(oracle_step(table), state, max_length, 1))()
+    return tf.function(lambda: lecture.greedy(oracle_step(table), state, max_length, 1))()
 
 
 def cut(tokens):
@@ -250,8 +292,8 @@ def test_length_penalty_favours_longer_translations():
     long, _, _ = run_beam(table, 3, 4, alpha=2.0)
     assert cut(short[0].numpy()) == [2]
     assert len(cut(long[0].numpy())) > 1
-    assert float(seq2seq.length_penalty(1, 0.0)) == 1.0
-    np.testing.assert_allclose(float(seq2seq.length_penalty(7, 1.0)), 2.0)
+    assert float(decoding.length_penalty(1, 0.0)) == 1.0
+    np.testing.assert_allclose(float(decoding.length_penalty(7, 1.0)), 2.0)
 
 
 # --- BLEU -------------------------------------------------------------------------------
@@ -296,7 +338,6 @@ def tatoeba_file(tmp_path, data_dir) -> pathlib.Path:
 def test_smoke_run_on_a_corpus_file_reversed_resume_and_read_only_translate(tmp_path,
                                                                            tatoeba_file,
                                                                            capsys):
-    lecture = load_lecture("l12_translation")
     run_dir = tmp_path / "run"
     flags = [*TINY, "--run-dir", str(run_dir), "--corpus", str(tatoeba_file), "--reverse"]
     lecture.main(["--num-steps", "4", *flags])
@@ -308,7 +349,22 @@ def test_smoke_run_on_a_corpus_file_reversed_resume_and_read_only_translate(tmp_
     assert "go" in translation.Vocabulary.load(run_dir / "target_vocabulary.txt").tokens
 
     # French -> English, written as English is: "Va !" <- "Go!", in print and TensorBoard.
-    lines = capsys.readouterr().out.splitlines()
+    output = capsys.readouterr().out
+    # The worked example: a training pair, the decoder input shifted by one, ids included.
+    example = output[output.index("Worked example"):].splitlines()[:6]
+    shown_pair = {}
+    for line in example[1:4]:
+        name, words, ids = re.fullmatch(r"  (source|decoder input|labels) +(.+)  (\[.*\])",
+                                        line).groups()
+        shown_pair[name] = (words.split(), json.loads(ids))
+    (input_words, input_ids), (label_words, label_ids) = (shown_pair["decoder input"],
+                                                          shown_pair["labels"])
+    assert input_words[0] == translation.BOS and label_words[-1] == translation.EOS
+    assert input_words[1:] == label_words[:-1] and input_ids[1:] == label_ids[:-1]
+    assert input_ids[0] == translation.BOS_ID and label_ids[-1] == translation.EOS_ID
+    assert len(shown_pair["source"][0]) == len(shown_pair["source"][1]) >= 4
+    assert "(sum 1)" in example[4]
+    lines = output.splitlines()
     shown = [(lines[number - 1].strip(), line.split("reference: ")[1])
              for number, line in enumerate(lines) if "reference: " in line]
     assert len(shown) == 6
@@ -319,9 +375,10 @@ def test_smoke_run_on_a_corpus_file_reversed_resume_and_read_only_translate(tmp_
     events = b"".join(path.read_bytes() for path in event_files(run_dir))
     assert all(f"| {text} |".encode() in events for text in sources + references)
 
-    resumed = run_lecture_process("l12_translation", "--num-steps", "6", *flags)
+    resumed = run_lecture_process("l12_translation", "--num-steps", "6", "--quiet", *flags)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "Resumed from" in resumed.stdout and "at step 4" in resumed.stdout
+    assert "Worked example" not in resumed.stdout
 
     # The SavedModel stands alone: a string in, a string out, unknown words allowed.
     # --translate only reads the run, whatever the other flags say (another model size,
@@ -330,7 +387,8 @@ def test_smoke_run_on_a_corpus_file_reversed_resume_and_read_only_translate(tmp_
     translated = lecture.main(["--run-dir", str(run_dir), "--translate", "Je suis zzzqx.",
                                "--units", "32", "--num-steps", "50", "--fresh"])
     assert isinstance(translated["beam"], str) and isinstance(translated["greedy"], str)
-    assert "Unknown words (read as <unk>): zzzqx" in capsys.readouterr().out
+    output = capsys.readouterr().out
+    assert "Unknown words (read as <unk>): zzzqx" in output and "Worked example" not in output
     reloaded = tf.saved_model.load(str(run_dir / "translator"))
     assert reloaded.translate(tf.constant("J'ai froid.")).numpy().decode() == \
         lecture.main(["--run-dir", str(run_dir), "--translate", "J'ai froid."])["beam"]
@@ -353,7 +411,6 @@ def test_smoke_run_on_a_corpus_file_reversed_resume_and_read_only_translate(tmp_
 
 
 def test_bad_corpus_file_is_a_one_line_error_naming_the_line(tmp_path, capsys):
-    lecture = load_lecture("l12_translation")
     corpus = tmp_path / "pairs.txt"
     corpus.write_text("Hi.\tSalut.\nHello. Bonjour.\n", encoding="utf-8")
     with pytest.raises(SystemExit) as exit_info:
@@ -371,9 +428,9 @@ def test_bad_corpus_file_is_a_one_line_error_naming_the_line(tmp_path, capsys):
 INTERRUPTED_DECODING = """
 import runpy, signal, sys
 from cs20 import training
-from cs20.models import seq2seq
+from cs20.models import decoding
 
-train, decode_all = training.train, seq2seq.decode_all
+train, decode_all = training.train, decoding.decode_all
 
 def interrupted_decode_all(*args, **kwargs):
     signal.raise_signal(signal.SIGINT)
@@ -381,7 +438,7 @@ def interrupted_decode_all(*args, **kwargs):
 
 def train_then_interrupt(*args, **kwargs):
     results = train(*args, **kwargs)
-    seq2seq.decode_all = interrupted_decode_all  # the test set's decoding comes next
+    decoding.decode_all = interrupted_decode_all  # the test set's decoding comes next
     return results
 
 training.train = train_then_interrupt
@@ -406,7 +463,6 @@ def test_refused_flags_say_why(tmp_path, data_dir, capsys):
                                   "--run-dir", str(tmp_path / "x"), "--data-dir", str(data_dir))
     assert refused.returncode == 2 and "--jit-compile" in refused.stderr
     assert "Traceback" not in refused.stderr
-    lecture = load_lecture("l12_translation")
     for flags, message in ((["--dropout", "nan"], "--dropout must be a finite number"),
                            (["--length-penalty", "nan"], "--length-penalty must be a finite")):
         with pytest.raises(SystemExit) as exit_info:

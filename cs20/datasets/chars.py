@@ -24,7 +24,7 @@ import json
 import pathlib
 import zlib
 
-from cs20.datasets import shuffling
+from cs20.datasets import shuffling, sources
 from cs20.datasets.text_corpus import read_text
 
 import numpy as np
@@ -35,6 +35,8 @@ PAD_ID = 0
 # listed the apostrophe twice, which left one output id that no input could produce.
 COURSE_CHARACTERS = ("$%'()+,-./0123456789:;=?ABCDEFGHIJKLMNOPQRSTUVWXYZ"
                      " \"_abcdefghijklmnopqrstuvwxyz{|}@#➡📈")
+# The course's seeds for samples of the tweets.
+COURSE_SEEDS = ("Hillary", "I", "R", "T", "@", "N", "M", ".", "G", "A", "W")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,6 +124,47 @@ def seeds_from(lines: list[str], vocabulary: Vocabulary, count: int = 6,
             if len(seeds) == count:
                 break
     return tuple(seeds) or (vocabulary.characters[0],)
+
+
+def check_start_text(text: str, characters: str) -> None:
+    """A --start-text needs a character the model knows; the others are left out."""
+    unknown = sorted(set(text) - set(characters))
+    if len(unknown) == len(set(text)):
+        raise ValueError(f"--start-text {text!r} has no character of the model's vocabulary; "
+                         f"use characters of the training text")
+    if unknown:
+        print(f"Characters of --start-text outside the vocabulary, left out: "
+              f"{''.join(unknown)!r}")
+
+
+def sample_seeds(start_text: str, from_corpus: bool, vocabulary: Vocabulary,
+                 split: Split) -> tuple[str, ...]:
+    """--start-text, or the first words of a --corpus's validation lines, or the course's
+    seeds (those with a character of the vocabulary)."""
+    if start_text:
+        check_start_text(start_text, vocabulary.characters)
+        return (start_text,)
+    if from_corpus:
+        return seeds_from(split.validation, vocabulary)
+    return tuple(seed for seed in COURSE_SEEDS if vocabulary.encode(seed)) or \
+        (vocabulary.characters[0],)
+
+
+def load_corpus(corpus: str, vocabulary_name: str, data_dir=None) -> tuple[Vocabulary, Split]:
+    """--corpus (default trump_tweets.txt) split into training and validation lines, and
+    the course's vocabulary or (`vocabulary_name` "corpus") the training lines' own.
+    Prints the sizes and what the vocabulary leaves out."""
+    path = pathlib.Path(corpus) if corpus else sources.resolve("trump_tweets", data_dir)
+    lines = read_lines(path)
+    split = split_lines(lines)
+    vocabulary = Vocabulary.course() if vocabulary_name == "course" else \
+        Vocabulary.build(split.train)
+    print(f"{path}: {len(split.train):,} training lines, {len(split.validation):,} "
+          f"validation; {len(vocabulary) - 1} characters")
+    outside = describe_outside(*outside_vocabulary(lines, vocabulary), vocabulary_name)
+    if outside:
+        print(outside)
+    return vocabulary, split
 
 
 def read_lines(path: str | pathlib.Path) -> list[str]:

@@ -1,48 +1,62 @@
-"""A character-level language model: stacked GRUs over one-hot characters (lecture 11).
+"""Lecture 11's character RNN and its plumbing (the masked loss, the gradient clipping,
+the train step and the temperature sampler are in lectures/l11_char_rnn.py).
 
-    model = char_rnn.CharRNN(vocabulary_size=86, hidden_sizes=(128, 256))
+    model = char_rnn.CharRNN(vocabulary_size=87, hidden_sizes=(128, 256))
     logits = model(inputs)                                  # (batch, time, vocabulary)
     logits, states = model.step(inputs, states)             # carry the GRU states along
 
-Training minimises the cross-entropy of the next character averaged over real
-characters only (padding is masked), with the gradient's global norm clipped. Sampling
-divides the logits by a temperature and draws with `tf.random.categorical`; the course
-fed `exp(logits / T)` to `tf.multinomial`, which expects logits, so its "temperature
-1.5" actually sampled from softmax(exp(logits / 1.5)): nearly greedy, not warmer.
-Temperature 0 here means greedy (argmax).
+    bits = char_rnn.make_bits_per_character(model, masked_loss_terms)(dataset)
+    generator = char_rnn.Generator(model, vocabulary, seeds, sample)
+    text = generator.generate(tf.constant("We will"), tf.constant(200), tf.constant(0.8))
 
 `Generator` wraps model and vocabulary into a tf.Module whose `generate(seed, length,
 temperature)` runs one character at a time inside a tf.function, carrying the GRU
 states, and can be saved with tf.saved_model.save; it keeps its vocabulary
 (`characters`) and the seeds the run sampled from (`seeds`) for whoever loads it.
+`generate_with_saved` is lecture 11's --generate: samples from a finished run's
+SavedModel, reading the run and writing nothing.
+
 """
 
 from __future__ import annotations
 
 import math
 
-from cs20 import training
+from cs20 import runtime, summaries, training
 from cs20.datasets import chars
 
 import keras
 import tensorflow as tf
 
+GENERATOR_DIR = "generator"
+
+
+def hidden_sizes(text: str) -> tuple[int, ...]:
+    """--hidden-sizes "128,256" -> (128, 256); anything else is a one-line error."""
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise ValueError(f"--hidden-sizes must be positive integers like 128,256, got {text!r}")
+    return sizes
+
 
 class CharRNN(keras.Model):
-    """Character ids (batch, time) -> next-character logits (batch, time, vocabulary)."""
+    """The recurrent stack: character ids (batch, time) -> one-hot -> stacked GRUs ->
+    next-character logits (batch, time, vocabulary), carrying each GRU's state.
 
-    def __init__(self, vocabulary_size: int, hidden_sizes=(128, 256), dropout: float = 0.0,
-                 **kwargs):
-        super().__init__(**kwargs)
-        if not hidden_sizes or min(hidden_sizes) < 1:
-            raise ValueError(f"hidden sizes must be positive, got {hidden_sizes}")
+    A class of the library rather than of the lecture: a Keras subclass at the top of a
+    lecture would load TensorFlow for `--help`."""
+
+    def __init__(self, vocabulary_size: int, hidden_sizes=(128, 256), dropout: float = 0.0):
+        super().__init__()
         self.vocabulary_size = vocabulary_size
         self.hidden_sizes = tuple(hidden_sizes)
         self.grus = [keras.layers.GRU(size, return_sequences=True, return_state=True,
                                       name=f"gru_{index}")
                      for index, size in enumerate(self.hidden_sizes)]
-        # Dropout between layers (not on the recurrent connections, which would stop
-        # Keras from using its fused GRU kernel).
+        # Dropout between layers, not on recurrent connections (no fused GRU kernel then).
         self.dropout = keras.layers.Dropout(dropout)
         self.output_layer = keras.layers.Dense(vocabulary_size, name="logits")
 
@@ -56,7 +70,7 @@ class CharRNN(keras.Model):
                             dtype=self.compute_dtype)  # (batch, time, vocabulary)
         new_states = []
         for gru, state in zip(self.grus, states, strict=True):
-            hidden, state = gru(hidden, initial_state=state, training=training)
+            hidden, state = gru(hidden, initial_state=state, training=training)  # (b, t, size)
             hidden = self.dropout(hidden, training=training)
             new_states.append(state)
         return self.output_layer(hidden), new_states
@@ -66,56 +80,11 @@ class CharRNN(keras.Model):
         return logits
 
 
-def masked_loss_terms(labels, logits):
-    """-> (sum of cross-entropies over real characters, number of real characters)."""
-    mask = tf.cast(chars.masks(labels), tf.float32)
-    per_character = tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels, tf.cast(logits, tf.float32))  # (batch, time)
-    return tf.reduce_sum(per_character * mask), tf.reduce_sum(mask)
-
-
-def clip_global_gradient(gradients, clip_norm: float):
-    """Scales this replica's gradients so that their sum over replicas (what the optimizer
-    applies) has global norm at most `clip_norm`; also returns that sum's norm.
-
-    Keras optimizers clip (`global_clipnorm`) before they all-reduce, i.e. each replica's
-    part separately; clipping the all-reduced gradient keeps one step the same whatever
-    the number of replicas. The extra all-reduce is one small vector per step.
-    """
-    context = tf.distribute.get_replica_context()
-    total = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
-    norm = tf.linalg.global_norm(total)
-    scale = clip_norm / tf.maximum(norm, clip_norm)
-    return [gradient * scale for gradient in gradients], norm
-
-
-def make_train_step(model: CharRNN, optimizer, clip_norm: float):
-    """Per replica: masked next-character loss averaged over the global batch's real
-    characters, gradient clipped on its global norm, one optimizer update."""
-
-    def train_step(batch):
-        inputs, labels = batch  # (batch, time) each
-        context = tf.distribute.get_replica_context()
-        with tf.GradientTape() as tape:
-            logits = model(inputs, training=True)  # (batch, time, vocabulary)
-            total, count = masked_loss_terms(labels, logits)
-            global_count = context.all_reduce(tf.distribute.ReduceOp.SUM, count)
-            loss = total / tf.maximum(global_count, 1.0)  # this replica's share
-            scaled_loss = optimizer.scale_loss(loss)  # unchanged unless mixed_float16
-        gradients = tape.gradient(scaled_loss, model.trainable_variables)
-        gradients, norm = clip_global_gradient(gradients, clip_norm)
-        optimizer.apply(gradients, model.trainable_variables)
-        replicas = context.num_replicas_in_sync
-        # compile_step sums every value over replicas.
-        return {"loss": loss, "gradient_norm": norm / replicas}
-
-    return train_step
-
-
-def make_bits_per_character(model: CharRNN):
+def make_bits_per_character(model, masked_loss_terms):
     """-> `evaluate(dataset)`: mean cross-entropy in bits over every real target character
     of a dataset of (inputs, labels) batches, summed on the device in one compiled call
-    (`training.compile_totals`); one trace serves every batch shape."""
+    (`training.compile_totals`); one trace serves every batch shape.
+    `masked_loss_terms(labels, logits)` returns (summed cross-entropy in nats, count)."""
 
     def batch_sums(batch):
         inputs, labels = batch
@@ -131,18 +100,9 @@ def make_bits_per_character(model: CharRNN):
     return evaluate
 
 
-def sample(logits, temperature):
-    """One id per row of `logits` (batch, vocabulary): argmax when `temperature` is 0,
-    otherwise drawn from softmax(logits / temperature)."""
-    logits = tf.cast(logits, tf.float32)
-    greedy = tf.argmax(logits, axis=-1, output_type=tf.int32)
-    drawn = tf.random.categorical(logits / tf.maximum(temperature, 1e-6), 1,
-                                  dtype=tf.int32)[:, 0]
-    return tf.where(temperature > 0.0, drawn, greedy)
-
-
-def generate_ids(model: CharRNN, seed_ids, length, temperature):
-    """(batch, seed length >= 1) ids -> (batch, length) generated ids.
+def generate_ids(model, seed_ids, length, temperature, sample):
+    """(batch, seed length >= 1) ids -> (batch, length) ids drawn by `sample(logits,
+    temperature)`.
 
     The seed runs through the GRUs in one call; then each new character is fed back one
     at a time with the carried states. PAD is never generated.
@@ -152,7 +112,7 @@ def generate_ids(model: CharRNN, seed_ids, length, temperature):
     last = tf.cast(logits[:, -1], tf.float32)  # (batch, vocabulary)
     generated = tf.TensorArray(tf.int32, size=length)
     for position in tf.range(length):
-        next_ids = sample(last + never_pad, temperature)
+        next_ids = sample(last + never_pad, temperature)  # (batch,)
         generated = generated.write(position, next_ids)
         logits, states = model.step(next_ids[:, None], states)
         last = tf.cast(logits[:, -1], tf.float32)
@@ -162,9 +122,10 @@ def generate_ids(model: CharRNN, seed_ids, length, temperature):
 class Generator(tf.Module):
     """Seed string + length (+ temperature) -> generated text; a SavedModel."""
 
-    def __init__(self, model: CharRNN, vocabulary: chars.Vocabulary, seeds: tuple[str, ...]):
+    def __init__(self, model, vocabulary: chars.Vocabulary, seeds: tuple[str, ...], sample):
         super().__init__()
         self.model = model
+        self.sample = sample
         characters = list(vocabulary.characters)
         self.table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
@@ -182,5 +143,59 @@ class Generator(tf.Module):
         ids = tf.boolean_mask(ids, ids != chars.PAD_ID)
         tf.debugging.assert_positive(tf.size(ids), message="the seed has no character of "
                                                            "the vocabulary")
-        generated = generate_ids(self.model, ids[None], length, temperature)[0]
+        generated = generate_ids(self.model, ids[None], length, temperature, self.sample)[0]
         return tf.strings.reduce_join(tf.gather(self.characters, tf.concat([ids, generated], 0)))
+
+
+def samples(generator, seeds, length: int, temperature: float) -> dict:
+    """{seed: the seed and `length` generated characters} from a Generator (or its
+    reloaded SavedModel)."""
+    return {seed: generator.generate(tf.constant(seed), tf.constant(length, tf.int32),
+                                     tf.constant(temperature, tf.float32)
+                                     ).numpy().decode("utf-8")
+            for seed in seeds}
+
+
+def show_samples(texts: dict) -> str:
+    """Prints the samples; returns them as a markdown list for TensorBoard."""
+    for text in texts.values():
+        print(f"  {text!r}")
+    return "\n".join(f"* `{seed}` → {text}" for seed, text in texts.items())
+
+
+def log_samples(run, generator: Generator, seeds, length: int, temperature: float,
+                step: int) -> None:
+    """Prints a sample from each seed and logs them as TensorBoard text ("samples")."""
+    print(f"Samples at step {step} (temperature {temperature}):")
+    markdown = show_samples(samples(generator, seeds, length, temperature))
+    summaries.text(run.writer, "samples", markdown, step)
+
+
+def export(run, generator: Generator, seed: str, temperature: float) -> None:
+    """Saves the generator into the run directory and shows a sample of the reloaded
+    SavedModel. Every worker of a multi-worker run saves (the save is collective); the
+    chief's is kept."""
+    tf.saved_model.save(generator, str(run.write_path(GENERATOR_DIR)))
+    if run.chief:
+        reloaded = tf.saved_model.load(str(run.path(GENERATOR_DIR)))
+        example = samples(reloaded, (seed,), 60, temperature)[seed]
+        print(f"Saved generator: {run.path(GENERATOR_DIR)}\n  {example!r}\n"
+              f"Try: python lectures/l11_char_rnn.py --run-dir {run.directory} --generate")
+
+
+def generate_with_saved(run_dir: str, start_text: str, length: int,
+                        temperature: float) -> dict:
+    """--generate: samples from the exported generator of a finished run, from its seeds
+    or from `start_text`. Reads the run directory and writes nothing to it."""
+    path = runtime.saved_model_of(run_dir, GENERATOR_DIR, "l11_char_rnn", "--generate")
+    generator = tf.saved_model.load(str(path))
+    if start_text:
+        chars.check_start_text(start_text, "".join(character.decode("utf-8") for character
+                                                   in generator.characters.numpy()))
+        seeds = (start_text,)
+    else:
+        seeds = tuple(seed.decode("utf-8") for seed in generator.seeds.numpy())
+    print(f"Samples from {path} (temperature {temperature}):")
+    texts = samples(generator, seeds, length, temperature)
+    show_samples(texts)
+    return texts
