@@ -5,8 +5,6 @@ the same logits as with the lecture's own attention, and a loss that falls in tr
 
 from __future__ import annotations
 
-from unittest import mock
-
 from cs20.exercises.grading import Context, Mismatch, Problem, expect_close, expect_same
 
 import keras
@@ -81,25 +79,26 @@ def check_masked_attention(context: Context) -> None:
 
 
 def attention_layer(functions: dict):
-    """Lecture 12's attention layer (`cs20.models.seq2seq.Attention`), its scores and
+    """Lecture 12's attention layer (`cs20.models.attention.Attention`), its scores and
     masked softmax computed by `functions` ({name in ATTENTION_NAMES: function}) with the
     layer's own weights (query projection, energy vector)."""
-    from cs20.models import seq2seq
+    from cs20.models import attention
 
-    class FunctionsAttention(seq2seq.Attention):
+    class FunctionsAttention(attention.Attention):
+        def score(self, queries, keys):
+            if self.score_name == "multiplicative":
+                return functions["multiplicative_scores"](queries, keys)
+            # The lecture's layers create their kernels when first called; here they are
+            # only read.
+            for layer, input_size in ((self.query_projection, queries.shape[-1]),
+                                      (self.energy, keys.shape[-1])):
+                if not layer.built:
+                    layer.build((None, input_size))
+            return functions["additive_scores"](
+                queries, keys, self.query_projection.kernel, self.energy.kernel[:, 0])
+
         def call(self, queries, keys, values, source_mask):
-            if self.score == "additive":
-                # The lecture's layers create their kernels when first called; here they
-                # are only read.
-                for layer, input_size in ((self.query_projection, queries.shape[-1]),
-                                          (self.energy, keys.shape[-1])):
-                    if not layer.built:
-                        layer.build((None, input_size))
-                scores = functions["additive_scores"](
-                    queries, keys, self.query_projection.kernel, self.energy.kernel[:, 0])
-            else:
-                scores = functions["multiplicative_scores"](queries, keys)
-            return functions["masked_attention"](scores, values, source_mask)
+            return functions["masked_attention"](self.score(queries, keys), values, source_mask)
 
     return FunctionsAttention
 
@@ -127,12 +126,13 @@ def run_in_lecture_12(functions: dict, num_steps: int, seed: int = 0) -> dict:
       attention, a one-way encoder for speed) at the first and last of `num_steps` Adam
       steps on `reversal_corpus`.
 
-    The one place that depends on the lecture's machinery: `seq2seq.Attention` (`score`,
-    `query_projection`, `energy`, `call(queries, keys, values, source_mask)`),
-    `seq2seq.Seq2Seq` (built with `seq2seq.Attention` as its attention class),
-    `seq2seq.masked_cross_entropy`, and `translation.pad`, `BOS_ID`, `EOS_ID`, `UNK_ID`.
+    The one place that depends on the lecture's machinery: `attention.Attention`
+    (`score_name`, `score`, `query_projection`, `energy`, `call(queries, keys, values,
+    source_mask)`), `seq2seq.Seq2Seq(attention=layer)`, and `translation.masks`, `pad`,
+    `BOS_ID`, `EOS_ID`, `UNK_ID`.
     """
-    from cs20.models import seq2seq
+    from cs20.datasets import translation
+    from cs20.models import attention, seq2seq
 
     keras.utils.set_random_seed(seed)
     student_layer = attention_layer(functions)
@@ -142,7 +142,7 @@ def run_in_lecture_12(functions: dict, num_steps: int, seed: int = 0) -> dict:
     mask = tf.sequence_mask([5, 3, 1], 5)  # (3, 5)
     result = {}
     for score in ("additive", "multiplicative"):
-        lecture, student = seq2seq.Attention(UNITS, score), student_layer(UNITS, score)
+        lecture, student = attention.Attention(UNITS, score), student_layer(UNITS, score)
         expected = lecture(queries, keys, values, mask)
         student(queries, keys, values, mask)
         student.set_weights(lecture.get_weights())
@@ -150,16 +150,18 @@ def run_in_lecture_12(functions: dict, num_steps: int, seed: int = 0) -> dict:
                             in zip(student(queries, keys, values, mask), expected, strict=True))
 
     source, target_input, labels = (tf.constant(array) for array in reversal_corpus(seed))
-    with mock.patch.object(seq2seq, "Attention", student_layer):
-        model = seq2seq.Seq2Seq(VOCABULARY_SIZE, VOCABULARY_SIZE, embedding_size=UNITS,
-                                units=UNITS, bidirectional=False, attention="additive")
+    model = seq2seq.Seq2Seq(VOCABULARY_SIZE, VOCABULARY_SIZE, embedding_size=UNITS,
+                            units=UNITS, bidirectional=False,
+                            attention=student_layer(UNITS, "additive"))
     optimizer = keras.optimizers.Adam(0.01)
+    mask = tf.cast(translation.masks(labels), tf.float32)  # (batch, target): 0 on padding
 
     @tf.function
     def train_step():
         with tf.GradientTape() as tape:
             logits = model((source, target_input), training=True)  # (batch, target, vocab)
-            loss = tf.reduce_mean(seq2seq.masked_cross_entropy(labels, logits))
+            per_token = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+            loss = tf.reduce_sum(per_token * mask) / tf.reduce_sum(mask)
         optimizer.apply(tape.gradient(loss, model.trainable_variables),
                         model.trainable_variables)
         return loss
