@@ -19,15 +19,14 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
-import importlib.util
 import pathlib
 import sys
 
-LECTURES_DIR = pathlib.Path(__file__).resolve().parents[1] / "lectures"
+from cs20 import cli
 
 
 def lecture_paths() -> dict[str, pathlib.Path]:
-    return {path.stem: path for path in sorted(LECTURES_DIR.glob("l[0-9][0-9]_*.py"))}
+    return {path.stem: path for path in sorted(cli.LECTURES_DIR.glob("l[0-9][0-9]_*.py"))}
 
 
 def summary_line(path: pathlib.Path) -> str:
@@ -50,13 +49,7 @@ def command_run(arguments) -> int:
     if name not in paths:
         print(f"error: unknown lecture {name!r}; see `python -m cs20 list`", file=sys.stderr)
         return 2
-    spec = importlib.util.spec_from_file_location(name, paths[name])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    from cs20 import cli
-
-    cli.guard(module.main, arguments.flags)
+    cli.guard(cli.load_lecture(name).main, arguments.flags)
     return 0
 
 
