@@ -56,7 +56,7 @@ def command_run(arguments) -> int:
 def command_tfrecord(arguments) -> int:
     """Converts an MNIST-format set (three splits) or a folder of images to sharded
     TFRecords that the MNIST lectures train on with --dataset."""
-    from cs20.datasets import sources, tfrecord
+    from cs20.datasets import sources, tfrecord_io
 
     if not arguments.out:
         raise ValueError("data tfrecord needs --out DIR (where the shards go)")
@@ -65,7 +65,7 @@ def command_tfrecord(arguments) -> int:
                          f"(it is created if missing)")
     if arguments.images:
         images_dir = sources.user_path(arguments.images, "--images", folder=True)
-        written = {"images": tfrecord.write_image_folder(
+        written = {"images": tfrecord_io.write_image_folder(
             images_dir, arguments.out, num_shards=arguments.shards,
             compression=arguments.compression)}
     elif arguments.name:
@@ -86,11 +86,11 @@ def command_tfrecord(arguments) -> int:
 
 
 def command_inspect(arguments) -> int:
-    from cs20.datasets import sources, tfrecord
+    from cs20.datasets import sources, tfrecord_reports
 
     if not arguments.name:
         raise ValueError("data inspect needs the folder of TFRecords")
-    report, all_good = tfrecord.inspect(sources.user_path(arguments.name, "data inspect",
+    report, all_good = tfrecord_reports.inspect(sources.user_path(arguments.name, "data inspect",
                                                           folder=True))
     print(report)
     return 0 if all_good else 1
