@@ -74,7 +74,7 @@ def seconds_per_step(backbone_name: str, image_size: int, jit_compile: bool | No
     extractor = style_transfer.feature_extractor(backbone, layers)
     lesson = cli.load_lecture("l08_style_transfer")  # its losses and step
     goal = lesson.targets(extractor, content_image, style_image)
-    image = lesson.GeneratedImage(style_transfer.initial_image(content_image, 0.6, 0))
+    image = lesson.generated_image(style_transfer.initial_image(content_image, 0.6, 0))
     optimizer = keras.optimizers.Adam(1.0)
     optimizer.build([image.pixels])
     weights = lesson.LossWeights(0.01, 1.0, 0.0)

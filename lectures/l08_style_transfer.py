@@ -150,17 +150,16 @@ def losses(extractor: keras.Model, image: tf.Tensor, goal, layers: style_transfe
 
 # 3. The image is the only variable; its step.
 
-class GeneratedImage(keras.Model):
-    """The pixels, (1, height, width, 3) RGB in [0, 255]: a Keras model only so that the
-    shared checkpoint code saves it with the optimizer."""
+def generated_image(initial: tf.Tensor) -> keras.Model:
+    """The only variable: the pixels, (1, height, width, 3) RGB in [0, 255], held by an
+    otherwise empty Keras model so that the shared checkpoint code saves them."""
+    image = keras.Model(name="generated_image")
+    image.pixels = image.add_weight(shape=initial.shape, initializer="zeros", name="pixels")
+    image.pixels.assign(initial)
+    return image
 
-    def __init__(self, initial: tf.Tensor, **kwargs):
-        super().__init__(**kwargs)
-        self.pixels = self.add_weight(shape=initial.shape, initializer="zeros", name="pixels")
-        self.pixels.assign(initial)
 
-
-def make_train_step(image: GeneratedImage, optimizer, loss_terms):
+def make_train_step(image: keras.Model, optimizer, loss_terms):
     """One Adam update of the pixels, then clipped; `loss_terms(pixels)` returns a dict
     with the "loss" to minimise (and its terms). Returns the terms before the update."""
 
@@ -216,7 +215,7 @@ def main(argv=None) -> dict:
     if not cfg.quiet:
         print_worked_example(extractor, goal, layers, start, first)
     with run.strategy.scope():
-        image = GeneratedImage(start)
+        image = generated_image(start)
         optimizer = training.with_loss_scaling(keras.optimizers.Adam(cfg.learning_rate))
         optimizer.build([image.pixels])
         step = tf.Variable(0, dtype=tf.int64, name="global_step", trainable=False)

@@ -76,12 +76,6 @@ def image_example(image_path: pathlib.Path, label: int) -> tf.train.Example:
     }))
 
 
-# How to parse it: each feature's type and shape ([] a scalar, the image as one string).
-IMAGE_FEATURES = {"image": tf.io.FixedLenFeature([], tf.string),
-                  "label": tf.io.FixedLenFeature([], tf.int64),
-                  "shape": tf.io.FixedLenFeature([3], tf.int64)}
-
-
 def print_example(example: tf.train.Example) -> None:
     """The Example in protobuf text, one line per feature, the image's bytes abridged."""
     shown = tf.train.Example()
@@ -104,7 +98,11 @@ def image_round_trip(run, image_path: pathlib.Path, directory: pathlib.Path,
     with tf.io.TFRecordWriter(str(path)) as writer:
         writer.write(example.SerializeToString())
     record = next(iter(tf.data.TFRecordDataset(str(path))))  # a scalar tf.string
-    parsed = tf.io.parse_single_example(record, IMAGE_FEATURES)
+    # The feature spec: each feature's type and shape ([] a scalar; the image is one string).
+    spec = {"image": tf.io.FixedLenFeature([], tf.string),
+            "label": tf.io.FixedLenFeature([], tf.int64),
+            "shape": tf.io.FixedLenFeature([3], tf.int64)}
+    parsed = tf.io.parse_single_example(record, spec)
     image = tf.io.decode_image(parsed["image"], expand_animations=False)  # (h, w, c) uint8
     expected = tf.io.decode_image(image_path.read_bytes(), expand_animations=False)
     tf.io.write_file(str(directory / "decoded.png"), tf.io.encode_png(image))

@@ -142,7 +142,7 @@ def _tiny_problem(learning_rate: float, tv_weight: float = 0.1):
     content = tf.random.uniform((48, 48, 3), 0, 255, seed=1)
     style = tf.random.uniform((48, 48, 3), 0, 255, seed=2)
     goal = lesson.targets(extractor, content, style)
-    image = lesson.GeneratedImage(style_transfer.initial_image(content, 0.6, seed=3))
+    image = lesson.generated_image(style_transfer.initial_image(content, 0.6, seed=3))
     optimizer = keras.optimizers.Adam(learning_rate)
     weights = lesson.LossWeights(content=0.01, style=1.0, total_variation=tv_weight)
     step = tf.function(lesson.make_train_step(
