@@ -65,8 +65,9 @@ def print_worked_example(model: keras.Model, digit, label: str, seed: int) -> No
             # What the layer does with training=True (the train step), drawn without
             # touching the model's own random state; with training=False it passes all.
             dropped = tf.nn.experimental.stateless_dropout(hidden, layer.rate, seed=[seed, 0])
-            active = hidden != 0
-            zeroed = tf.reduce_mean(tf.cast(tf.boolean_mask(dropped, active) == 0, tf.float32))
+            active = tf.cast(hidden != 0, tf.float32)  # the ReLU has zeroed the others
+            zeroed = (tf.reduce_sum(active * tf.cast(dropped == 0, tf.float32))
+                      / tf.maximum(tf.reduce_sum(active), 1.0))
             print(f"  {layer.name:<8} training=True: {float(zeroed):.0%} of the active units "
                   f"zeroed, the rest x{1 / (1 - layer.rate):.2f}; training=False: unchanged")
             continue
