@@ -190,13 +190,6 @@ def main(argv=None) -> dict:
             if cfg.subsample else None)
     dataset = text_corpus.skip_gram_dataset(ids, cfg.batch_size, cfg.skip_window, cfg.seed, keep)
 
-    # A fixed batch and fixed negatives, to show and to watch the per-pair losses of.
-    probe_centers, probe_contexts = next(iter(dataset))
-    probe_negatives = sample_negatives(probe_contexts, cfg.num_sampled, cfg.vocab_size,
-                                       seed=cfg.seed)
-    if not cfg.quiet:
-        print_worked_example(words, vocabulary, probe_contexts, probe_negatives)
-
     # Model, optimizer and global step under the strategy's scope (mirrored variables).
     with run.strategy.scope():
         model = word2vec.SkipGram(cfg.vocab_size, cfg.embedding_size, cfg.embedding_init,
@@ -215,6 +208,14 @@ def main(argv=None) -> dict:
     if cfg.strategy == "default":
         summaries.step_graph(run.writer, train_step, dataset)  # name scopes in the Graphs tab
     steps = training.compile_step(run.strategy, train_step)
+    # A fixed batch and fixed negatives, to show and to watch the per-pair losses of. (Drawn
+    # after the step is built: drawn before, the seeded sampler gives the step other negatives.)
+    probe_centers, probe_contexts = next(iter(dataset))
+    probe_negatives = sample_negatives(probe_contexts, cfg.num_sampled, cfg.vocab_size,
+                                       seed=cfg.seed)
+    if not cfg.quiet:
+        print_worked_example(words, vocabulary, probe_contexts, probe_negatives)
+
     index = vocabulary.index()
     probe_ids = [index[word] for word in cfg.probe_words.split(",") if word in index]
 
