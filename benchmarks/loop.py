@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 
-from cs20 import checkpoints, classification, config, runtime, training
+from cs20 import checkpoints, classification, cli, config, runtime, training
 from cs20.datasets import binarized_mnist, chars, mnist, sources, text_corpus
 from cs20.models import char_rnn, convnet, logistic, vae, word2vec
 
@@ -125,8 +125,9 @@ def build_word2vec(data: Data) -> Setup:
     optimizer = keras.optimizers.SGD(1.0)
     optimizer.build(model.trainable_variables)
     dataset = text_corpus.skip_gram_dataset(data.text8_ids(), 128, 1, seed=0)
-    return Setup(model, optimizer, word2vec.make_train_step(model, optimizer, 128, 64,
-                                                            sampler_seed=0), dataset)
+    lesson = cli.load_lecture("l05_word2vec")  # the step is written in the lecture
+    return Setup(model, optimizer, lesson.make_train_step(model, optimizer, 128, 64,
+                                                          sampler_seed=0), dataset)
 
 
 def build_vae(data: Data) -> Setup:

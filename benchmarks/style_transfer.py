@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 
+from cs20 import cli
 from cs20.datasets import images
 from cs20.models import style_transfer
 
@@ -71,12 +72,14 @@ def seconds_per_step(backbone_name: str, image_size: int, jit_compile: bool | No
         weights = "default"
     backbone = style_transfer.build_backbone(backbone_name, weights)
     extractor = style_transfer.feature_extractor(backbone, layers)
-    goal = style_transfer.targets(extractor, content_image, style_image)
-    image = style_transfer.GeneratedImage(style_transfer.initial_image(content_image, 0.6, 0))
+    lesson = cli.load_lecture("l08_style_transfer")  # its losses and step
+    goal = lesson.targets(extractor, content_image, style_image)
+    image = lesson.generated_image(style_transfer.initial_image(content_image, 0.6, 0))
     optimizer = keras.optimizers.Adam(1.0)
     optimizer.build([image.pixels])
-    step = style_transfer.make_step(extractor, image, optimizer, goal, layers,
-                                    style_transfer.LossWeights(0.01, 1.0, 0.0))
+    weights = lesson.LossWeights(0.01, 1.0, 0.0)
+    step = lesson.make_train_step(
+        image, optimizer, lambda pixels: lesson.losses(extractor, pixels, goal, layers, weights))
     if jit_compile is not None:
         step = tf.function(step, jit_compile=jit_compile)
     float(step()["loss"])  # warm-up: tracing and compiling are not timed

@@ -20,7 +20,7 @@ import platform
 import tempfile
 import time
 
-from cs20.datasets import mnist, tfrecord
+from cs20.datasets import mnist, tfrecord_io, tfrecord_reports
 
 import tensorflow as tf
 
@@ -37,12 +37,12 @@ def time_writes(splits: mnist.Splits, directory: str, num_shards: int, compressi
 
 
 def time_reads(directory: str, batch_size: int, repeats: int) -> dict:
-    shards = tfrecord.open_shards(directory, "train")
+    shards = tfrecord_io.open_shards(directory, "train")
     megabytes_per_record = sum(path.stat().st_size for path in shards.paths) / 1e6 / \
         shards.num_records
     best = {}
     for _ in range(repeats):
-        for name, rate in tfrecord.compare_readers(shards, batch_size).items():
+        for name, rate in tfrecord_reports.compare_readers(shards, batch_size).items():
             best[name] = max(best.get(name, 0.0), rate)
     return {name: {"records_per_second": round(rate),
                    "mb_per_second": round(rate * megabytes_per_record, 1)}
@@ -65,7 +65,7 @@ def main() -> None:
                     "tensorflow": tf.__version__},
         "records": len(splits.train), "batch_size": arguments.batch_size,
         "in_memory_records_per_second": round(max(
-            tfrecord.records_per_second(in_memory) for _ in range(arguments.repeats))),
+            tfrecord_reports.records_per_second(in_memory) for _ in range(arguments.repeats))),
         "write": {}, "read": {},
     }
     with tempfile.TemporaryDirectory() as scratch:

@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 
-from cs20.datasets import sources, text_corpus
+from cs20.datasets import text_corpus
 from cs20.metrics import word_vectors
 from cs20.models import word2vec
 
@@ -72,12 +72,9 @@ def evaluate(vectors: np.ndarray, words: list[str], data_dir: str) -> dict:
     """The lecture's metrics on any embedding: row 0 is left for UNK, as in ours."""
     unit = word2vec.normalized(np.vstack([np.zeros((1, vectors.shape[1])), vectors]))
     index = {word: position + 1 for position, word in enumerate(words)}
-    analogies = word_vectors.analogy_accuracy(
-        unit, index, word_vectors.read_analogies(sources.resolve("questions_words", data_dir)))
-    similarity = word_vectors.similarity_correlation(
-        unit, index, word_vectors.read_word_similarity(sources.resolve("wordsim353", data_dir)))
-    return {"analogy_accuracy": analogies["accuracy"], "analogy_covered": analogies["covered"],
-            "wordsim353_spearman": similarity["spearman"]}
+    scores = word_vectors.evaluate(unit, index, data_dir)
+    return {name: scores[name]
+            for name in ("analogy_accuracy", "analogy_covered", "wordsim353_spearman")}
 
 
 def run_gensim(words: list[str], vocabulary, data_dir: str, seed: int, **settings) -> dict:
@@ -129,9 +126,7 @@ def main() -> None:
                                 "benchmarks/requirements.txt")
         else:
             report["gensim_version"] = gensim.__version__
-            path = sources.resolve(corpus, arguments.data_dir) if corpus in sources.REGISTRY \
-                else corpus
-            words = text_corpus.read_words(path)
+            words = text_corpus.read_words(text_corpus.resolve_corpus(corpus, arguments.data_dir))
             vocabulary = text_corpus.build_vocabulary(words, 50_000)
             epochs = max(1, round(COURSE_PAIRS / (2 * len(words))))
             report["gensim_same_pairs"] = run_gensim(

@@ -23,17 +23,14 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
-import importlib.util
 import pathlib
 import sys
 
-from cs20 import exercises
-
-LECTURES_DIR = pathlib.Path(__file__).resolve().parents[1] / "lectures"
+from cs20 import cli, exercises
 
 
 def lecture_paths() -> dict[str, pathlib.Path]:
-    return {path.stem: path for path in sorted(LECTURES_DIR.glob("l[0-9][0-9]_*.py"))}
+    return {path.stem: path for path in sorted(cli.LECTURES_DIR.glob("l[0-9][0-9]_*.py"))}
 
 
 def summary_line(path: pathlib.Path) -> str:
@@ -59,13 +56,7 @@ def command_run(arguments) -> int:
     if name not in paths:
         print(f"error: unknown lecture {name!r}; see `python -m cs20 list`", file=sys.stderr)
         return 2
-    spec = importlib.util.spec_from_file_location(name, paths[name])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    from cs20 import cli
-
-    cli.guard(module.main, arguments.flags)
+    cli.guard(cli.load_lecture(name).main, arguments.flags)
     return 0
 
 
@@ -87,7 +78,7 @@ def command_check(arguments) -> int:
 def command_tfrecord(arguments) -> int:
     """Converts an MNIST-format set (three splits) or a folder of images to sharded
     TFRecords that the MNIST lectures train on with --dataset."""
-    from cs20.datasets import sources, tfrecord
+    from cs20.datasets import sources, tfrecord_io
 
     if not arguments.out:
         raise ValueError("data tfrecord needs --out DIR (where the shards go)")
@@ -96,7 +87,7 @@ def command_tfrecord(arguments) -> int:
                          f"(it is created if missing)")
     if arguments.images:
         images_dir = sources.user_path(arguments.images, "--images", folder=True)
-        written = {"images": tfrecord.write_image_folder(
+        written = {"images": tfrecord_io.write_image_folder(
             images_dir, arguments.out, num_shards=arguments.shards,
             compression=arguments.compression)}
     elif arguments.name:
@@ -117,11 +108,11 @@ def command_tfrecord(arguments) -> int:
 
 
 def command_inspect(arguments) -> int:
-    from cs20.datasets import sources, tfrecord
+    from cs20.datasets import sources, tfrecord_reports
 
     if not arguments.name:
         raise ValueError("data inspect needs the folder of TFRecords")
-    report, all_good = tfrecord.inspect(sources.user_path(arguments.name, "data inspect",
+    report, all_good = tfrecord_reports.inspect(sources.user_path(arguments.name, "data inspect",
                                                           folder=True))
     print(report)
     return 0 if all_good else 1

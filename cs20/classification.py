@@ -1,5 +1,8 @@
 """train_step / eval_step / train_and_evaluate for classifiers (logistic regression, ConvNet).
 
+The classifier step is the one train step that lives in the library: lectures 3b, 7 and
+8a and the benchmarks train with it unchanged (docs/design.md, "Where a train step lives").
+
 The train step is written per replica: the loss is averaged over the *global* batch with
 `tf.nn.compute_average_loss`, so `training.compile_step` can sum it across replicas.
 Evaluation sums loss, correct answers and count over a whole dataset in one compiled call.

@@ -12,8 +12,25 @@ before saving anything.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import pathlib
 import sys
+
+LECTURES_DIR = pathlib.Path(__file__).resolve().parents[1] / "lectures"
+
+
+def load_lecture(name: str):
+    """Imports lectures/<name>.py as a module, for code that uses a lecture's functions
+    (its train step, its losses): lectures/ is a folder of scripts, not a package."""
+    path = LECTURES_DIR / f"{name.removesuffix('.py')}.py"
+    if not path.is_file():
+        raise ValueError(f"unknown lecture {name!r}; see `python -m cs20 list`")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 def _loaded(module_name: str, class_name: str) -> type | None:

@@ -77,6 +77,24 @@ def trace_graph(writer: tf.summary.SummaryWriter, function, *args, name: str = "
     return len(concrete.graph.get_operations())
 
 
+def step_graph(writer: tf.summary.SummaryWriter, train_step, dataset: tf.data.Dataset) -> None:
+    """Writes the graph of one training step, its batch read under a `data` name scope.
+
+    The step is traced, never run, so no weight changes; the step's own name scopes
+    (`embed`, `loss`, `optimizer`, ...) group the rest of the graph.
+    """
+
+    @tf.function
+    def one_step(iterator):
+        with tf.name_scope("data"):
+            batch = next(iterator)
+        return train_step(batch)
+
+    graph = one_step.get_concrete_function(iter(dataset)).graph
+    with writer.as_default(step=0):
+        tf.summary.graph(graph)
+
+
 def grid(images_batch: np.ndarray, columns: int) -> np.ndarray:
     """(n, h, w, c) -> one (rows*h, columns*w, c) mosaic, padded with zeros."""
     count, height, width, channels = images_batch.shape

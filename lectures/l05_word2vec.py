@@ -1,49 +1,31 @@
 """Lecture 5a: word2vec skip-gram with NCE loss, and the tools to manage the experiment.
 
-The course's 04_word2vec.py trains a 50,000 x 128 embedding on text8: every word predicts
-its neighbours (skip-gram), and noise-contrastive estimation scores each true neighbour
-against 64 words drawn from a Zipf distribution instead of a 50,000-way softmax. Around
-the model, the lecture shows what managing a long experiment takes:
+The course's 04_word2vec.py trains a 50,000 x 128 embedding on text8. The lesson, in order:
+1. skip-gram pairs: each word predicts its neighbours. `window_pairs` makes one window's;
+   `text_corpus.skip_gram_dataset` makes the whole corpus's with TensorFlow ops in tf.data;
+2. `tf.nn.embedding_lookup` reads the center words' rows; `tf.nn.nce_loss` scores each
+   true context word against 64 negatives drawn from a Zipf distribution by
+   `tf.random.log_uniform_candidate_sampler`, instead of a 50,000-way softmax;
+3. the train step: SGD changes only the rows the step touched.
+Around it, managing a long experiment: name scopes (the graph reads data / embed / loss /
+optimizer), checkpoints every 5,000 steps and resuming (the same --run-dir, or Ctrl-C and
+the printed command), histograms of one fixed batch's per-pair losses and of the
+embedding norms, probe words' nearest neighbours as text, the projector for the 3,000
+most frequent words, and at the end Mikolov's analogies and WordSim-353's correlation.
 
-- name scopes, so the TensorBoard graph reads data / embed / loss / optimizer;
-- checkpoints with the global step every 5,000 steps, and resuming (run it twice with
-  the same --run-dir, or stop it with Ctrl-C and run the printed command);
-- summaries: the loss, a histogram of one fixed batch's per-pair losses and of the
-  embedding norms (at summary steps only: a 50,000 x 128 histogram is not free), and the
-  nearest neighbours of a few probe words as text;
-- the TensorBoard projector for the 3,000 most frequent words (`metadata.tsv` +
-  `projector_config.pbtxt` in the run directory, found from any directory TensorBoard is
-  started in; `vectors.tsv` for projector.tensorflow.org);
-- an evaluation at the end: Mikolov's analogies (questions-words.txt, only questions
-  whose four words are in the vocabulary; `eval/analogy_covered` says how many) and the
-  Spearman correlation with WordSim-353's human similarity scores.
+The defaults are the course's (vocab 50,000, batch 128, embedding 128, skip window 1, 64
+negatives, SGD 1.0, 100,000 steps); its uniform [0, 1) start puts every vector in one
+corner, --embedding-init word2vec starts them around 0. --mixed-precision is refused
+(nothing to speed up; NCE needs float32); --jit-compile leaves the sampler outside XLA.
 
-The defaults are the course's (vocab 50,000, batch 128, embedding 128, skip window 1,
-64 negatives, SGD with learning rate 1.0, 100,000 steps, loss every 5,000 steps). The
-pairs are made by TensorFlow ops in tf.data (see cs20/datasets/text_corpus.py), and one
-call of the compiled step runs --steps-per-call steps, because a step is tiny.
-The course's embedding starts uniform in [0, 1): all vectors in one corner, which costs
-quality; --embedding-init word2vec starts them around 0 as word2vec.c does.
-
-    python lectures/l05_word2vec.py                       # text8_prefix.txt (2.1M words)
+    python lectures/l05_word2vec.py                              # text8_prefix.txt (2.1M words)
     python lectures/l05_word2vec.py --corpus path/to/text8.zip   # the full text8
     tensorboard --logdir runs/l05_word2vec
 
-Our run on 2 CPU cores with the defaults on text8_prefix.txt: 27 s (25 s of training,
-100,000 steps, ~600,000 pairs/s), final loss 4.39, analogy accuracy 0.51% (of 13,238
-covered questions), WordSim-353 Spearman 0.12. The course's settings learn slowly: with
-word2vec.c's choices (--skip-window 5 --subsample 1e-3 --embedding-init word2vec
---learning-rate-decay linear --batch-size 512 --learning-rate 16 --num-steps 40000) our
-run reached 5.3% and 0.43 in 34 s of training (benchmarks/word2vec.py compares gensim).
-
---mixed-precision is refused (the step has no dense layer to speed up; NCE logits stay in
-float32); --jit-compile compiles the update with XLA while the sampler runs outside it;
---strategy mirrored splits each batch across replicas, which draw the same negatives.
-Measured on 2 CPU cores (5,000 steps each): 2,515 steps/s with --jit-compile against
-~4,700 without (XLA does not pay off on a CPU here); --strategy mirrored
---logical-devices 2 trains to the same loss (26.75 at step 5,000 all three ways) at 149
-steps/s, 618 with XLA: both replicas share the same two cores, so it shows the cost of
-the machinery, not a speed-up.
+It first prints five pairs of the corpus's first words and one batch's negatives with
+their expected counts. Look at train/loss, the neighbours (printed; Text tab), the
+Projector tab, and eval/analogy_accuracy and eval/wordsim353_spearman in results.json.
+Our figures and better settings: README, Lectures table, row "5a word2vec".
 """
 
 from __future__ import annotations
@@ -52,7 +34,7 @@ import dataclasses
 import time
 
 from cs20 import checkpoints, cli, config, runtime, summaries, training
-from cs20.datasets import sources, text_corpus
+from cs20.datasets import text_corpus
 from cs20.metrics import word_vectors
 from cs20.models import word2vec
 
@@ -100,58 +82,97 @@ class Config(config.TrainConfig):
                              "to speed up), and the NCE logits need float32")
         if self.vocab_size < self.num_sampled:
             raise ValueError(f"--vocab-size {self.vocab_size} is smaller than --num-sampled "
-                             f"{self.num_sampled}: each step draws that many different negative "
-                             "words from the vocabulary; raise --vocab-size or lower "
-                             "--num-sampled")
+                             f"{self.num_sampled}: each step draws that many different "
+                             "negative words; raise --vocab-size or lower --num-sampled")
 
 
-def corpus_path(name_or_path: str, data_dir: str):
-    """A registered data file (`text8_prefix`) or a path."""
-    if name_or_path in sources.REGISTRY:
-        return sources.resolve(name_or_path, data_dir)
-    return name_or_path
+# 1. Skip-gram pairs.
+
+def window_pairs(words, center: int, skip_window: int) -> list[tuple]:
+    """The (center, context) pairs of one window: the center word with each word up to
+    `skip_window` away, left ones first (the course's order). The pipeline over the whole
+    corpus also draws each center's window size in 1..skip_window."""
+    offsets = [*range(-skip_window, 0), *range(1, skip_window + 1)]
+    return [(words[center], words[center + offset]) for offset in offsets
+            if 0 <= center + offset < len(words)]
 
 
-def learning_rate(cfg: Config):
-    if cfg.learning_rate_decay == "linear":
-        return keras.optimizers.schedules.PolynomialDecay(
-            cfg.learning_rate, cfg.num_steps, end_learning_rate=cfg.learning_rate * 1e-4)
-    return cfg.learning_rate
+# 2. Embedding lookup and NCE with its sampler.
+
+def sample_negatives(contexts, num_sampled: int, vocab_size: int, seed: int | None = None):
+    """One batch's negatives, shared by all its pairs: (sampled ids (num_sampled,),
+    expected count of each true context among the draws (batch, 1), expected count of
+    each sampled id (num_sampled,)). Ids are by frequency, so log-uniform draws frequent
+    words most. NCE subtracts the log expected counts from the logits."""
+    labels = tf.cast(contexts[:, None], tf.int64)  # (batch, 1)
+    return tf.random.log_uniform_candidate_sampler(
+        true_classes=labels, num_true=1, num_sampled=num_sampled, unique=True,
+        range_max=vocab_size, seed=seed)
 
 
-def neighbours_markdown(unit_embedding, vocabulary, probe_ids) -> str:
-    """One line per probe word: `word: neighbour, neighbour, ...`."""
-    nearest = word2vec.nearest_neighbours(unit_embedding, probe_ids)
-    return "\n\n".join(f"**{vocabulary.words[probe]}**: "
-                       + ", ".join(vocabulary.words[neighbour] for neighbour in row)
-                       for probe, row in zip(probe_ids, nearest, strict=True))
+def pair_losses(model: word2vec.SkipGram, centers, contexts, negatives, loss: str = "nce"):
+    """(batch,) NCE (or sampled-softmax) loss of each (center, context) pair."""
+    with tf.name_scope("embed"):
+        # `.value` is the tf.Variable itself: gathering from it reads only the rows needed
+        # (a Keras variable is read whole, and the sparse update then copies all of it).
+        embedded = tf.nn.embedding_lookup(model.embedding.value, centers)  # (batch, embedding)
+    labels = tf.cast(contexts[:, None], tf.int64)  # (batch, 1)
+    sampled_loss = tf.nn.nce_loss if loss == "nce" else tf.nn.sampled_softmax_loss
+    return sampled_loss(weights=model.nce_weights.value,  # (vocab, embedding)
+                        biases=model.nce_biases.value, labels=labels, inputs=embedded,
+                        num_sampled=int(negatives[0].shape[0]), num_classes=model.vocab_size,
+                        sampled_values=negatives)
 
 
-def write_graph(run, train_step, dataset) -> None:
-    """The step's graph (not run: traced only), with the name scopes of the course."""
+# 3. The train step.
 
-    @tf.function
-    def one_step(iterator):
-        with tf.name_scope("data"):
-            batch = next(iterator)
-        return train_step(batch)
+def make_train_step(model: word2vec.SkipGram, optimizer, global_batch_size: int,
+                    num_sampled: int, loss: str = "nce", jit_compile: bool = False,
+                    sampler_seed: int | None = None):
+    """A per-replica step: batch (centers, contexts) -> {"loss"}.
 
-    graph = one_step.get_concrete_function(iter(dataset)).graph
-    with run.writer.as_default(step=0):
-        tf.summary.graph(graph)
+    XLA has no kernel for the sampler, so only the loss and its gradients are compiled
+    with --jit-compile; the sampler runs before them and the sparse SGD update after. The
+    sampler's fixed op seed makes every replica draw the negatives a single device would.
+    """
+
+    def loss_and_gradients(centers, contexts, negatives):
+        with tf.GradientTape() as tape:
+            per_pair = pair_losses(model, centers, contexts, negatives, loss)  # (batch,)
+            batch_loss = tf.nn.compute_average_loss(per_pair,
+                                                    global_batch_size=global_batch_size)
+        return batch_loss, tape.gradient(batch_loss, model.trainable_variables)
+
+    if jit_compile:
+        loss_and_gradients = tf.function(loss_and_gradients, jit_compile=True)
+
+    def train_step(batch):
+        centers, contexts = batch  # (batch,) ids each
+        with tf.name_scope("loss"):
+            negatives = sample_negatives(contexts, num_sampled, model.vocab_size, sampler_seed)
+            batch_loss, gradients = loss_and_gradients(centers, contexts, negatives)
+        # Outside the compiled function: under tf.distribute, applying gradients
+        # all-reduces them across replicas, which a nested tf.function cannot do.
+        with tf.name_scope("optimizer"):
+            optimizer.apply(gradients, model.trainable_variables)  # IndexedSlices: rows only
+        return {"loss": batch_loss}
+
+    return train_step
 
 
-def evaluate(unit_embedding, vocabulary, data_dir) -> dict:
-    index = vocabulary.index()
-    analogies = word_vectors.analogy_accuracy(
-        unit_embedding, index,
-        word_vectors.read_analogies(sources.resolve("questions_words", data_dir)))
-    similarity = word_vectors.similarity_correlation(
-        unit_embedding, index,
-        word_vectors.read_word_similarity(sources.resolve("wordsim353", data_dir)))
-    return {"analogy_accuracy": analogies["accuracy"], "analogy_covered": analogies["covered"],
-            "wordsim353_spearman": similarity["spearman"],
-            "wordsim353_covered": similarity["covered"]}
+def print_worked_example(words, vocabulary, contexts, negatives) -> None:
+    """Five pairs of the corpus's first words, and one batch's negatives."""
+    index, first = vocabulary.index(), words[:8]
+    print(f"Worked example: pairs (skip window 1) of \"{' '.join(first)} ...\"")
+    for center, context in [pair for i in range(4) for pair in window_pairs(first, i, 1)][:5]:
+        print(f"  {center} ({index.get(center, 0)}) -> {context} ({index.get(context, 0)})")
+    sampled, true_expected, sampled_expected = (value.numpy() for value in negatives)
+    print(f"One batch: its {len(contexts)} pairs share {len(sampled)} negatives; "
+          "expected count among the draws:")
+    for name, ids, counts in (("negatives", sampled, sampled_expected),
+                              ("true contexts", contexts.numpy(), true_expected[:, 0])):
+        print(f"  {name}: " + ", ".join(f"{vocabulary.words[word]} {count:.3f}"
+                                        for word, count in zip(ids[:6], counts[:6], strict=True)))
 
 
 def main(argv=None) -> dict:
@@ -159,7 +180,7 @@ def main(argv=None) -> dict:
     run = runtime.start("l05_word2vec", cfg)
 
     # Data: words -> vocabulary (0 = UNK) -> ids -> shuffled skip-gram pair batches.
-    words = text_corpus.read_words(corpus_path(cfg.corpus, cfg.data_dir))
+    words = text_corpus.read_words(text_corpus.resolve_corpus(cfg.corpus, cfg.data_dir))
     vocabulary = text_corpus.build_vocabulary(words, cfg.vocab_size)
     vocabulary.save_tsv(run.path("vocab.tsv"))
     ids = vocabulary.to_ids(words)  # (num_words,)
@@ -173,35 +194,40 @@ def main(argv=None) -> dict:
     with run.strategy.scope():
         model = word2vec.SkipGram(cfg.vocab_size, cfg.embedding_size, cfg.embedding_init,
                                   seed=cfg.seed)
-        optimizer = keras.optimizers.SGD(learning_rate(cfg))
+        decayed = keras.optimizers.schedules.PolynomialDecay(  # word2vec.c's: linear to ~0
+            cfg.learning_rate, cfg.num_steps, end_learning_rate=cfg.learning_rate * 1e-4)
+        optimizer = keras.optimizers.SGD(
+            decayed if cfg.learning_rate_decay == "linear" else cfg.learning_rate)
         optimizer.build(model.trainable_variables)
         step = tf.Variable(0, dtype=tf.int64, name="global_step", trainable=False)
     iterator = training.distribute(run, dataset)
     checkpoint = checkpoints.make(step, model, optimizer, iterator)
 
-    train_step = word2vec.make_train_step(
-        model, optimizer, cfg.batch_size, cfg.num_sampled, cfg.loss,
-        jit_compile=cfg.jit_compile, sampler_seed=cfg.seed)
+    train_step = make_train_step(model, optimizer, cfg.batch_size, cfg.num_sampled, cfg.loss,
+                                 jit_compile=cfg.jit_compile, sampler_seed=cfg.seed)
     if cfg.strategy == "default":
-        write_graph(run, train_step, dataset)
+        summaries.step_graph(run.writer, train_step, dataset)  # name scopes in the Graphs tab
     steps = training.compile_step(run.strategy, train_step)
-
-    # A fixed batch and fixed negatives, to watch the distribution of per-pair losses.
+    # A fixed batch and fixed negatives, to show and to watch the per-pair losses of. (Drawn
+    # after the step is built: drawn before, the seeded sampler gives the step other negatives.)
     probe_centers, probe_contexts = next(iter(dataset))
-    probe_negatives = word2vec.sample_candidates(probe_contexts, cfg.num_sampled,
-                                                 cfg.vocab_size, seed=cfg.seed)
+    probe_negatives = sample_negatives(probe_contexts, cfg.num_sampled, cfg.vocab_size,
+                                       seed=cfg.seed)
+    if not cfg.quiet:
+        print_worked_example(words, vocabulary, probe_contexts, probe_negatives)
+
     index = vocabulary.index()
     probe_ids = [index[word] for word in cfg.probe_words.split(",") if word in index]
 
     def on_summary(current: int) -> None:
         embedding = model.embedding.numpy()  # (vocab, embedding)
-        pair_losses = word2vec.per_example_loss(model, probe_centers, probe_contexts,
-                                                probe_negatives, cfg.loss)
+        losses = pair_losses(model, probe_centers, probe_contexts, probe_negatives, cfg.loss)
         with run.writer.as_default(step=current):
-            tf.summary.histogram("train/pair_loss", pair_losses)
+            tf.summary.histogram("train/pair_loss", losses)
             tf.summary.histogram("train/embedding_norm", np.linalg.norm(embedding, axis=1))
         if probe_ids:
-            text = neighbours_markdown(word2vec.normalized(embedding), vocabulary, probe_ids)
+            text = word2vec.neighbours_markdown(word2vec.normalized(embedding), vocabulary.words,
+                                                probe_ids)
             summaries.text(run.writer, "train/nearest_neighbours", text, current)
             print(text.replace("**", "").replace("\n\n", "\n"), flush=True)
 
@@ -214,7 +240,7 @@ def main(argv=None) -> dict:
 
     # Evaluation and artefacts on the final embedding.
     unit_embedding = word2vec.normalized(model.embedding.numpy())
-    scores = evaluate(unit_embedding, vocabulary, cfg.data_dir)
+    scores = word_vectors.evaluate(unit_embedding, index, cfg.data_dir)
     summaries.scalars(run.writer, scores, int(step.numpy()), prefix="eval/")
     results.update({f"eval/{name}": value for name, value in scores.items()})
     if "train/steps_per_second" in results:

@@ -1,25 +1,28 @@
 """Lecture 7: a ConvNet on MNIST, trained with the shared loop, evaluated every epoch.
 
 Two convolution + max-pool blocks learn local stroke detectors; a dense layer of 1024
-units with dropout combines them into digits (cs20/models/convnet.py). The course trained
-this net with Adam 1e-3 and batch 128 for 25-30 epochs to pass 98%; here the learning
-rate decays to 0 along a cosine, which gets further in far fewer epochs.
+units with dropout combines them into digits. The layers are cs20/models/convnet.py's
+`build` (the benchmarks and the GAN's FID use the same network); before training, the
+lecture pushes one test digit through them, layer by layer, and prints each output's
+shape and parameter count. The train step is the classifier step every MNIST lecture
+shares (cs20/classification.py `make_train_step`: the model called with training=True
+under a `tf.GradientTape`, softmax cross-entropy over the global batch, Adam), and
+evaluation calls the model with training=False.
 
-Dropout now acts only while training. The course's low-level version also dropped units
-when it measured test accuracy (a noisy, pessimistic figure), and its tf.layers version
-never dropped any (it did not pass `training` to the layer).
-
-TensorBoard shows train/loss, train/accuracy, eval/accuracy and test/accuracy (fractions,
-not the course's counts of correct digits), a histogram of every weight, the misclassified
-test digits with their predicted and true labels, and the confusion matrix, also written
-as PNGs in the run directory.
+That flag is where dropout lives: it drops units only while training, as the worked
+example shows on the same digit. The course's low-level version also dropped units when
+it measured test accuracy (a noisy, pessimistic figure), and its tf.layers version never
+dropped any (it did not pass `training` to the layer). Adam's learning rate decays to 0
+along a cosine, which gets further in far fewer epochs than the course's 25-30.
 
     python lectures/l07_convnet.py
     python lectures/l07_convnet.py --dataset fashion_mnist   # or a folder of IDX files or shards
     tensorboard --logdir runs/l07_convnet
 
-Our run on 2 CPU cores (8 epochs, 3,440 steps, 191 s): test accuracy 0.9941 (validation
-0.9936 after the last epoch; 0.9824 after the first).
+Look at train/loss, eval/accuracy and test/accuracy (fractions, not the course's counts of
+correct digits), a histogram of every weight, the misclassified test digits with their
+predicted and true labels and the confusion matrix (TensorBoard, and PNGs in the run
+directory). Our figures: README, Lectures table, row "6-7 ConvNet".
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from cs20 import classification, cli, config, plots, runtime, summaries
 from cs20.datasets import idx, mnist
 from cs20.models import convnet
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +55,27 @@ def misclassified(images, labels, predictions, limit: int, class_names):
     return images[wrong, :, :, 0], titles
 
 
+def print_worked_example(model: keras.Model, digit, label: str, seed: int) -> None:
+    """One digit through the ConvNet's layers, and what dropout does to it."""
+    print(f"Worked example: one test digit ({label}) through the ConvNet, layer by layer")
+    hidden = digit  # (1, 28, 28, 1)
+    print(f"  {'images':<22} {tuple(hidden.shape)}")
+    for layer in model.layers[1:]:  # layers[0] is the input
+        if isinstance(layer, keras.layers.Dropout):
+            # What the layer does with training=True (the train step), drawn without
+            # touching the model's own random state; with training=False it passes all.
+            dropped = tf.nn.experimental.stateless_dropout(hidden, layer.rate, seed=[seed, 0])
+            active = tf.cast(hidden != 0, tf.float32)  # the ReLU has zeroed the others
+            zeroed = (tf.reduce_sum(active * tf.cast(dropped == 0, tf.float32))
+                      / tf.maximum(tf.reduce_sum(active), 1.0))
+            print(f"  {layer.name:<8} training=True: {float(zeroed):.0%} of the active units "
+                  f"zeroed, the rest x{1 / (1 - layer.rate):.2f}; training=False: unchanged")
+            continue
+        hidden = layer(hidden, training=False)
+        print(f"  {layer.name:<8} {type(layer).__name__:<13} {str(tuple(hidden.shape)):<16} "
+              f"{layer.count_params():>9,} parameters")
+
+
 def main(argv=None) -> dict:
     cfg = config.parse(Config, argv, __doc__, prog="l07_convnet")
     run = runtime.start("l07_convnet", cfg)
@@ -67,9 +93,15 @@ def main(argv=None) -> dict:
     def log_weights(model, step):
         summaries.histograms(run.writer, model.trainable_variables, step, prefix="weights/")
 
+    def build_model():
+        model = convnet.build(num_classes=splits.num_classes, dropout_rate=cfg.dropout)
+        if not cfg.quiet:
+            digit, label = mnist.preprocess(splits.test.images[:1], splits.test.labels[:1])
+            print_worked_example(model, digit, splits.class_names[int(label[0])], cfg.seed)
+        return model
+
     model, results = classification.train_and_evaluate(
-        run, cfg, lambda: convnet.build(num_classes=splits.num_classes, dropout_rate=cfg.dropout),
-        train_data=train_data,
+        run, cfg, build_model, train_data=train_data,
         validation_data=validation_data, test_data=test_data, steps_per_epoch=steps_per_epoch,
         on_summary=log_weights)
 

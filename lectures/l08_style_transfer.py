@@ -1,35 +1,29 @@
 """Lecture 8b: neural style transfer, where the only variable trained is an image.
 
-Gatys et al. (2015), as in the course's assignment 2: a frozen ImageNet ConvNet turns
-pictures into feature maps; the generated image keeps the content picture's maps at one
-deep layer (content loss) and takes on the Gram matrices, i.e. which channels fire
-together, of the style picture at five layers (style loss). Adam changes the pixels,
-which are clipped to [0, 255] after every step. The course used VGG-19 from a 535 MB
-MatConvNet file; here VGG-19 comes from keras.applications when its weights are
-available, otherwise SqueezeNet v1.1 (3 MB, in the shared data) takes its place, and the
-run says which. The image and Adam's moments are checkpointed, so a run resumes.
+Gatys et al. (2015), as in the course's assignment 2. A frozen ImageNet ConvNet turns
+pictures into feature maps (cs20/models/style_transfer.py: VGG-19 when its weights are
+available, otherwise SqueezeNet v1.1; the run says which; the picture is mirrored 16
+pixels past its edges so that the edge pixels are optimised like the rest). The lesson:
 
-Two additions to the course: a total-variation term (--tv-weight 30; the course's was 0)
-that smooths the pixel-to-pixel grain Adam leaves, as absolute differences, which cost a
-sharp edge no more than a gentle ramp of the same height; and the picture mirrored 16
-pixels past its edges before the backbone, so that the edge rows and columns are
-optimised like the rest (SqueezeNet's unpadded first convolution skipped the last row and
-column of an even size, which kept their starting noise: a lighter line). results.json
-reports both: final/high_frequency_ratio (the result's mean squared Laplacian over the
-photo's) and final/border_step_ratio (an edge row's step to its neighbour over the
-interior's; about 1 when no edge stands out).
+1. the Gram matrix of a layer's feature maps: which channels fire together, positions
+   summed away. That is what "style" means here;
+2. three losses: content (one deep layer's maps against the photo's), style (Gram
+   matrices of five layers against the painting's), total variation (neighbouring
+   pixels kept close; --tv-weight 30, the course's was 0);
+3. the image as the only variable and its step: Adam moves the pixels, clipped to
+   [0, 255]. The image and Adam's moments are checkpointed, so a run resumes.
 
     python lectures/l08_style_transfer.py
     python lectures/l08_style_transfer.py --content PATH --style images/guernica.jpg
     tensorboard --logdir runs/l08_style_transfer
 
-Our run on 2 CPU cores (grace_hopper + starry_night, SqueezeNet, 512 px, 500 steps): the
-portrait painted in Starry Night's brush strokes and blues (content_style_result.png),
-high-frequency energy 2.06x the photo's (the painting's own: 2.34x; 5.66x without the
-total-variation term), edge steps at most 1.03x the interior's (2.25 at the bottom row
-before the mirror), style loss 163 (91 without the term). 47 s in all before these
-changes on a quiet machine; 339 s on the busy shared one we measured them on.
+It first prints each style layer's Gram matrix shape and the losses at step 0. Look at
+content_style_result.png (photo | painting | result) and the `generated` images in
+TensorBoard; results.json has final/high_frequency_ratio (the result's grain over the
+photo's) and final/border_step_ratio (edge rows against the interior, about 1 when no
+edge stands out). Our figures: README, Lectures table, row "8b style transfer".
 """
+
 
 from __future__ import annotations
 
@@ -81,6 +75,117 @@ class Config(config.TrainConfig):
             raise ValueError(f"--image-size must be at least 32 pixels, got {self.image_size}")
 
 
+# 1. Style as Gram matrices.
+
+def gram_matrix(features: tf.Tensor) -> tf.Tensor:
+    """(1, height, width, channels) -> (channels, channels): F^T F with F = (positions, channels)."""
+    channels = tf.shape(features)[-1]
+    flat = tf.reshape(features, (-1, channels))  # (height * width, channels)
+    return tf.matmul(flat, flat, transpose_a=True)
+
+
+# 2. The three losses.
+
+def content_loss(generated: tf.Tensor, content: tf.Tensor) -> tf.Tensor:
+    """The course's content loss: sum of squared differences / (4 * number of values)."""
+    size = tf.cast(tf.size(content), generated.dtype)
+    return tf.reduce_sum(tf.square(generated - content)) / (4.0 * size)
+
+
+def style_loss(generated_features, style_grams, layer_weights) -> tf.Tensor:
+    """Sum over layers of weight * E_l, E_l = sum (G - A)^2 / (4 N^2 M^2) with N channels
+    and M positions (Gatys eq. 4); features (1, h, w, c) each, grams (c, c) each."""
+    total = 0.0
+    for features, style_gram, weight in zip(generated_features, style_grams, layer_weights,
+                                            strict=True):
+        shape = tf.cast(tf.shape(features), features.dtype)  # (1, h, w, c)
+        positions, channels = shape[1] * shape[2], shape[3]
+        squared_error = tf.reduce_sum(tf.square(gram_matrix(features) - style_gram))
+        total += weight * squared_error / (4.0 * channels ** 2 * positions ** 2)
+    return total
+
+
+def total_variation_loss(images: tf.Tensor) -> tf.Tensor:
+    """Sum of absolute differences between vertical and horizontal neighbours, per pixel.
+
+    Absolute differences cost a sharp edge no more than a gentle ramp of the same height,
+    so edges stay while the grain goes. The picture is taken as mirrored past its edges:
+    an edge pixel's one difference to the inside counts twice, as a pixel inside has two
+    neighbours along each axis (counted once, the edge rows stood out as a grainy line).
+    """
+    vertical = tf.abs(images[:, 1:, :, :] - images[:, :-1, :, :])  # (batch, height - 1, width, c)
+    horizontal = tf.abs(images[:, :, 1:, :] - images[:, :, :-1, :])  # (batch, height, width - 1, c)
+    edges = (tf.reduce_sum(vertical[:, :1]) + tf.reduce_sum(vertical[:, -1:])
+             + tf.reduce_sum(horizontal[:, :, :1]) + tf.reduce_sum(horizontal[:, :, -1:]))
+    num_pixels = tf.cast(tf.reduce_prod(tf.shape(images)[:3]), images.dtype)
+    return (tf.reduce_sum(vertical) + tf.reduce_sum(horizontal) + edges) / num_pixels
+
+
+def targets(extractor: keras.Model, content_image: tf.Tensor, style_image: tf.Tensor):
+    """What the image is pulled towards: (content features (1, h, w, c), one (c, c) Gram
+    matrix per style layer); the pictures are (height, width, 3) RGB in [0, 255]."""
+    style_features = extractor(style_image[tf.newaxis])[1:]
+    return (extractor(content_image[tf.newaxis])[0],
+            tuple(gram_matrix(features) for features in style_features))
+
+
+@dataclasses.dataclass(frozen=True)
+class LossWeights:
+    content: float
+    style: float
+    total_variation: float
+
+
+def losses(extractor: keras.Model, image: tf.Tensor, goal, layers: style_transfer.Layers,
+           weights: LossWeights) -> dict:
+    """The three weighted terms and their sum for an image (1, h, w, 3) in [0, 255]."""
+    features = extractor(image)  # [content maps, style maps...]
+    content_features, style_grams = goal
+    terms = {"content_loss": weights.content * content_loss(features[0], content_features),
+             "style_loss": weights.style * style_loss(features[1:], style_grams,
+                                                      layers.style_weights),
+             "tv_loss": weights.total_variation * total_variation_loss(image)}
+    return {"loss": terms["content_loss"] + terms["style_loss"] + terms["tv_loss"], **terms}
+
+
+# 3. The image is the only variable; its step.
+
+def generated_image(initial: tf.Tensor) -> keras.Model:
+    """The only variable: the pixels, (1, height, width, 3) RGB in [0, 255], held by an
+    otherwise empty Keras model so that the shared checkpoint code saves them."""
+    image = keras.Model(name="generated_image")
+    image.pixels = image.add_weight(shape=initial.shape, initializer="zeros", name="pixels")
+    image.pixels.assign(initial)
+    return image
+
+
+def make_train_step(image: keras.Model, optimizer, loss_terms):
+    """One Adam update of the pixels, then clipped; `loss_terms(pixels)` returns a dict
+    with the "loss" to minimise (and its terms). Returns the terms before the update."""
+
+    def train_step(_batch=None):  # no data: training.train calls it with iterator=None
+        with tf.GradientTape() as tape:
+            terms = loss_terms(image.pixels)
+            # Only a LossScaleOptimizer (mixed float16) scales; others return the loss as is.
+            scaled = optimizer.scale_loss(terms["loss"])
+        gradients = tape.gradient(scaled, [image.pixels])  # [(1, height, width, 3)]
+        optimizer.apply(gradients, [image.pixels])
+        image.pixels.assign(style_transfer.clip(image.pixels))
+        return terms
+
+    return train_step
+
+
+def print_worked_example(extractor, goal, layers, start, first: dict) -> None:
+    """The shapes behind the losses, and the losses of the first image."""
+    features = extractor(start)
+    print(f"Worked example: content layer {layers.content} {tuple(features[0].shape)}")
+    for name, maps, gram in zip(layers.style, features[1:], goal[1], strict=True):
+        print(f"  style layer {name:<14} {tuple(maps.shape)} -> Gram matrix {tuple(gram.shape)}")
+    print("  losses at step 0 (weighted): " + ", ".join(
+        f"{name} {float(value):,.1f}" for name, value in first.items()))
+
+
 def main(argv=None) -> dict:
     cfg = config.parse(Config, argv, __doc__, prog=LECTURE)
     run = runtime.start(LECTURE, cfg)
@@ -98,20 +203,25 @@ def main(argv=None) -> dict:
     backbone = style_transfer.build_backbone(backbone_name, cfg.weights or "default",
                                              cfg.pooling, cfg.data_dir)
     extractor = style_transfer.feature_extractor(backbone, layers)
-    goal = style_transfer.targets(extractor, content_image, style_image)
-    weights = style_transfer.LossWeights(cfg.content_weight, cfg.style_weight, cfg.tv_weight)
+    goal = targets(extractor, content_image, style_image)
+    weights = LossWeights(cfg.content_weight, cfg.style_weight, cfg.tv_weight)
+
+    def loss_terms(pixels):
+        return losses(extractor, pixels, goal, layers, weights)
 
     # The image is the model: its pixels and Adam's moments are all a checkpoint holds.
     start = style_transfer.initial_image(content_image, cfg.noise_ratio, cfg.seed)
+    first = loss_terms(start)
+    if not cfg.quiet:
+        print_worked_example(extractor, goal, layers, start, first)
     with run.strategy.scope():
-        image = style_transfer.GeneratedImage(start)
+        image = generated_image(start)
         optimizer = training.with_loss_scaling(keras.optimizers.Adam(cfg.learning_rate))
         optimizer.build([image.pixels])
         step = tf.Variable(0, dtype=tf.int64, name="global_step", trainable=False)
     checkpoint = checkpoints.make(step, image, optimizer)
-    step_fn = training.compile_step(
-        run.strategy, style_transfer.make_step(extractor, image, optimizer, goal, layers, weights),
-        jit_compile=cfg.jit_compile)
+    step_fn = training.compile_step(run.strategy, make_train_step(image, optimizer, loss_terms),
+                                    jit_compile=cfg.jit_compile)
 
     def save_image(current: int) -> None:
         images.save_png(image.pixels[0], run.path(f"step_{current:05d}.png"))
@@ -123,14 +233,12 @@ def main(argv=None) -> dict:
                              on_summary=save_image)
 
     # How far the loss fell, from the first image to the last.
-    first = style_transfer.losses(extractor, start, goal, layers, weights)
-    last = style_transfer.losses(extractor, image.pixels, goal, layers, weights)
+    last = loss_terms(image.pixels)
     results.update({f"final/{name}": value for name, value in training.to_floats(last).items()})
     results["initial/loss"] = float(first["loss"])
     results["final/loss_reduction"] = float(first["loss"] / last["loss"])
     results["backbone"] = backbone_name
-    # Grain (the result's high-frequency energy over the photo's) and edge lines (an edge
-    # row's step to its neighbour over the interior's; about 1 when there is none).
+    # Grain (the result's high-frequency energy over the photo's) and edge lines.
     final = image.pixels[0].numpy()  # (height, width, 3)
     results["final/high_frequency_ratio"] = (style_transfer.high_frequency_energy(final)
                                              / style_transfer.high_frequency_energy(content_image))

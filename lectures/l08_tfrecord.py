@@ -1,33 +1,36 @@
 """Lecture 8 (part 1): TFRecord files, from one image to a sharded MNIST training pipeline.
 
 A TFRecord file is a sequence of serialized `tf.train.Example` protocol buffers: one
-binary format for any data, read sequentially and fast. The lecture follows the course's
-09_tfrecord_example.py and goes on from there:
+binary format for any data, read sequentially and fast. The lesson follows the course's
+09_tfrecord_example.py, then goes on to real data:
 
-1. writes friday.jpg (or --image) with its label and shape as one Example, reads it
-   back and decodes it: the pixels are bit-identical to decoding the file itself;
-2. converts MNIST (or --dataset) to sharded TFRecords (--shards, --compression), with a
-   JSON sidecar holding the schema, the record count and sha256 of every shard; shards
-   already in --tfrecord-dir are reused only if they hold the same data, written the
-   same way, and every shard passes its sha256 (--skip-bad-shards leaves out the others);
-3. times the input pipelines: in-memory `from_tensor_slices`, parsing one record at a
-   time, parsing whole batches with `tf.io.parse_example`, and batched + cached, with
-   and without GZIP;
-4. trains lecture 3's logistic regression from the shards.
+1. one Example by hand: friday.jpg's encoded bytes, its label and its shape, each a
+   `tf.train.Feature` (a BytesList or an Int64List), gathered in `tf.train.Features`;
+   serialized, written with `tf.io.TFRecordWriter`, read back with
+   `tf.data.TFRecordDataset` and parsed with `tf.io.parse_single_example` and a feature
+   spec. The decoded pixels are bit-identical to decoding the file itself;
+2. the library's sharded writer and reader for real data (cs20/datasets/tfrecord_io.py;
+   the schema that encodes and parses every record is in tfrecord_schema.py): MNIST (or
+   --dataset) to --shards shards with a JSON sidecar holding the schema, the record count
+   and every shard's sha256. Shards already in --tfrecord-dir are reused only if they hold
+   the same data, written the same way, and pass their sha256 (--skip-bad-shards leaves
+   out those that fail);
+3. the input pipelines timed: in memory, parsing one record at a time, parsing whole
+   batches with `tf.io.parse_example`, batched and cached, with and without GZIP;
+4. lecture 3's logistic regression trained from the shards.
 
 --dataset may also name a folder of shards made by `python -m cs20 data tfrecord mnist`
-(trained from as they are) or `python -m cs20 data tfrecord --images DIR` (decoded to
-28x28 grey, then converted as above).
+(trained from as it is) or `python -m cs20 data tfrecord --images DIR`.
 
     python lectures/l08_tfrecord.py
     python lectures/l08_tfrecord.py --dataset shards/   # python -m cs20 data tfrecord ... --out shards
     python -m cs20 data inspect runs/l08_tfrecord/<run>/tfrecords
     tensorboard --logdir runs/l08_tfrecord
 
-Our run on 2 CPU cores (defaults: 4 shards, 10 epochs, 4,300 steps): 29 s in all, test
-accuracy 0.9278; batched parsing read 270,354 records/s against 28,060 parsing one
-record at a time (9.6x), 171,395 / 30,385 with GZIP (timings vary by tens of percent
-from run to run on a shared machine).
+It first prints the Example as text (the image's bytes abridged). Look at the records/s
+table (batched against per-record parsing), test/accuracy in results.json, and
+image_record/decoded.png. Our figures: README, Lectures table, row "8a TFRecord", and
+benchmarks/tfrecord.py.
 """
 
 from __future__ import annotations
@@ -37,11 +40,12 @@ import pathlib
 import tempfile
 
 from cs20 import classification, cli, config, runtime, summaries
-from cs20.datasets import idx, images, mnist, tfrecord
+from cs20.datasets import idx, images, mnist, tfrecord_io, tfrecord_reports
 from cs20.models import logistic
 
 import numpy as np
 import tensorflow as tf
+from google.protobuf import text_format
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,22 +63,58 @@ class Config(config.EpochTrainConfig, idx.DatasetFlags):
                                      changeable=True)
 
 
-def image_round_trip(run, image_path: pathlib.Path, directory: pathlib.Path) -> dict:
-    """The course's example: one image + label + shape in a TFRecord, read back."""
-    record = tfrecord.image_record(image_path, label=1)
-    tfrecord.write([record], directory, "image", tfrecord.IMAGE_SCHEMA)
-    example = next(iter(tfrecord.read(tfrecord.open_shards(directory, "image"))))
-    image = example["image"]  # (height, width, channels) uint8, decoded from the record
+# 1. One Example by hand.
+
+def image_example(image_path: pathlib.Path, label: int) -> tf.train.Example:
+    """The course's record: the encoded image file, its label and its shape."""
+    encoded = image_path.read_bytes()
+    shape = tf.io.decode_image(encoded, expand_animations=False).shape  # (height, width, channels)
+    return tf.train.Example(features=tf.train.Features(feature={
+        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[encoded])),
+        "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
+        "shape": tf.train.Feature(int64_list=tf.train.Int64List(value=list(shape))),
+    }))
+
+
+def print_example(example: tf.train.Example) -> None:
+    """The Example in protobuf text, one line per feature, the image's bytes abridged."""
+    shown = tf.train.Example()
+    shown.CopyFrom(example)
+    image_bytes = shown.features.feature["image"].bytes_list.value
+    image_bytes[0] = f"<{len(image_bytes[0]):,} bytes of the encoded file>".encode()
+    print(f"Worked example: one tf.train.Example ({example.ByteSize():,} bytes serialized)")
+    for name, feature in sorted(shown.features.feature.items()):
+        print(f"  {name}: {text_format.MessageToString(feature, as_one_line=True)}")
+
+
+def image_round_trip(run, image_path: pathlib.Path, directory: pathlib.Path,
+                     quiet: bool) -> dict:
+    """Example -> bytes -> a TFRecord file -> bytes -> parsed features -> pixels."""
+    example = image_example(image_path, label=1)
+    if not quiet:
+        print_example(example)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{image_path.stem}.tfrecord"
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        writer.write(example.SerializeToString())
+    record = next(iter(tf.data.TFRecordDataset(str(path))))  # a scalar tf.string
+    # The feature spec: each feature's type and shape ([] a scalar; the image is one string).
+    spec = {"image": tf.io.FixedLenFeature([], tf.string),
+            "label": tf.io.FixedLenFeature([], tf.int64),
+            "shape": tf.io.FixedLenFeature([3], tf.int64)}
+    parsed = tf.io.parse_single_example(record, spec)
+    image = tf.io.decode_image(parsed["image"], expand_animations=False)  # (h, w, c) uint8
     expected = tf.io.decode_image(image_path.read_bytes(), expand_animations=False)
     tf.io.write_file(str(directory / "decoded.png"), tf.io.encode_png(image))
     summaries.images(run.writer, "tfrecord/decoded_image", image[tf.newaxis], step=0)
-    print(f"{image_path.name}: label {int(example['label'])}, stored shape "
-          f"{example['shape'].numpy().tolist()}, decoded shape {image.shape.as_list()}, "
+    print(f"{image_path.name}: label {int(parsed['label'])}, stored shape "
+          f"{parsed['shape'].numpy().tolist()}, decoded shape {image.shape.as_list()}, "
           f"decoded image: {directory / 'decoded.png'}")
     return {"image/bit_exact": bool(np.array_equal(image.numpy(), expected.numpy())),
-            "image/record_bytes": len(tfrecord.encode(tfrecord.IMAGE_SCHEMA, record)
-                                      .SerializeToString())}
+            "image/record_bytes": len(record.numpy())}
 
+
+# 2-4. The library's shards for real data, their speed, and training from them.
 
 def check_reused_shards(directory: pathlib.Path, skip_bad_shards: bool) -> None:
     """Shards about to be reused must pass their sha256, unless --skip-bad-shards asks
@@ -82,7 +122,7 @@ def check_reused_shards(directory: pathlib.Path, skip_bad_shards: bool) -> None:
     if skip_bad_shards:
         return
     for name in mnist.SPLIT_NAMES:
-        for path, problem in tfrecord.bad_shards(directory, name):
+        for path, problem in tfrecord_io.bad_shards(directory, name):
             raise ValueError(f"TFRecord shard {path} is unreadable: {problem}; delete "
                              f"{directory} to convert again, or pass --skip-bad-shards "
                              f"to train on the others")
@@ -97,7 +137,7 @@ def convert(cfg: Config, splits: mnist.Splits, directory: pathlib.Path) -> None:
         print(f"TFRecords of {splits.source} already in {directory}: reusing them "
               f"(sha256 of every shard checked)")
         return
-    if tfrecord.dataset_names(directory):
+    if tfrecord_io.dataset_names(directory):
         print(f"Converting again into {directory}: {differs}")
     for name, sidecar in mnist.write_tfrecords(splits, directory, num_shards=cfg.shards,
                                                compression=cfg.compression).items():
@@ -110,14 +150,14 @@ def throughput_table(splits: mnist.Splits, batch_size: int) -> dict:
     """Records/s of each way to feed the training digits, as decoded uint8 batches."""
     in_memory = tf.data.Dataset.from_tensor_slices(
         {"image": splits.train.images, "label": splits.train.labels}).batch(batch_size)
-    figures = {"in_memory": tfrecord.records_per_second(in_memory)}
+    figures = {"in_memory": tfrecord_reports.records_per_second(in_memory)}
     for compression in ("", "GZIP"):
         label = compression.lower() or "uncompressed"
         with tempfile.TemporaryDirectory() as scratch:  # 46 MB uncompressed: not kept
             mnist.write_tfrecords(splits, scratch, num_shards=4, compression=compression,
                                   names=("train",))
-            shards = tfrecord.open_shards(scratch, "train")
-            for name, rate in tfrecord.compare_readers(shards, batch_size).items():
+            shards = tfrecord_io.open_shards(scratch, "train")
+            for name, rate in tfrecord_reports.compare_readers(shards, batch_size).items():
                 figures[f"{name}_{label}"] = rate
     print(f"\nInput pipeline, records/s ({len(splits.train):,} images, batch {batch_size}, "
           f"4 shards)")
@@ -131,12 +171,12 @@ def main(argv=None) -> dict:
     run = runtime.start("l08_tfrecord", cfg)
 
     image_path = images.locate(cfg.image or "friday", cfg.data_dir)
-    results = image_round_trip(run, image_path, run.path("image_record"))
+    results = image_round_trip(run, image_path, run.path("image_record"), cfg.quiet)
 
     splits = mnist.load_splits(cfg.data_dir, dataset=cfg.dataset,
                                skip_bad_shards=cfg.skip_bad_shards)
     if (not idx.is_registered(cfg.dataset)
-            and set(mnist.SPLIT_NAMES) <= set(tfrecord.dataset_names(cfg.dataset))):
+            and set(mnist.SPLIT_NAMES) <= set(tfrecord_io.dataset_names(cfg.dataset))):
         tfrecord_dir = pathlib.Path(cfg.dataset)  # a folder of MNIST shards: no conversion
         print(f"Training from the shards in {tfrecord_dir}")
     else:

@@ -32,6 +32,16 @@ def test_dropout_only_while_training():
     assert not np.allclose(model(images, training=True), model(images, training=True))
 
 
+def test_worked_example_leaves_the_model_and_its_random_state_alone(capsys):
+    model = convnet.build()
+    before = [variable.numpy().copy() for variable in model.variables]  # dropout's seed too
+    digit = np.random.default_rng(0).uniform(size=(1, 28, 28, 1)).astype(np.float32)
+    load_lecture("l07_convnet").print_worked_example(model, digit, "7", seed=0)
+    for old, new in zip(before, model.variables, strict=True):
+        np.testing.assert_array_equal(old, new.numpy())  # --quiet cannot change the run
+    assert "of the active units zeroed, the rest x1.33" in capsys.readouterr().out
+
+
 def test_bad_dropout_rate_is_refused():
     with pytest.raises(ValueError, match="dropout rate"):
         convnet.build(dropout_rate=1.0)
@@ -64,9 +74,17 @@ def test_lecture_resumes_beats_chance_and_writes_its_artefacts(tmp_path, data_di
     flags = ["--summary-every", "10", "--eval-every", "20", "--batch-size", "64",
              "--run-dir", str(run_dir), "--data-dir", str(data_dir)]
     lecture.main(["--num-steps", "20", *flags])
-    capsys.readouterr()
-    lecture.main(["--num-steps", "40", *flags])
-    assert "Resumed from" in capsys.readouterr().out
+    output = capsys.readouterr().out
+    # The worked example: one digit's shape after every layer, and dropout's two modes.
+    assert "Worked example: one test digit" in output
+    for line in ("conv1    Conv2D        (1, 28, 28, 32)", "pool2    MaxPooling2D  (1, 7, 7, 64)",
+                 "fc       Dense         (1, 1024)        3,212,288 parameters",
+                 "logits   Dense         (1, 10)"):
+        assert line in output, line
+    assert "dropout  training=True: " in output and "training=False: unchanged" in output
+    lecture.main(["--num-steps", "40", *flags, "--quiet"])
+    output = capsys.readouterr().out
+    assert "Resumed from" in output and "Worked example" not in output
     results = read_results(run_dir)
     assert results["steps"] == 40
     assert results["test/accuracy"] > 0.6  # chance is 0.1

@@ -34,12 +34,18 @@ def test_smoke_run_and_resume(tmp_path, data_dir, shards_dir, capsys):
     assert 0.5 < results["test/accuracy"] <= 1.0  # 20 Adam steps already beat chance (0.1)
     assert event_files(run_dir) and (run_dir / "checkpoints" / "checkpoint").is_file()
     assert (run_dir / "image_record" / "decoded.png").stat().st_size > 0
-    assert (run_dir / "image_record" / "image.json").is_file()
+    assert (run_dir / "image_record" / "friday.tfrecord").is_file()
     assert (shards_dir / "train-00001-of-00002").is_file()
-    assert "friday.jpg: label 1, stored shape [322, 403, 3]" in capsys.readouterr().out
-
-    lecture.main(run(run_dir, data_dir, shards_dir, "--num-steps", "40"))
     output = capsys.readouterr().out
+    assert "friday.jpg: label 1, stored shape [322, 403, 3]" in output
+    # The worked example: the Example as protobuf text, the image's bytes abridged.
+    assert "  label: int64_list { value: 1 }" in output
+    assert "  shape: int64_list { value: 322 value: 403 value: 3 }" in output
+    assert '  image: bytes_list { value: "<' in output and 'bytes of the encoded file>" }' in output
+
+    lecture.main(run(run_dir, data_dir, shards_dir, "--num-steps", "40", "--quiet"))
+    output = capsys.readouterr().out
+    assert "Worked example" not in output and "int64_list" not in output
     assert f"TFRecords of mnist already in {shards_dir}: reusing them" in output
     assert "Resumed from" in output and "at step 20" in output
     assert read_results(run_dir)["steps"] == 40

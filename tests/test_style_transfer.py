@@ -3,6 +3,7 @@
 import dataclasses
 import shutil
 
+from cs20 import cli
 from cs20.datasets import images
 from cs20.models import style_transfer
 
@@ -13,6 +14,8 @@ import pytest
 import tensorflow as tf
 from conftest import event_files, load_lecture, read_results
 
+lesson = load_lecture("l08_style_transfer")  # the Gram matrix, losses and step live there
+
 SQUEEZENET_FILE = "weights/squeezenet_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
 
@@ -21,18 +24,19 @@ SQUEEZENET_FILE = "weights/squeezenet_weights_tf_dim_ordering_tf_kernels_notop.h
 def test_gram_matrix_sums_products_over_positions():
     features = tf.constant([[[[1.0, 2.0], [3.0, 4.0]]]])  # (1, 1, 2, 2): 2 positions, 2 channels
     # F = [[1, 2], [3, 4]]: F^T F = [[1+9, 2+12], [2+12, 4+16]].
-    np.testing.assert_allclose(style_transfer.gram_matrix(features), [[10.0, 14.0], [14.0, 20.0]])
+    np.testing.assert_allclose(lesson.gram_matrix(features), [[10.0, 14.0], [14.0, 20.0]])
 
 
 def test_content_loss_is_squared_error_over_four_times_the_size():
     generated = tf.fill((1, 1, 2, 2), 3.0)
     # 4 values, each off by 3: 4 * 9 / (4 * 4) = 2.25.
-    assert float(style_transfer.content_loss(generated, tf.zeros((1, 1, 2, 2)))) == 2.25
+    assert float(lesson.content_loss(generated, tf.zeros((1, 1, 2, 2)))) == 2.25
 
 
-def test_layer_style_loss_uses_the_course_normalisation():
+def test_style_loss_uses_the_course_normalisation():
+    features = tf.constant([[[[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]]])  # M = 3 positions, Gram I
     # sum (G - A)^2 = 2, N = 2 channels, M = 3 positions: 2 / (4 * 2^2 * 3^2) = 1/72.
-    loss = style_transfer.layer_style_loss(tf.eye(2), tf.zeros((2, 2)), num_positions=3)
+    loss = lesson.style_loss([features], [tf.zeros((2, 2))], (1.0,))
     np.testing.assert_allclose(float(loss), 1 / 72, rtol=1e-6)
 
 
@@ -40,19 +44,29 @@ def test_style_loss_weights_each_layer():
     features = tf.constant([[[[1.0, 2.0], [3.0, 4.0]]]])  # Gram [[10, 14], [14, 20]], M = 2
     zero_gram = tf.zeros((2, 2))
     # One layer: (100 + 196 + 196 + 400) / (4 * 4 * 4) = 892 / 64; weights 0.5 and 2.
-    loss = style_transfer.style_loss([features, features], [zero_gram, zero_gram], (0.5, 2.0))
+    loss = lesson.style_loss([features, features], [zero_gram, zero_gram], (0.5, 2.0))
     np.testing.assert_allclose(float(loss), 2.5 * 892 / 64, rtol=1e-6)
 
 
 def test_total_variation_loss_by_hand():
     column = tf.constant([0.0, 1.0, 3.0])[tf.newaxis, :, tf.newaxis, tf.newaxis]
     # |1-0| + |3-1| = 3, plus each edge pixel's difference once more (mirrored): 1 + 2.
-    assert float(style_transfer.total_variation_loss(column)) == 6 / 3
+    assert float(lesson.total_variation_loss(column)) == 6 / 3
     image = tf.constant([[0.0, 1.0], [3.0, 5.0]])[tf.newaxis, :, :, tf.newaxis]
     # Two pixels a side: every difference is both edges' (tf.image's sum, three times).
-    np.testing.assert_allclose(float(style_transfer.total_variation_loss(image)) * 4,
+    np.testing.assert_allclose(float(lesson.total_variation_loss(image)) * 4,
                                3 * float(tf.image.total_variation(image)[0]))
-    assert float(style_transfer.total_variation_loss(image)) == 3 * (7 + 3) / 4
+    assert float(lesson.total_variation_loss(image)) == 3 * (7 + 3) / 4
+
+
+def test_the_lesson_is_importable_by_name_for_checkers():
+    # The exercises' checker loads the lecture this way and uses these names.
+    loaded = cli.load_lecture("l08_style_transfer")
+    for name in ("gram_matrix", "content_loss", "style_loss", "total_variation_loss",
+                 "targets", "LossWeights", "losses", "generated_image", "make_train_step"):
+        assert callable(getattr(loaded, name)), name
+    with pytest.raises(ValueError, match="unknown lecture 'l99_nothing'"):
+        cli.load_lecture("l99_nothing")
 
 
 def test_clip_and_initial_image_stay_in_range():
@@ -138,12 +152,12 @@ def _tiny_problem(learning_rate: float, tv_weight: float = 0.1):
     extractor = style_transfer.feature_extractor(style_transfer.squeezenet(None), layers)
     content = tf.random.uniform((48, 48, 3), 0, 255, seed=1)
     style = tf.random.uniform((48, 48, 3), 0, 255, seed=2)
-    goal = style_transfer.targets(extractor, content, style)
-    image = style_transfer.GeneratedImage(style_transfer.initial_image(content, 0.6, seed=3))
+    goal = lesson.targets(extractor, content, style)
+    image = lesson.generated_image(style_transfer.initial_image(content, 0.6, seed=3))
     optimizer = keras.optimizers.Adam(learning_rate)
-    weights = style_transfer.LossWeights(content=0.01, style=1.0, total_variation=tv_weight)
-    step = tf.function(style_transfer.make_step(extractor, image, optimizer, goal, layers,
-                                                weights))
+    weights = lesson.LossWeights(content=0.01, style=1.0, total_variation=tv_weight)
+    step = tf.function(lesson.make_train_step(
+        image, optimizer, lambda pixels: lesson.losses(extractor, pixels, goal, layers, weights)))
     return step, image
 
 
@@ -185,7 +199,7 @@ def test_content_layer_reaches_every_row_and_column():
     content = tf.random.uniform((64, 48, 3), 0, 255, seed=1)
     image = tf.Variable(style_transfer.initial_image(content, 0.6, seed=3))
     with tf.GradientTape() as tape:
-        loss = style_transfer.content_loss(extractor(image)[0], extractor(content[None])[0])
+        loss = lesson.content_loss(extractor(image)[0], extractor(content[None])[0])
     gradient = np.abs(tape.gradient(loss, image).numpy()[0]).sum(axis=-1)  # (64, 48)
     assert gradient.sum(axis=1).min() > 0 and gradient.sum(axis=0).min() > 0
 
@@ -245,6 +259,10 @@ def test_lecture_smoke_run_and_resume(tmp_path, data_dir, capsys):
     run_dir = tmp_path / "run"
     flags = [*TINY, "--run-dir", str(run_dir), "--data-dir", str(data_dir)]
     lecture.main([*flags, "--num-steps", "4"])
+    worked_example = capsys.readouterr().out
+    # The worked example: one line per style layer with its Gram matrix, and the losses.
+    assert worked_example.count("-> Gram matrix (") == len(style_transfer.SQUEEZENET_LAYERS.style)
+    assert "losses at step 0 (weighted): loss " in worked_example
     results = read_results(run_dir)
     assert results["steps"] == 4 and results["backbone"] == "squeezenet"
     assert np.isfinite(results["final/loss"]) and results["final/loss_reduction"] > 1
@@ -254,10 +272,10 @@ def test_lecture_smoke_run_and_resume(tmp_path, data_dir, capsys):
     final = images.load(run_dir / "final.png")
     assert max(final.shape[:2]) == 48  # the longer side is --image-size
     assert images.load(run_dir / "content_style_result.png").shape[1] == 3 * final.shape[1]
-    capsys.readouterr()
-    lecture.main([*flags, "--num-steps", "6"])
+    lecture.main([*flags, "--num-steps", "6", "--quiet"])
     output = capsys.readouterr().out
     assert "Resumed from" in output and "at step 4" in output
+    assert "Worked example" not in output and "Gram matrix" not in output
     assert read_results(run_dir)["steps"] == 6
 
 

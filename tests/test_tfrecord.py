@@ -3,13 +3,13 @@
 import json
 
 from cs20 import __main__ as cs20_cli
-from cs20.datasets import mnist, sources, tfrecord
+from cs20.datasets import mnist, sources, tfrecord_io, tfrecord_reports, tfrecord_schema
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-Field = tfrecord.Field
+Field = tfrecord_schema.Field
 
 EVERY_KIND = {
     "label": Field("int64"),
@@ -48,7 +48,7 @@ def every_kind_record(index: int, rng: np.random.Generator) -> dict:
 def written(tmp_path):
     rng = np.random.default_rng(0)
     records = [every_kind_record(index, rng) for index in range(70)]
-    sidecar = tfrecord.write(
+    sidecar = tfrecord_io.write(
         ({key: value for key, value in record.items() if not key.startswith("_")}
          for record in records), tmp_path, "kinds", EVERY_KIND, num_shards=3)
     return tmp_path, records, sidecar
@@ -67,13 +67,13 @@ def assert_record_equal(actual: dict, expected: dict) -> None:
 
 def test_every_feature_kind_round_trips_per_record_and_batched(written):
     directory, records, _ = written
-    shards = tfrecord.open_shards(directory, "kinds")
+    shards = tfrecord_io.open_shards(directory, "kinds")
     one_by_one = [{key: value.numpy() for key, value in example.items()}
-                  for example in tfrecord.read(shards)]
+                  for example in tfrecord_io.read(shards)]
     assert len(one_by_one) == len(records)
     for actual, expected in zip(one_by_one, records, strict=True):
         assert_record_equal(actual, expected)
-    batches = list(tfrecord.read(shards, batch_size=16))
+    batches = list(tfrecord_io.read(shards, batch_size=16))
     assert [int(batch["label"].shape[0]) for batch in batches] == [16, 16, 16, 16, 6]
     unbatched = [{key: value[row].numpy() for key, value in batch.items()}
                  for batch in batches for row in range(int(batch["label"].shape[0]))]
@@ -98,13 +98,13 @@ def test_sidecar_shard_names_counts_and_checksums(written):
 
 def test_unshuffled_read_keeps_order_and_shuffled_read_is_a_seeded_permutation(tmp_path):
     schema = {"index": Field("int64")}
-    tfrecord.write(({"index": index} for index in range(1000)), tmp_path, "order", schema,
+    tfrecord_io.write(({"index": index} for index in range(1000)), tmp_path, "order", schema,
                    num_shards=4, compression="GZIP")
-    shards = tfrecord.open_shards(tmp_path, "order")
+    shards = tfrecord_io.open_shards(tmp_path, "order")
 
     def indices(**options):
         return np.concatenate([batch["index"].numpy()
-                               for batch in tfrecord.read(shards, batch_size=100, **options)])
+                               for batch in tfrecord_io.read(shards, batch_size=100, **options)])
 
     np.testing.assert_array_equal(indices(), np.arange(1000))
     shuffled = indices(shuffle=True, seed=3)
@@ -114,7 +114,7 @@ def test_unshuffled_read_keeps_order_and_shuffled_read_is_a_seeded_permutation(t
 
 def test_interrupted_write_leaves_no_complete_looking_shard(tmp_path):
     schema = {"index": Field("int64")}
-    tfrecord.write(({"index": index} for index in range(10)), tmp_path, "data", schema)
+    tfrecord_io.write(({"index": index} for index in range(10)), tmp_path, "data", schema)
 
     def interrupted():
         for index in range(200):
@@ -123,15 +123,15 @@ def test_interrupted_write_leaves_no_complete_looking_shard(tmp_path):
             yield {"index": index}
 
     with pytest.raises(KeyboardInterrupt):
-        tfrecord.write(interrupted(), tmp_path, "data", schema, num_shards=2)
+        tfrecord_io.write(interrupted(), tmp_path, "data", schema, num_shards=2)
     # The old dataset's sidecar went first and no new shard was renamed into place.
     assert sorted(path.name for path in tmp_path.iterdir()) == ["data-00000-of-00001"]
     with pytest.raises(FileNotFoundError, match="data.json is missing"):
-        tfrecord.open_shards(tmp_path, "data")
+        tfrecord_io.open_shards(tmp_path, "data")
 
 
 def write_numbers(directory, num_shards=4):
-    return tfrecord.write(({"index": index, "pixels": np.full((28, 28, 1), index % 256, np.uint8)}
+    return tfrecord_io.write(({"index": index, "pixels": np.full((28, 28, 1), index % 256, np.uint8)}
                            for index in range(256)), directory, "numbers",
                           {"index": Field("int64"), "pixels": mnist.TFRECORD_SCHEMA["image"]},
                           num_shards=num_shards)
@@ -144,37 +144,37 @@ def test_corrupt_and_truncated_shards_are_named_or_skipped_and_counted(tmp_path)
     data[500] ^= 0xFF
     corrupt.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="numbers-00001-of-00004 is unreadable: sha256"):
-        tfrecord.open_shards(tmp_path, "numbers")
+        tfrecord_io.open_shards(tmp_path, "numbers")
     truncated.write_bytes(truncated.read_bytes()[:-100])
     with pytest.raises(ValueError, match="numbers-00001-of-00004"):
-        tfrecord.open_shards(tmp_path, "numbers")
+        tfrecord_io.open_shards(tmp_path, "numbers")
 
-    shards = tfrecord.open_shards(tmp_path, "numbers", skip_bad_shards=True)
+    shards = tfrecord_io.open_shards(tmp_path, "numbers", skip_bad_shards=True)
     assert shards.skipped_files == (corrupt, truncated)
     assert shards.skipped_records == 128 and shards.num_records == 128
     indices = np.concatenate([batch["index"].numpy()
-                              for batch in tfrecord.read(shards, batch_size=50)])
+                              for batch in tfrecord_io.read(shards, batch_size=50)])
     assert len(indices) == 128 and set(indices // 32 % 4) == {0, 3}
 
 
 def test_schema_mismatches_name_the_feature(tmp_path):
     write_numbers(tmp_path, num_shards=1)
     with pytest.raises(ValueError, match="feature 'pixels' in .*numbers.json is"):
-        tfrecord.open_shards(tmp_path, "numbers",
+        tfrecord_io.open_shards(tmp_path, "numbers",
                              expected_schema={"pixels": Field("raw", (784,), "uint8")})
     with pytest.raises(ValueError, match="has no feature 'image'"):
-        tfrecord.open_shards(tmp_path, "numbers", expected_schema=mnist.TFRECORD_SCHEMA)
+        tfrecord_io.open_shards(tmp_path, "numbers", expected_schema=mnist.TFRECORD_SCHEMA)
     schema = {"pixels": Field("raw", (2, 2), "uint8"), "label": Field("int64")}
     with pytest.raises(ValueError, match=r"feature 'pixels': expected shape \(2, 2\)"):
-        tfrecord.encode(schema, {"pixels": np.zeros((3, 2), np.uint8), "label": 1})
+        tfrecord_schema.encode(schema, {"pixels": np.zeros((3, 2), np.uint8), "label": 1})
     with pytest.raises(ValueError, match="feature 'pixels': expected dtype uint8"):
-        tfrecord.encode(schema, {"pixels": np.zeros((2, 2), np.float32), "label": 1})
+        tfrecord_schema.encode(schema, {"pixels": np.zeros((2, 2), np.float32), "label": 1})
     with pytest.raises(ValueError, match="feature 'label': expected integers"):
-        tfrecord.encode(schema, {"pixels": np.zeros((2, 2), np.uint8), "label": 0.5})
+        tfrecord_schema.encode(schema, {"pixels": np.zeros((2, 2), np.uint8), "label": 0.5})
     with pytest.raises(ValueError, match="missing feature 'label'"):
-        tfrecord.encode(schema, {"pixels": np.zeros((2, 2), np.uint8)})
+        tfrecord_schema.encode(schema, {"pixels": np.zeros((2, 2), np.uint8)})
     with pytest.raises(ValueError, match="unknown compression"):
-        tfrecord.write([], tmp_path, "x", schema, compression="LZ4")
+        tfrecord_io.write([], tmp_path, "x", schema, compression="LZ4")
 
 
 def make_image_folder(root):
@@ -194,11 +194,11 @@ def make_image_folder(root):
 
 def test_image_folder_round_trips_bit_exact(tmp_path):
     originals = make_image_folder(tmp_path / "images")
-    sidecar = tfrecord.write_image_folder(tmp_path / "images", tmp_path / "out", num_shards=2)
+    sidecar = tfrecord_io.write_image_folder(tmp_path / "images", tmp_path / "out", num_shards=2)
     assert sidecar["metadata"]["labels"] == ["cats", "dogs"]
-    shards = tfrecord.open_shards(tmp_path / "out", "images")
+    shards = tfrecord_io.open_shards(tmp_path / "out", "images")
     seen = 0
-    for example in tfrecord.read(shards):
+    for example in tfrecord_io.read(shards):
         label = sidecar["metadata"]["labels"][int(example["label"])]
         expected = originals[example["filename"].numpy().decode(), label]
         np.testing.assert_array_equal(example["image"].numpy(), expected)
@@ -206,7 +206,7 @@ def test_image_folder_round_trips_bit_exact(tmp_path):
         seen += 1
     assert seen == len(originals) == 4
     with pytest.raises(ValueError, match="feature 'image' holds images of varying size"):
-        tfrecord.read(shards, batch_size=2)
+        tfrecord_io.read(shards, batch_size=2)
 
 
 def test_cli_converts_images_and_inspect_verifies_checksums(tmp_path, capsys):
@@ -228,7 +228,7 @@ def test_cli_converts_images_and_inspect_verifies_checksums(tmp_path, capsys):
 
 def test_compare_readers_reports_every_variant(tmp_path):
     write_numbers(tmp_path, num_shards=2)
-    rates = tfrecord.compare_readers(tfrecord.open_shards(tmp_path, "numbers"), batch_size=32)
+    rates = tfrecord_reports.compare_readers(tfrecord_io.open_shards(tmp_path, "numbers"), batch_size=32)
     assert set(rates) == {"per_record_parse", "batched_parse", "batched_parse_cache"}
     assert all(rate > 0 for rate in rates.values())
 
@@ -259,14 +259,14 @@ def test_mnist_from_tfrecords_equals_mnist_from_memory(tmp_path, data_dir, capsy
 
 def test_garbled_sidecar_names_its_file(tmp_path):
     write_numbers(tmp_path, num_shards=2)
-    sidecar = tfrecord.sidecar_path(tmp_path, "numbers")
+    sidecar = tfrecord_io.sidecar_path(tmp_path, "numbers")
     good = sidecar.read_text()
     for garbled, problem in ((good[:len(good) // 2], "line .* column"),
                              (good.replace('"shards"', '"shardz"'), "has no 'shards'"),
                              (good.replace('"int64"', '"int65"'), "unknown feature kind")):
         sidecar.write_text(garbled)
         with pytest.raises(ValueError, match=f"sidecar {sidecar} is garbled.*{problem}"):
-            tfrecord.open_shards(tmp_path, "numbers")
+            tfrecord_io.open_shards(tmp_path, "numbers")
 
 
 def test_cli_paths_of_the_wrong_kind_are_one_line_errors(tmp_path, capsys):
@@ -283,12 +283,12 @@ def test_cli_paths_of_the_wrong_kind_are_one_line_errors(tmp_path, capsys):
         error = capsys.readouterr().err
         assert error.startswith(message) and error.count("\n") == 1
     with pytest.raises(ValueError, match="is a file; TFRecord shards go into a folder"):
-        tfrecord.write([], a_file, "numbers", {"n": tfrecord.Field("int64")})
+        tfrecord_io.write([], a_file, "numbers", {"n": tfrecord_schema.Field("int64")})
 
 
 def test_bad_shards_lists_each_failing_shard(tmp_path):
     write_numbers(tmp_path, num_shards=3)
-    assert tfrecord.bad_shards(tmp_path, "numbers") == []
+    assert tfrecord_io.bad_shards(tmp_path, "numbers") == []
     (tmp_path / "numbers-00002-of-00003").unlink()
-    assert tfrecord.bad_shards(tmp_path, "numbers") == [
+    assert tfrecord_io.bad_shards(tmp_path, "numbers") == [
         (tmp_path / "numbers-00002-of-00003", "file missing")]

@@ -19,6 +19,8 @@ from conftest import (
     run_lecture_process,
 )
 
+lesson = load_lecture("l05_word2vec")  # the pairs of a window, the NCE loss and the step
+
 SIX_WORDS = np.array([1, 2, 3, 4, 5, 6], np.int32)
 
 
@@ -27,6 +29,16 @@ def test_pairs_with_window_one_are_all_neighbours_in_course_order():
                                                 tf.constant([1, 2], tf.int64), shuffle=False)
     assert centers.numpy().tolist() == [1, 2, 2, 3, 3, 4, 4, 5, 5, 6]
     assert contexts.numpy().tolist() == [2, 1, 3, 2, 4, 3, 5, 4, 6, 5]
+
+
+def test_window_pairs_of_the_lecture_match_the_pipeline_with_window_one():
+    assert lesson.window_pairs("abcd", 0, 2) == [("a", "b"), ("a", "c")]
+    assert lesson.window_pairs("abcd", 2, 2) == [("c", "a"), ("c", "b"), ("c", "d")]
+    # With skip_window 1 the pipeline draws no window sizes: the same pairs, same order.
+    by_hand = [pair for center in range(6) for pair in lesson.window_pairs(SIX_WORDS, center, 1)]
+    centers, contexts = text_corpus.chunk_pairs(tf.constant(SIX_WORDS), 1,
+                                                tf.constant([1, 2], tf.int64), shuffle=False)
+    assert by_hand == list(zip(centers.numpy(), contexts.numpy(), strict=True))
 
 
 def test_pairs_with_random_window_golden_for_a_fixed_seed():
@@ -87,7 +99,6 @@ def test_model_shapes_and_course_initialisers():
     embedding = model.embedding.numpy()
     assert embedding.min() >= 0.0 and embedding.max() < 1.0
     assert abs(model.nce_weights.numpy().std() - 0.25 * 0.88) < 0.02  # truncated at 2 std
-    assert model(tf.constant([3, 4])).shape == (2, 16)
 
 
 def test_nce_loss_with_given_candidates_matches_the_formula():
@@ -95,7 +106,7 @@ def test_nce_loss_with_given_candidates_matches_the_formula():
     model.embedding.assign([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.5, 0.0]])
     model.nce_weights.assign([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [1.0, -1.0], [0.0, 0.0]])
     sampled = (tf.constant([2, 3], tf.int64), tf.constant([[0.5]]), tf.constant([0.25, 0.5]))
-    loss = word2vec.per_example_loss(model, tf.constant([1]), tf.constant([3]), sampled)
+    loss = lesson.pair_losses(model, tf.constant([1]), tf.constant([3]), sampled)
     # logit = w.x + b - log(expected count): true 1 - log 0.5; sampled 0 - log 0.25, 1 - log 0.5
     true_logit, sampled_logits = 1 - np.log(0.5), np.array([-np.log(0.25), 1 - np.log(0.5)])
     expected = np.log1p(np.exp(-true_logit)) + np.sum(np.log1p(np.exp(sampled_logits)))
@@ -111,7 +122,7 @@ def test_loss_decreases_on_a_tiny_corpus(jit_compile):
     model = word2vec.SkipGram(vocabulary.size, 8, "word2vec", seed=0)
     optimizer = keras.optimizers.SGD(0.5)
     optimizer.build(model.trainable_variables)
-    step = training.compile_step(tf.distribute.get_strategy(), word2vec.make_train_step(
+    step = training.compile_step(tf.distribute.get_strategy(), lesson.make_train_step(
         model, optimizer, 64, num_sampled=4, jit_compile=jit_compile, sampler_seed=1))
     iterator = iter(dataset)
     first = float(step(iterator, tf.constant(20))["loss"])
@@ -167,12 +178,17 @@ TINY = ["--vocab-size", "2000", "--embedding-size", "16", "--num-visualize", "50
         "--steps-per-call", "20"]
 
 
-def test_smoke_run_then_resume(tmp_path, data_dir):
+def test_smoke_run_then_resume(tmp_path, data_dir, capsys):
     lecture = load_lecture("l05_word2vec")
     run_dir = tmp_path / "run"
     flags = [*TINY, "--run-dir", str(run_dir), "--data-dir", str(data_dir),
              "--summary-every", "50", "--checkpoint-every", "50"]
     lecture.main([*flags, "--num-steps", "100"])
+    output = capsys.readouterr().out
+    # The worked example: five pairs of text8's first words, then the batch's negatives.
+    assert 'pairs (skip window 1) of "anarchism originated as a term' in output
+    assert output.count(" -> ") >= 5 and "originated (" in output
+    assert "  negatives: " in output and "  true contexts: " in output
     results = read_results(run_dir)
     assert results["steps"] == 100 and np.isfinite(results["train/loss"])
     assert results["eval/analogy_covered"] > 0 and results["eval/wordsim353_covered"] > 0
@@ -183,8 +199,9 @@ def test_smoke_run_then_resume(tmp_path, data_dir):
     assert (run_dir / "projector_config.pbtxt").is_file()
     assert json.loads((run_dir / "config.json").read_text())["vocab_size"] == 2000
 
-    lecture.main([*flags, "--num-steps", "150"])
+    lecture.main([*flags, "--num-steps", "150", "--quiet"])
     assert read_results(run_dir)["steps"] == 150
+    assert "Worked example" not in capsys.readouterr().out
 
 
 def test_resume_prints_where_it_resumed(tmp_path, data_dir):

@@ -28,7 +28,7 @@ import dataclasses
 import hashlib
 import pathlib
 
-from cs20.datasets import idx, shuffling, sources, tfrecord
+from cs20.datasets import idx, shuffling, sources, tfrecord_io, tfrecord_schema
 
 import numpy as np
 import tensorflow as tf
@@ -37,8 +37,8 @@ NUM_CLASSES = 10
 IMAGE_SHAPE = (28, 28, 1)
 SPLIT_NAMES = ("train", "validation", "test")
 # Pixels as raw bytes (784 per digit, decoded with one decode_raw per batch), label as int64.
-TFRECORD_SCHEMA = {"image": tfrecord.Field("raw", IMAGE_SHAPE, "uint8"),
-                   "label": tfrecord.Field("int64")}
+TFRECORD_SCHEMA = {"image": tfrecord_schema.Field("raw", IMAGE_SHAPE, "uint8"),
+                   "label": tfrecord_schema.Field("int64")}
 # The share of a folder of images (which has no test split of its own) held out for test.
 IMAGES_TEST_FRACTION = 0.1
 
@@ -148,7 +148,7 @@ def _images_to_grey_28(images) -> np.ndarray:
         np.zeros((0,) + IMAGE_SHAPE, np.uint8)
 
 
-def record_shards(shards: tfrecord.Shards, where: str) -> list[str]:
+def record_shards(shards: tfrecord_io.Shards, where: str) -> list[str]:
     """Prints and records the shards read (their sha256 checked against the sidecar)."""
     return [sources.record(path.name, path, where, sha256)["sha256"]
             for path, sha256 in zip(shards.paths, shards.sha256s, strict=True)]
@@ -157,14 +157,14 @@ def record_shards(shards: tfrecord.Shards, where: str) -> list[str]:
 def _load_tfrecords(folder: pathlib.Path, validation_size, split_seed: int,
                     skip_bad_shards: bool) -> Splits:
     """Splits from a folder of shards: MNIST's three splits, or one folder of images."""
-    names = tfrecord.dataset_names(folder)
+    names = tfrecord_io.dataset_names(folder)
     if set(SPLIT_NAMES) <= set(names):
         loaded, sha256s = {}, []
         for name in SPLIT_NAMES:
-            shards = tfrecord.open_shards(folder, name, expected_schema=TFRECORD_SCHEMA,
+            shards = tfrecord_io.open_shards(folder, name, expected_schema=TFRECORD_SCHEMA,
                                           skip_bad_shards=skip_bad_shards)
             sha256s += record_shards(shards, "--dataset")
-            batch = next(iter(tfrecord.read(shards, batch_size=max(shards.num_records, 1))))
+            batch = next(iter(tfrecord_io.read(shards, batch_size=max(shards.num_records, 1))))
             loaded[name] = Split(batch["image"].numpy(), batch["label"].numpy())
         metadata = shards.metadata
         splits = Splits(**loaded, class_names=_class_names(
@@ -173,17 +173,17 @@ def _load_tfrecords(folder: pathlib.Path, validation_size, split_seed: int,
             source=str(folder))
         return _check_labels(splits, str(folder))
     image_sets = [name for name in names
-                  if set(tfrecord.IMAGE_SCHEMA) <= set(tfrecord.load_sidecar(folder, name)["schema"])]
+                  if set(tfrecord_schema.IMAGE_SCHEMA) <= set(tfrecord_io.load_sidecar(folder, name)["schema"])]
     if len(image_sets) != 1:
         raise ValueError(
             f"--dataset {folder} holds TFRecord datasets {', '.join(names)}: expected train, "
             f"validation and test (python -m cs20 data tfrecord mnist) or one folder of "
             f"images (python -m cs20 data tfrecord --images DIR)")
-    shards = tfrecord.open_shards(folder, image_sets[0], skip_bad_shards=skip_bad_shards,
-                                  expected_schema={"image": tfrecord.IMAGE_SCHEMA["image"],
-                                                   "label": tfrecord.IMAGE_SCHEMA["label"]})
+    shards = tfrecord_io.open_shards(folder, image_sets[0], skip_bad_shards=skip_bad_shards,
+                                  expected_schema={"image": tfrecord_schema.IMAGE_SCHEMA["image"],
+                                                   "label": tfrecord_schema.IMAGE_SCHEMA["label"]})
     sha256s = record_shards(shards, "--dataset")
-    examples = list(tfrecord.read(shards))
+    examples = list(tfrecord_io.read(shards))
     full = Split(_images_to_grey_28([example["image"] for example in examples]),
                  np.array([int(example["label"]) for example in examples], np.int64))
     print(f"{folder}: {len(full):,} images decoded to 28x28 grey")
@@ -218,7 +218,7 @@ def load_splits(data_dir=None, validation_size: int | None = None, split_seed: i
                          f"{', '.join(sources.IDX_DATASETS)}, or a folder of IDX files or of "
                          f"TFRecord shards")
     folder = sources.user_path(dataset, "--dataset", folder=True)
-    if tfrecord.dataset_names(folder):
+    if tfrecord_io.dataset_names(folder):
         return _load_tfrecords(folder, validation_size, split_seed, skip_bad_shards)
     (train_images, train_labels), (test_images, test_labels), sha256s = idx.load_folder(folder)
     return _split_validation(Split(train_images[..., None], train_labels),  # (n, 28, 28, 1)
@@ -262,7 +262,7 @@ def write_tfrecords(splits: Splits, directory, *, num_shards: int = 4,
         split = getattr(splits, name)
         records = ({"image": image, "label": label}
                    for image, label in zip(split.images, split.labels, strict=True))
-        written[name] = tfrecord.write(
+        written[name] = tfrecord_io.write(
             records, directory, name, TFRECORD_SCHEMA, num_shards=num_shards,
             compression=compression,
             metadata={"source": splits.source, "split": name, "fingerprint": splits.fingerprint,
@@ -276,9 +276,9 @@ def tfrecords_differ(directory, splits: Splits, num_shards: int,
     sidecar, other settings, other data), or None if they are. Shard checksums are
     checked when the shards are opened."""
     for name in SPLIT_NAMES:
-        if not tfrecord.sidecar_path(directory, name).is_file():
+        if not tfrecord_io.sidecar_path(directory, name).is_file():
             return f"there is no {name}.json"
-        sidecar = tfrecord.load_sidecar(directory, name)
+        sidecar = tfrecord_io.load_sidecar(directory, name)
         if (len(sidecar["shards"]), sidecar["compression"]) != (num_shards,
                                                                (compression or "").upper()):
             return (f"{name} has {len(sidecar['shards'])} shard(s) with compression "
@@ -298,16 +298,16 @@ def make_tfrecord_dataset(directory, name: str, batch_size: int, *, shuffle: boo
     """(batches of (images, labels) read from the split's TFRecords, number of examples).
 
     The batches are the same as `make_dataset`'s (same dtypes, shapes, scaling); unshuffled
-    they are also in the same order. `read_options` go to `tfrecord.open_shards` (verify,
-    skip_bad_shards) and `tfrecord.read` (parse, cache, shuffle_buffer, deterministic).
+    they are also in the same order. `read_options` go to `tfrecord_io.open_shards` (verify,
+    skip_bad_shards) and `tfrecord_io.read` (parse, cache, shuffle_buffer, deterministic).
     """
     open_options = {key: read_options.pop(key) for key in ("verify", "skip_bad_shards")
                     if key in read_options}
-    shards = tfrecord.open_shards(directory, name, expected_schema=TFRECORD_SCHEMA,
+    shards = tfrecord_io.open_shards(directory, name, expected_schema=TFRECORD_SCHEMA,
                                   **open_options)
     if open_options.get("verify", True):
         record_shards(shards, "TFRecord shards")
-    examples = tfrecord.read(shards, batch_size=batch_size, shuffle=shuffle, seed=seed,
+    examples = tfrecord_io.read(shards, batch_size=batch_size, shuffle=shuffle, seed=seed,
                              repeat=repeat, drop_remainder=drop_remainder, **read_options)
     batches = examples.map(
         lambda batch: preprocess(batch["image"], batch["label"], flatten=flatten,

@@ -23,11 +23,20 @@ import dataclasses
 import pathlib
 import zipfile
 
+from cs20.datasets import sources
+
 import numpy as np
 import tensorflow as tf
 
 UNK = "UNK"
 CHUNK_WORDS = 100_000
+
+
+def resolve_corpus(name_or_path: str, data_dir=None) -> pathlib.Path:
+    """--corpus: a registered data file (`text8_prefix`, found as every data file is) or a path."""
+    if name_or_path in sources.REGISTRY:
+        return sources.resolve(name_or_path, data_dir)
+    return pathlib.Path(name_or_path)
 
 
 def read_text(path: str | pathlib.Path) -> str:

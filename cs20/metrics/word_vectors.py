@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import pathlib
 
+from cs20.datasets import sources
 from cs20.models import word2vec
 
 import numpy as np
@@ -80,3 +81,15 @@ def similarity_correlation(unit_embedding: np.ndarray, word_index: dict[str, int
     first_ids, second_ids, scores = (np.array(column) for column in zip(*covered, strict=True))
     cosines = np.sum(unit_embedding[first_ids] * unit_embedding[second_ids], axis=1)
     return {"spearman": spearman(cosines, scores), "covered": len(covered), "total": len(pairs)}
+
+
+def evaluate(unit_embedding: np.ndarray, word_index: dict[str, int], data_dir=None) -> dict:
+    """Both scores of an embedding with unit rows: Mikolov's analogies (questions-words.txt)
+    and the Spearman correlation with WordSim-353, with how many questions each covered."""
+    analogies = analogy_accuracy(
+        unit_embedding, word_index, read_analogies(sources.resolve("questions_words", data_dir)))
+    similarity = similarity_correlation(
+        unit_embedding, word_index, read_word_similarity(sources.resolve("wordsim353", data_dir)))
+    return {"analogy_accuracy": analogies["accuracy"], "analogy_covered": analogies["covered"],
+            "wordsim353_spearman": similarity["spearman"],
+            "wordsim353_covered": similarity["covered"]}

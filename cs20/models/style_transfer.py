@@ -1,10 +1,8 @@
-"""Neural style transfer (Gatys et al. 2015): a frozen ConvNet, Gram matrices, one image.
+"""Neural style transfer's plumbing: the frozen feature network, the first image, and
+the measures of the result. The lesson (Gram matrices, the three losses, the image as the
+only variable and its step) is in lectures/l08_style_transfer.py.
 
-Nothing here is trained but the picture. A pretrained ConvNet turns an image into
-feature maps; the content loss compares one deep layer's maps with the content image's,
-the style loss compares the Gram matrices (channel-by-channel correlations, where the
-positions are summed away) of several layers with the style image's, and the
-total-variation loss keeps neighbouring pixels close. Adam moves the pixels.
+A pretrained ConvNet turns an image into feature maps at the layers the losses use.
 
 Two backbones:
 - VGG-19 with the course's layers (`keras.applications.VGG19`, ImageNet weights
@@ -232,55 +230,6 @@ def feature_extractor(backbone: keras.Model, layers: Layers) -> keras.Model:
     return keras.Model(images, outputs, name=f"{backbone.name}_features")
 
 
-def gram_matrix(features: tf.Tensor) -> tf.Tensor:
-    """(1, height, width, channels) -> (channels, channels): F^T F with F = (positions, channels)."""
-    channels = tf.shape(features)[-1]
-    flat = tf.reshape(features, (-1, channels))  # (height * width, channels)
-    return tf.matmul(flat, flat, transpose_a=True)
-
-
-def content_loss(generated: tf.Tensor, content: tf.Tensor) -> tf.Tensor:
-    """The course's content loss: sum of squared differences / (4 * number of values)."""
-    size = tf.cast(tf.size(content), generated.dtype)
-    return tf.reduce_sum(tf.square(generated - content)) / (4.0 * size)
-
-
-def layer_style_loss(generated_gram: tf.Tensor, style_gram: tf.Tensor,
-                     num_positions) -> tf.Tensor:
-    """One layer's E_l = sum (G - A)^2 / (4 N^2 M^2), N channels, M positions (Gatys eq. 4)."""
-    channels = tf.cast(tf.shape(style_gram)[0], generated_gram.dtype)
-    positions = tf.cast(num_positions, generated_gram.dtype)
-    return tf.reduce_sum(tf.square(generated_gram - style_gram)) / \
-        (4.0 * channels ** 2 * positions ** 2)
-
-
-def style_loss(generated_features, style_grams, layer_weights) -> tf.Tensor:
-    """Weighted sum over layers of E_l; features (1, h, w, c) each, grams (c, c) each."""
-    total = 0.0
-    for features, style_gram, weight in zip(generated_features, style_grams, layer_weights,
-                                            strict=True):
-        num_positions = tf.shape(features)[1] * tf.shape(features)[2]
-        total += weight * layer_style_loss(gram_matrix(features), style_gram, num_positions)
-    return total
-
-
-def total_variation_loss(images: tf.Tensor) -> tf.Tensor:
-    """Sum of absolute differences between vertical and horizontal neighbours, per pixel.
-
-    The picture is taken as mirrored past its edges: an edge pixel's one difference to
-    the inside counts twice, as a pixel inside has two neighbours along each axis. With
-    each difference counted once the edge rows were smoothed half as hard as the rest
-    and stood out as a grainy line. Dividing by the number of pixels keeps --tv-weight
-    meaning the same at any size.
-    """
-    vertical = tf.abs(images[:, 1:, :, :] - images[:, :-1, :, :])  # (batch, height - 1, width, c)
-    horizontal = tf.abs(images[:, :, 1:, :] - images[:, :, :-1, :])  # (batch, height, width - 1, c)
-    edges = (tf.reduce_sum(vertical[:, :1]) + tf.reduce_sum(vertical[:, -1:])
-             + tf.reduce_sum(horizontal[:, :, :1]) + tf.reduce_sum(horizontal[:, :, -1:]))
-    num_pixels = tf.cast(tf.reduce_prod(tf.shape(images)[:3]), images.dtype)
-    return (tf.reduce_sum(vertical) + tf.reduce_sum(horizontal) + edges) / num_pixels
-
-
 def high_frequency_energy(image) -> float:
     """Mean squared 4-neighbour Laplacian of (height, width, 3) pixels in [0, 255].
 
@@ -312,54 +261,6 @@ def border_steps(image) -> dict:
     return {"top": top, "bottom": bottom, "left": left, "right": right}
 
 
-@dataclasses.dataclass(frozen=True)
-class Targets:
-    """What the generated image is pulled towards, computed once before optimising."""
-
-    content_features: tf.Tensor  # (1, h, w, c) at the content layer
-    style_grams: tuple  # one (c, c) Gram matrix per style layer
-
-
-def targets(extractor: keras.Model, content_image: tf.Tensor, style_image: tf.Tensor) -> Targets:
-    """content_image, style_image: (height, width, 3) RGB in [0, 255]."""
-    content_features = extractor(content_image[tf.newaxis])[0]
-    style_features = extractor(style_image[tf.newaxis])[1:]
-    return Targets(content_features, tuple(gram_matrix(features) for features in style_features))
-
-
-@dataclasses.dataclass(frozen=True)
-class LossWeights:
-    content: float
-    style: float
-    total_variation: float
-
-
-def losses(extractor: keras.Model, image: tf.Tensor, goal: Targets, layers: Layers,
-           weights: LossWeights) -> dict:
-    """The three weighted terms and their sum for an image (1, h, w, 3) in [0, 255]."""
-    features = extractor(image)
-    terms = {"content_loss": weights.content * content_loss(features[0], goal.content_features),
-             "style_loss": weights.style * style_loss(features[1:], goal.style_grams,
-                                                      layers.style_weights),
-             "tv_loss": weights.total_variation * total_variation_loss(image)}
-    return {"loss": terms["content_loss"] + terms["style_loss"] + terms["tv_loss"], **terms}
-
-
-class GeneratedImage(keras.Model):
-    """The only trainable thing: the pixels, (1, height, width, 3) RGB in [0, 255].
-
-    A Keras model so that the shared checkpoint code saves it with the optimizer.
-    """
-
-    def __init__(self, initial: tf.Tensor, **kwargs):
-        super().__init__(**kwargs)
-        self.pixels = self.add_weight(shape=initial.shape, initializer="zeros", name="pixels")
-        self.pixels.assign(initial)
-
-    def call(self, inputs=None):
-        return self.pixels
-
-
 def initial_image(content_image: tf.Tensor, noise_ratio: float, seed: int) -> tf.Tensor:
     """The course's start: noise_ratio of uniform(-20, 20) noise around the mean pixel,
     the rest the content image. noise_ratio 0 starts from the content image itself."""
@@ -372,20 +273,3 @@ def initial_image(content_image: tf.Tensor, noise_ratio: float, seed: int) -> tf
 def clip(images: tf.Tensor) -> tf.Tensor:
     """Keeps pixels in the valid range after each update."""
     return tf.clip_by_value(images, 0.0, 255.0)
-
-
-def make_step(extractor, image: GeneratedImage, optimizer, goal: Targets, layers: Layers,
-              weights: LossWeights):
-    """One Adam update of the pixels, clipped; returns the loss terms before the update."""
-
-    def step(_batch=None):
-        with tf.GradientTape() as tape:
-            terms = losses(extractor, image.pixels, goal, layers, weights)
-            # Only a LossScaleOptimizer (mixed float16) scales; others return the loss as is.
-            scaled = optimizer.scale_loss(terms["loss"])
-        gradients = tape.gradient(scaled, [image.pixels])
-        optimizer.apply(gradients, [image.pixels])
-        image.pixels.assign(clip(image.pixels))
-        return terms
-
-    return step
