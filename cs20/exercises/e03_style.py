@@ -72,42 +72,49 @@ def check_total_variation_loss(context: Context) -> None:
 
 @contextlib.contextmanager
 def losses_replaced_by(functions: dict):
-    """Lecture 8b's loss functions (`cs20.models.style_transfer`) replaced by `functions`
-    ({name: function}) while the block runs: the lecture's `targets`, `losses` and
-    `make_step` then call the student's functions."""
-    from cs20.models import style_transfer
+    """Lecture 8b (`lectures/l08_style_transfer.py`) with its loss functions replaced by
+    `functions` ({name: function}) while the block runs: the lecture's `targets` and
+    `losses` then call the student's functions."""
+    from cs20 import cli
 
-    with mock.patch.multiple(style_transfer, **functions):
-        yield style_transfer
+    lesson = cli.load_lecture("l08_style_transfer")
+    with mock.patch.multiple(lesson, **functions):
+        yield lesson
 
 
 def optimise_with_lecture_8b(functions: dict, num_steps: int,
                              seed: int = 0) -> tuple[float, float]:
     """(loss before, loss after) `num_steps` Adam steps of lecture 8b's style transfer
-    with the loss `functions` ({name in LOSS_NAMES: function}), on small random pictures and a SqueezeNet of random weights
-    (what matters here is that the losses drive the pixels, not the picture).
+    with the loss `functions` ({name in LOSS_NAMES: function}), on small random pictures
+    and a SqueezeNet of random weights (what matters here is that the losses drive the
+    pixels, not the picture).
 
-    The one place that depends on the lecture's machinery: `style_transfer.squeezenet`,
-    `SQUEEZENET_LAYERS`, `feature_extractor`, `targets`, `LossWeights`, `initial_image`,
-    `GeneratedImage`, `make_step`, `losses` and the four loss names it replaces.
+    The one place that depends on the lecture's machinery: the lecture's `targets`,
+    `LossWeights`, `losses`, `generated_image`, `make_train_step` and the four loss names
+    it replaces; the library's `style_transfer.squeezenet`, `SQUEEZENET_LAYERS`,
+    `feature_extractor` and `initial_image`.
     """
+    from cs20.models import style_transfer
+
     keras.utils.set_random_seed(seed)
-    with losses_replaced_by(functions) as style_transfer:
+    with losses_replaced_by(functions) as lesson:
         layers = style_transfer.SQUEEZENET_LAYERS
         extractor = style_transfer.feature_extractor(style_transfer.squeezenet(None), layers)
         pictures = tf.random.stateless_uniform((2, IMAGE_SIZE, IMAGE_SIZE, 3), (seed, 1),
                                                0.0, 255.0)  # content, style
-        goal = style_transfer.targets(extractor, pictures[0], pictures[1])
-        weights = style_transfer.LossWeights(content=0.01, style=1.0, total_variation=30.0)
+        goal = lesson.targets(extractor, pictures[0], pictures[1])
+        weights = lesson.LossWeights(content=0.01, style=1.0, total_variation=30.0)
         start = style_transfer.initial_image(pictures[0], noise_ratio=0.6, seed=seed)
-        image = style_transfer.GeneratedImage(start)
-        optimizer = keras.optimizers.Adam(2.0)
-        step = tf.function(style_transfer.make_step(extractor, image, optimizer, goal, layers,
-                                                    weights))
+        image = lesson.generated_image(start)
+
+        def loss_terms(pixels):
+            return lesson.losses(extractor, pixels, goal, layers, weights)
+
+        step = tf.function(lesson.make_train_step(image, keras.optimizers.Adam(2.0),
+                                                  loss_terms))
         for _ in range(num_steps):
             step()
-        before, after = (style_transfer.losses(extractor, pixels, goal, layers, weights)["loss"]
-                         for pixels in (start, image.pixels))
+        before, after = (loss_terms(pixels)["loss"] for pixels in (start, image.pixels))
     return float(before), float(after)
 
 
