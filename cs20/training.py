@@ -147,8 +147,14 @@ def compile_step(strategy: tf.distribute.Strategy, replica_step, jit_compile: bo
 
     @tf.function
     def run_steps(iterator, num_steps):
-        totals = one_step(iterator)
-        for _ in tf.range(num_steps - 1):
+        # The step appears once in the graph, inside the loop: a second copy (say, a first
+        # step before the loop) would hold its own stateful random ops (word2vec's
+        # sampler), each drawing its own stream, and the draws would then depend on how
+        # the steps are split into calls. The names of the metrics come from a trace of
+        # the step that is never run.
+        names = tf.function(one_step).get_concrete_function(iterator).structured_outputs
+        totals = {name: tf.constant(0.0) for name in names}
+        for _ in tf.range(num_steps):
             logs = one_step(iterator)
             totals = {name: totals[name] + logs[name] for name in totals}
         return {name: value / tf.cast(num_steps, tf.float32) for name, value in totals.items()}

@@ -280,3 +280,28 @@ def test_one_step_per_call_and_several_train_the_same_weights(lecture, tmp_path,
     assert expected and expected.keys() == actual.keys()
     for key, value in expected.items():
         np.testing.assert_array_equal(actual[key], value, err_msg=key)
+
+
+def test_a_stateful_sampler_draws_one_stream_however_steps_are_split_into_calls():
+    """word2vec's negative sampler is a stateful op: calls of one step and calls of three
+    must draw the same sequence (a second copy of the step in the graph would replay it)."""
+    from cs20 import training
+
+    import tensorflow as tf
+
+    def draws(steps_per_call: int) -> list[float]:
+        tf.random.set_seed(1)
+
+        def replica_step(_batch):
+            ids, _, _ = tf.random.log_uniform_candidate_sampler(
+                tf.zeros((1, 1), tf.int64), 1, 1, unique=True, range_max=1000, seed=7)
+            return {"id": tf.cast(ids[0], tf.float32)}
+
+        run_steps = training.compile_step(tf.distribute.get_strategy(), replica_step)
+        # Each call returns the mean of its draws; times the call's size, their sum.
+        return [float(run_steps(None, tf.constant(steps_per_call))["id"]) * steps_per_call
+                for _ in range(6 // steps_per_call)]
+
+    one_at_a_time = draws(1)
+    assert len(set(one_at_a_time)) > 1
+    assert draws(3) == pytest.approx([sum(one_at_a_time[:3]), sum(one_at_a_time[3:])])
