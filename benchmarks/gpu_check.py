@@ -22,7 +22,6 @@ CPU with the GPUs hidden (to try the kit: `--cpu --steps-scale 0.05`).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import os
@@ -98,13 +97,9 @@ def summarize(child: dict, reference: float | None) -> dict:
 def child_main(lecture: str, run_dir: str, flags: list[str]) -> None:
     """In the child process: run the lecture, then record results and peak memory."""
     sys.path.insert(0, str(ROOT))
-    spec = importlib.util.spec_from_file_location(lecture, ROOT / "lectures" / f"{lecture}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[lecture] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
     from cs20 import cli
 
-    cli.guard(module.main, ["--run-dir", run_dir, "--fresh", *flags])
+    cli.guard(cli.load_lecture(lecture).main, ["--run-dir", run_dir, "--fresh", *flags])
     gpus = tf.config.list_logical_devices("GPU")
     peak = tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20 if gpus else None
     results = json.loads((pathlib.Path(run_dir) / "results.json").read_text())

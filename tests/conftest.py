@@ -8,7 +8,6 @@ not a skip; only a machine without CS20_DATA_DIR skips those tests.
 from __future__ import annotations
 
 import concurrent.futures
-import importlib.util
 import json
 import os
 import pathlib
@@ -34,11 +33,9 @@ def data_dir() -> pathlib.Path:
 
 def load_lecture(name: str):
     """Imports lectures/<name>.py as a module (lectures/ is a folder of scripts)."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "lectures" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    from cs20 import cli
+
+    return cli.load_lecture(name)
 
 
 def read_results(run_dir: pathlib.Path) -> dict:
