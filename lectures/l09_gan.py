@@ -48,7 +48,7 @@ import tensorflow as tf
 
 @dataclasses.dataclass(frozen=True)
 class Config(config.TrainConfig):
-    num_steps: int = config.option(3000, "Training steps (each: --d-steps discriminator "
+    num_steps: int = config.option(5000, "Training steps (each: --d-steps discriminator "
                                          "updates, one generator update).", changeable=True)
     batch_size: int = config.option(64, "Real digits per discriminator update (global).")
     learning_rate: float = config.option(2e-4, "Adam learning rate of both networks.")
@@ -58,6 +58,8 @@ class Config(config.TrainConfig):
     d_steps: int = config.option(1, "Discriminator updates per generator update.")
     gp_weight: float = config.option(10.0, "Weight of the WGAN-GP gradient penalty.")
     latent_dim: int = config.option(64, "Size of the noise z.")
+    width: int = config.option(32, "Channels of D's first and G's last hidden layer "
+                                   "(twice as many in the other one).")
     conditional: bool = config.option(False, "Give both networks the digit label.")
     eval_every: int = config.option(500, "Sample grid and FID every N steps.", changeable=True)
     checkpoint_every: int = config.option(500, "Checkpoint every N steps.", changeable=True)
@@ -66,7 +68,7 @@ class Config(config.TrainConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        for name in ("d_steps", "latent_dim"):
+        for name in ("d_steps", "latent_dim", "width"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{config.flag_name(name)} must be at least 1")
         if not 0.0 <= self.beta1 < 1.0:
@@ -214,8 +216,8 @@ def main(argv=None) -> dict:
 
     # Both networks, both optimizers and the step counter in the strategy's scope.
     with run.strategy.scope():
-        generator = gan.build_generator(cfg.latent_dim, num_classes)
-        discriminator = gan.build_discriminator(num_classes)
+        generator = gan.build_generator(cfg.latent_dim, num_classes, cfg.width)
+        discriminator = gan.build_discriminator(num_classes, cfg.width)
         g_optimizer, d_optimizer = (training.with_loss_scaling(keras.optimizers.Adam(
             cfg.learning_rate, beta_1=cfg.beta1)) for _ in range(2))
         g_optimizer.build(generator.trainable_variables)

@@ -133,6 +133,10 @@ def train_classifier(splits: mnist.Splits, steps: int) -> keras.Model:
     return model
 
 
+def default_cache_directory() -> pathlib.Path:
+    return sources.cache_dir() / "fid"
+
+
 def cache_path(splits: mnist.Splits, steps: int, directory: pathlib.Path) -> pathlib.Path:
     """One file per training data (its fingerprint) and recipe."""
     recipe = f"{splits.fingerprint}-{steps}-{CLASSIFIER_BATCH}-{CLASSIFIER_LEARNING_RATE}" \
@@ -146,7 +150,7 @@ def feature_network(splits: mnist.Splits, cache_directory: pathlib.Path | None =
     """The cached classifier of `splits`' training digits, trained first if it is missing
     or its sha256 does not match."""
     steps = steps or CLASSIFIER_STEPS
-    path = cache_path(splits, steps, pathlib.Path(cache_directory or sources.cache_dir() / "fid"))
+    path = cache_path(splits, steps, pathlib.Path(cache_directory or default_cache_directory()))
     checksum_path = path.with_suffix(".json")
     model = float32_classifier(splits.num_classes)
     saved = _read_json(checksum_path)
