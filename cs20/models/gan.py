@@ -76,5 +76,5 @@ def build_discriminator(num_classes: int = 0, width: int = 64) -> keras.Model:
     hidden = keras.layers.LeakyReLU(0.2, name="lrelu2")(hidden)  # (batch, 7, 7, 2w)
     hidden = keras.layers.Flatten(name="flatten")(hidden)  # (batch, 7 * 7 * 2w)
     logits = keras.layers.Dense(1, dtype="float32", name="logit")(hidden)  # (batch, 1)
-    logits = keras.layers.Reshape((), name="squeeze")(logits)  # (batch,)
+    logits = keras.layers.Reshape((), dtype="float32", name="squeeze")(logits)  # (batch,)
     return keras.Model(inputs, logits, name="discriminator")
