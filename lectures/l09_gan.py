@@ -1,24 +1,21 @@
 """Lecture 9: a generative adversarial network (DCGAN) on MNIST, scored by FID.
 
 A generator G turns noise z ~ N(0, I) into digits; a discriminator D tells them from
-real ones. They train against each other (Goodfellow et al. 2014), each with its own
-Adam, in one step: D learns to say "real" to digits and "fake" to G(z), then G learns to
-make D say "real". The networks (cs20/models/gan.py) are Radford et al.'s DCGAN, small:
-transposed convolutions with batch norm in G, strided convolutions with leaky ReLUs in D.
-The lesson is here: the losses, the gradient penalty, the step, sampling.
+real ones (Goodfellow et al. 2014). Each has its own Adam, and one step updates both: D
+learns to say "real" to digits and "fake" to G(z), then G learns to make D say "real".
+The networks are a small DCGAN (Radford et al. 2016; cs20/models/gan.py); the losses,
+the gradient penalty, the step and sampling are written here.
 
-- `--loss non-saturating` (default): D minimises the cross-entropy of real/fake, G
-  minimises -log D(G(z)) (not log(1 - D(G(z))), whose gradient vanishes while D wins).
-- `--loss wgan-gp` (Gulrajani et al. 2017): D is a critic whose score gap approximates
-  the Wasserstein distance, kept 1-Lipschitz by a penalty on its gradient norm at
-  points between real and fake digits (a nested GradientTape); usually with
-  `--d-steps 5 --beta1 0` (five critic updates per generator update).
-- `--conditional`: G and D also take the digit label; the sample grid shows one row per
-  digit.
+- `--loss non-saturating` (default): D minimises the real/fake cross-entropy, G minimises
+  -log D(G(z)) (not log(1 - D(G(z))), whose gradient vanishes while D wins).
+- `--loss wgan-gp` (Gulrajani et al. 2017): D is a critic whose score gap estimates the
+  Wasserstein distance, kept 1-Lipschitz by a penalty on its gradient norm between real
+  and fake digits (a nested GradientTape); usually with `--d-steps 5 --beta1 0`.
+- `--conditional`: both networks also take the digit; the grid shows one row per digit.
 
-A GAN has no likelihood, so it is scored like lecture 10's VAE can be: the Fréchet
-distance between features of 10,000 samples and of the 10,000 test digits, from lecture
-7's ConvNet (cs20/metrics/fid.py), with the digits the samples are classified as.
+A GAN has no likelihood; it is scored like lecture 10's VAE: the Fréchet distance (FID)
+between lecture 7's ConvNet features of 10,000 samples and of the 10,000 test digits,
+and which digits the samples are classified as (cs20/metrics/fid.py).
 
     python lectures/l09_gan.py                  # about 10 minutes on 2 CPU cores
     python lectures/l09_gan.py --conditional
@@ -26,10 +23,10 @@ distance between features of 10,000 samples and of the 10,000 test digits, from 
     tensorboard --logdir runs/l09_gan
 
 Look at: train/d_loss and train/g_loss (neither goes to 0 while the game is balanced),
-train/real_accuracy and train/fake_accuracy (near 0.5-0.8, not 1), the `samples` image
-at every evaluation (the same z all along: training as a film), eval/fid falling and
-eval/modes_covered at 10; samples.png and interpolation.png in the run directory.
-Measured figures: the README's lecture 9 row and benchmarks/generative.py.
+train/real_accuracy and train/fake_accuracy (well below 1), the `samples` image at every
+evaluation (the same z all along: training as a film), eval/fid falling, eval/modes_covered
+at 10, and samples.png and interpolation.png in the run directory. Measured figures: the
+README's lecture 9 row (benchmarks/generative.py).
 """
 
 from __future__ import annotations
@@ -71,7 +68,7 @@ class Config(config.TrainConfig):
         for name in ("d_steps", "latent_dim", "width"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{config.flag_name(name)} must be at least 1")
-        if not 0.0 <= self.beta1 < 1.0:
+        if self.beta1 >= 1.0:  # negative values are refused for every number
             raise ValueError(f"--beta1 must be in [0, 1), got {self.beta1}")
 
 
@@ -107,13 +104,18 @@ def gradient_penalty(critic, real, fake, mix):
     return tf.square(norms - 1.0)
 
 
+def conditioned(cfg: Config, inputs, labels):
+    """A network's input: `inputs` alone, or with the digit labels under --conditional."""
+    return [inputs, labels] if cfg.conditional else inputs
+
+
 def make_train_step(generator, discriminator, g_optimizer, d_optimizer, cfg: Config):
     """A per-replica step for `training.compile_step`: k D updates, then one G update."""
-    def G(z, labels, training=True):  # noqa: N802 (the papers' names)
-        return generator([z, labels] if cfg.conditional else z, training=training)
+    def G(z, labels):  # noqa: N802 (the papers' names)
+        return generator(conditioned(cfg, z, labels), training=True)
 
     def D(images, labels):  # noqa: N802
-        return discriminator([images, labels] if cfg.conditional else images, training=True)
+        return discriminator(conditioned(cfg, images, labels), training=True)
 
     def average(per_example):  # over the global batch: replicas' values add up
         return tf.nn.compute_average_loss(per_example, global_batch_size=cfg.batch_size)
@@ -158,15 +160,13 @@ def make_sampler(generator, cfg: Config):
     inference mode (its moving averages), in compiled batches of 500."""
     @tf.function
     def pixels(z, labels):
-        images = generator([z, labels] if cfg.conditional else z, training=False)
+        images = generator(conditioned(cfg, z, labels), training=False)
         return (images + 1.0) / 2.0
 
-    def sample(z, labels):
-        return np.concatenate([pixels(tf.constant(z[start:start + 500], tf.float32),
-                                      tf.constant(labels[start:start + 500], tf.int32)).numpy()
-                               for start in range(0, len(z), 500)])
-
-    return sample
+    return lambda z, labels: np.concatenate([
+        pixels(tf.constant(z[start:start + 500], tf.float32),
+               tf.constant(labels[start:start + 500], tf.int32)).numpy()
+        for start in range(0, len(z), 500)])
 
 
 def grid_inputs(cfg: Config, rng) -> tuple[np.ndarray, np.ndarray, int]:
@@ -181,9 +181,9 @@ def grid_inputs(cfg: Config, rng) -> tuple[np.ndarray, np.ndarray, int]:
 def interpolation_inputs(cfg: Config, rng, rows: int = 8, columns: int = 10):
     """Straight lines in z between two random points per row (row r: digit r if
     conditional): (rows * columns, latent) z and labels."""
-    ends = rng.standard_normal((2, rows, 1, cfg.latent_dim))
+    start, end = rng.standard_normal((2, rows, 1, cfg.latent_dim))  # (rows, 1, latent) each
     weights = np.linspace(0.0, 1.0, columns)[None, :, None]  # (1, columns, 1)
-    z = (1.0 - weights) * ends[0] + weights * ends[1]  # (rows, columns, latent)
+    z = (1.0 - weights) * start + weights * end  # (rows, columns, latent)
     return z.reshape(-1, cfg.latent_dim), np.repeat(np.arange(rows) % 10, columns)
 
 
@@ -191,20 +191,20 @@ def worked_example(generator, discriminator, digit: np.ndarray, label: int, cfg:
     """One z through G, and D's opinion of one real digit, before any training."""
     z = tf.random.stateless_normal((1, cfg.latent_dim), seed=(cfg.seed, 0))  # (1, latent)
     labels = tf.constant([label])
-    fake = generator([z, labels] if cfg.conditional else z, training=False)
+    fake = generator(conditioned(cfg, z, labels), training=False)  # (1, 28, 28, 1)
     real = tf.constant(digit[None] / 127.5 - 1.0, tf.float32)  # (1, 28, 28, 1) in [-1, 1]
-    real_score, fake_score = (float(discriminator([x, labels] if cfg.conditional else x)[0])
+    real_score, fake_score = (float(discriminator(conditioned(cfg, x, labels))[0])
                               for x in (real, fake))
+    d_loss = np.logaddexp(0, -real_score) + np.logaddexp(0, fake_score)  # softplus
     print(f"Worked example (untrained networks):\n  z {tuple(z.shape)} = "
           f"[{', '.join(f'{v:.2f}' for v in z[0, :4].numpy())}, ...]\n"
-          f"  generator(z) -> {tuple(fake.shape)}, pixels in [{float(tf.reduce_min(fake)):.3f}, "
-          f"{float(tf.reduce_max(fake)):.3f}] (tanh; real digits use all of [-1, 1])\n"
-          f"  discriminator(a real {label}) -> logit {real_score:.4f}, "
-          f"P(real) = {float(tf.sigmoid(real_score)):.3f}\n"
-          f"  discriminator(generator(z)) -> logit {fake_score:.4f}, "
-          f"P(real) = {float(tf.sigmoid(fake_score)):.3f}: a coin toss so far\n"
-          f"  non-saturating losses: D {float(tf.nn.softplus(-real_score) + tf.nn.softplus(fake_score)):.4f}"
-          f" (2 ln 2 = 1.386 at a coin toss), G {float(tf.nn.softplus(-fake_score)):.4f}")
+          f"  generator(z) -> {tuple(fake.shape)}, pixels in [{np.min(fake):.3f}, "
+          f"{np.max(fake):.3f}] (tanh; real digits span [-1, 1])\n"
+          f"  discriminator logits: a real {label} {real_score:.4f}, generator(z) "
+          f"{fake_score:.4f}; P(real) = sigmoid = {1 / (1 + np.exp(-real_score)):.3f} and "
+          f"{1 / (1 + np.exp(-fake_score)):.3f}, a coin toss so far\n"
+          f"  non-saturating losses: D {d_loss:.4f} (2 ln 2 = 1.386 at a coin toss), "
+          f"G {np.logaddexp(0, -fake_score):.4f}")
 
 
 def main(argv=None) -> dict:
@@ -238,7 +238,7 @@ def main(argv=None) -> dict:
     grid_z, grid_labels, columns = grid_inputs(cfg, rng)
     scorer = fid.Scorer(splits) if cfg.fid_samples else None
     fid_z = rng.standard_normal((cfg.fid_samples, cfg.latent_dim))  # the same z every time
-    fid_labels = np.arange(cfg.fid_samples) % 10  # each digit equally often
+    fid_labels = np.arange(cfg.fid_samples) % 10  # under --conditional, each digit as often
 
     def evaluate() -> dict:
         grid = summaries.grid(sample(grid_z, grid_labels), columns)  # (rows*28, cols*28, 1)
@@ -252,10 +252,8 @@ def main(argv=None) -> dict:
         summaries.scalars(run.writer, test, int(step.numpy()), prefix="test/")
         results.update({f"test/{name}": value for name, value in test.items()})
     if run.chief:  # only the chief writes files into the run directory
-        rows = "one row per digit" if cfg.conditional else "fixed z"
         plots.mosaic(summaries.grid(sample(grid_z, grid_labels), columns)[..., 0],
-                     run.path("samples.png"), title=f"Samples after {int(step.numpy())} "
-                                                     f"steps ({rows})")
+                     run.path("samples.png"), title=f"Samples after {int(step.numpy())} steps")
         line_z, line_labels = interpolation_inputs(cfg, rng)
         plots.mosaic(summaries.grid(sample(line_z, line_labels), 10)[..., 0],
                      run.path("interpolation.png"), title="Straight lines in z, left to right")
