@@ -83,3 +83,31 @@ def test_classifier_is_cached_with_its_checksum_and_retrained_when_damaged(tmp_p
     path.write_bytes(path.read_bytes()[:-10] + b"0123456789")  # damaged in place
     fid.feature_network(splits, tmp_path, steps=2)
     assert "damaged" in capsys.readouterr().out and trained == [2, 2]
+
+
+def test_report_scores_the_generated_digits_in_chunks(monkeypatch, capsys):
+    import tensorflow as tf
+
+    scored = []
+
+    class FakeScorer:
+        def __init__(self, splits):
+            pass
+
+        def __call__(self, images):
+            scored.append(images.shape)
+            return {"fid": 1.5, "label_entropy": 2.0, "modes_covered": 10}
+
+    monkeypatch.setattr(fid, "Scorer", FakeScorer)
+    monkeypatch.setattr(fid.mnist, "load_splits", lambda data_dir, dataset: None)
+    requested = []
+
+    def generate(count):
+        requested.append(count)
+        return np.zeros((count, 28, 28, 1), np.float32)
+
+    run = type("Run", (), {"writer": tf.summary.create_noop_writer()})()
+    metrics = fid.report(run, generate, step=3, num_samples=2500)
+    assert requested == [1000, 1000, 500] and scored == [(2500, 28, 28, 1)]
+    assert metrics == {"test/fid": 1.5, "test/label_entropy": 2.0, "test/modes_covered": 10}
+    assert "test/fid 1.5" in capsys.readouterr().out

@@ -198,11 +198,14 @@ class Scorer:
 
 
 def report(run, generate, *, step: int, data_dir=None, dataset: str = "mnist",
-           num_samples: int = NUM_SAMPLES) -> dict:
-    """Scores `generate(count)` ((count, 28, 28, 1) pixels in [0, 1]) against the test
-    digits; logs and returns `test/fid`, `test/label_entropy`, `test/modes_covered`."""
+           num_samples: int = NUM_SAMPLES, chunk: int = 1000) -> dict:
+    """Scores `num_samples` digits of `generate(count)` ((count, 28, 28, 1) pixels in
+    [0, 1], called with at most `chunk` at a time) against the test digits of `dataset`;
+    logs and returns `test/fid`, `test/label_entropy`, `test/modes_covered`."""
     scorer = Scorer(mnist.load_splits(data_dir, dataset=dataset))
-    metrics = {f"test/{name}": value for name, value in scorer(generate(num_samples)).items()}
+    images = np.concatenate([generate(min(chunk, num_samples - start))
+                             for start in range(0, num_samples, chunk)])
+    metrics = {f"test/{name}": value for name, value in scorer(images).items()}
     summaries.scalars(run.writer, metrics, step)
     print("FID on the test digits: " + "  ".join(f"{name} {value:.4g}"
                                                   for name, value in metrics.items()))
