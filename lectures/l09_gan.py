@@ -60,7 +60,7 @@ class Config(config.TrainConfig):
     conditional: bool = config.option(False, "Give both networks the digit label.")
     eval_every: int = config.option(500, "Sample grid and FID every N steps.", changeable=True)
     checkpoint_every: int = config.option(500, "Checkpoint every N steps.", changeable=True)
-    fid_samples: int = config.option(fid.NUM_SAMPLES, "Generated digits scored by FID "
+    fid_samples: int = config.option(10000, "Generated digits scored by FID "
                                      "(0: no FID).", changeable=True)
 
     def __post_init__(self):
