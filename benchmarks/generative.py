@@ -81,7 +81,7 @@ def sampler(name: str, run_dir: pathlib.Path):
         model(tf.zeros((1, 28, 28, 1)))  # build, so that the restore fills real variables
         decode = lambda z: tf.sigmoid(model.decoder(z))  # noqa: E731
     tf.train.Checkpoint(model=model).restore(
-        tf.train.latest_checkpoint(str(run_dir / "checkpoints"))).expect_partial()
+        tf.train.latest_checkpoint(str(run_dir / "checkpoints"))).assert_existing_objects_matched()
     compiled = tf.function(decode)
 
     def generate(count: int):

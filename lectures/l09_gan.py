@@ -32,6 +32,7 @@ README's lecture 9 row (benchmarks/generative.py).
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 from cs20 import checkpoints, cli, config, plots, runtime, summaries, training
 from cs20.datasets import mnist
@@ -133,7 +134,7 @@ def make_train_step(generator, discriminator, g_optimizer, d_optimizer, cfg: Con
             with tf.GradientTape() as tape:
                 real_scores, fake_scores = D(real, real_labels), D(fake, fake_labels)  # (batch,)
                 if cfg.loss == "wgan-gp":
-                    penalty = gradient_penalty(lambda x, labels=real_labels: D(x, labels), real, fake,
+                    penalty = gradient_penalty(functools.partial(D, labels=real_labels), real, fake,
                                                batch["mix"][:, j])
                     d_loss = average(fake_scores - real_scores + cfg.gp_weight * penalty)
                     logs["gradient_penalty"] = average(penalty) / cfg.d_steps
