@@ -134,17 +134,18 @@ def make_train_step(generator, discriminator, g_optimizer, d_optimizer, cfg: Con
             with tf.GradientTape() as tape:
                 real_scores, fake_scores = D(real, real_labels), D(fake, fake_labels)  # (batch,)
                 if cfg.loss == "wgan-gp":
-                    penalty = gradient_penalty(functools.partial(D, labels=real_labels), real, fake,
-                                               batch["mix"][:, j])
-                    d_loss = average(fake_scores - real_scores + cfg.gp_weight * penalty)
-                    logs["gradient_penalty"] = average(penalty) / cfg.d_steps
+                    penalty = average(gradient_penalty(functools.partial(D, labels=real_labels),
+                                                       real, fake, batch["mix"][:, j]))
+                    d_loss = average(fake_scores - real_scores) + cfg.gp_weight * penalty
+                    logs["gradient_penalty"] = logs.get("gradient_penalty", 0.0) + penalty
                 else:  # -log sigmoid(real) - log(1 - sigmoid(fake))
                     d_loss = average(tf.nn.softplus(-real_scores) + tf.nn.softplus(fake_scores))
             update(d_optimizer, discriminator, tape, d_loss)
-            for name, value in (("d_loss", d_loss),  # means over the k updates
+            for name, value in (("d_loss", d_loss),
                                 ("real_accuracy", average(tf.cast(real_scores > 0, tf.float32))),
                                 ("fake_accuracy", average(tf.cast(fake_scores < 0, tf.float32)))):
-                logs[name] = logs.get(name, 0.0) + value / cfg.d_steps
+                logs[name] = logs.get(name, 0.0) + value
+        logs = {name: value / cfg.d_steps for name, value in logs.items()}  # means over k
         fake_labels = batch["fake_labels"][:, cfg.d_steps]
         with tf.GradientTape() as tape:
             scores = D(G(batch["z"][:, cfg.d_steps], fake_labels), fake_labels)  # (batch,)
