@@ -197,16 +197,14 @@ def worked_example(generator, discriminator, digit: np.ndarray, label: int, cfg:
     real = tf.constant(digit[None] / 127.5 - 1.0, tf.float32)  # (1, 28, 28, 1) in [-1, 1]
     real_score, fake_score = (float(discriminator(conditioned(cfg, x, labels))[0])
                               for x in (real, fake))
-    d_loss = np.logaddexp(0, -real_score) + np.logaddexp(0, fake_score)  # softplus
-    print(f"Worked example (untrained networks):\n  z {tuple(z.shape)} = "
-          f"[{', '.join(f'{v:.2f}' for v in z[0, :4].numpy())}, ...]\n"
-          f"  generator(z) -> {tuple(fake.shape)}, pixels in [{np.min(fake):.3f}, "
-          f"{np.max(fake):.3f}] (tanh; real digits span [-1, 1])\n"
+    probability = 1 / (1 + np.exp(-np.array([real_score, fake_score])))  # sigmoid
+    print(f"Worked example (untrained networks):\n  z {tuple(z.shape)} = [{z[0, 0]:.2f}, "
+          f"{z[0, 1]:.2f}, ...] -> generator(z) {tuple(fake.shape)}, pixels in "
+          f"[{np.min(fake):.3f}, {np.max(fake):.3f}] (real digits span [-1, 1])\n"
           f"  discriminator logits: a real {label} {real_score:.4f}, generator(z) "
-          f"{fake_score:.4f}; P(real) = sigmoid = {1 / (1 + np.exp(-real_score)):.3f} and "
-          f"{1 / (1 + np.exp(-fake_score)):.3f}, a coin toss so far\n"
-          f"  non-saturating losses: D {d_loss:.4f} (2 ln 2 = 1.386 at a coin toss), "
-          f"G {np.logaddexp(0, -fake_score):.4f}")
+          f"{fake_score:.4f}; P(real) {probability[0]:.3f} and {probability[1]:.3f}: a coin toss\n"
+          f"  non-saturating losses: D {np.logaddexp(0, -real_score) + np.logaddexp(0, fake_score):.4f}"
+          f" (2 ln 2 = 1.386 at a coin toss), G {np.logaddexp(0, -fake_score):.4f}")
 
 
 def main(argv=None) -> dict:

@@ -95,7 +95,7 @@ def test_smoke_run_resume_and_fid(tmp_path, data_dir, capsys, monkeypatch):
              "--fid-samples", "200"]
     lecture.main(["--num-steps", "2", *flags, *TINY])
     output = capsys.readouterr().out
-    assert "Worked example" in output and "generator(z) -> (1, 28, 28, 1)" in output
+    assert "Worked example" in output and "generator(z) (1, 28, 28, 1)" in output
     results = read_results(run_dir)
     assert 0 < results["test/fid"] < 1e4 and 1 <= results["test/modes_covered"] <= 10
     assert 0 <= results["eval/label_entropy"] <= math.log(10) + 1e-6
