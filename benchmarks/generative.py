@@ -41,15 +41,16 @@ def train(name: str, run_dir: pathlib.Path, max_seconds: float) -> list[float]:
     """Runs (or resumes) the lecture unless it has finished; returns the seconds of each
     segment so far."""
     lecture, flags = CONFIGS[name]
-    run_dir.mkdir(parents=True, exist_ok=True)
-    segments_file = run_dir / "segments.json"
+    # The log and the segment times lie next to the run: a run directory holds only the run.
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    segments_file = run_dir.with_name(f"{name}.segments.json")
     segments = json.loads(segments_file.read_text()) if segments_file.exists() else []
     if status(run_dir) != "finished":
         command = [sys.executable, str(ROOT / "lectures" / f"{lecture}.py"), "--run-dir",
                    str(run_dir), *flags, *LECTURE_FLAGS[lecture], "--quiet",
                    "--max-seconds", str(max_seconds)]
         started = time.perf_counter()
-        with (run_dir / "benchmark.log").open("a") as log:
+        with run_dir.with_name(f"{name}.log").open("a") as log:
             subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
         segments.append(round(time.perf_counter() - started, 1))
         segments_file.write_text(json.dumps(segments) + "\n")
@@ -111,6 +112,7 @@ def main() -> None:
     for name in names:
         if arguments.fresh:
             shutil.rmtree(runs_root / name, ignore_errors=True)
+            (runs_root / f"{name}.segments.json").unlink(missing_ok=True)
         segments[name] = train(name, runs_root / name, arguments.max_seconds)
         print(f"{name}: {status(runs_root / name)} after {sum(segments[name]):.0f} s",
               file=sys.stderr, flush=True)
@@ -124,7 +126,7 @@ def main() -> None:
     for name in names:
         run_dir = runs_root / name
         if not (run_dir / "checkpoints" / "checkpoint").exists():
-            table[name] = {"finished": False, "log": str(run_dir / "benchmark.log")}
+            table[name] = {"finished": False, "log": str(run_dir.with_name(f"{name}.log"))}
             continue
         results = json.loads((run_dir / "results.json").read_text())
         table[name] = {"flags": " ".join(CONFIGS[name][1]), "finished": status(run_dir) == "finished",
