@@ -77,7 +77,7 @@ def label_statistics(predictions: np.ndarray, num_classes: int) -> dict:
     """(n,) predicted classes -> entropy of their distribution (nats) and mode coverage."""
     shares = np.bincount(predictions, minlength=num_classes) / len(predictions)  # (classes,)
     present = shares[shares > 0]
-    return {"label_entropy": float(-np.sum(present * np.log(present))),
+    return {"label_entropy": float(np.sum(present * np.log(1.0 / present))),
             "modes_covered": int(np.sum(shares >= MODE_SHARE))}
 
 
