@@ -17,7 +17,7 @@ A GAN has no likelihood; it is scored like lecture 10's VAE: the Fréchet distan
 between lecture 7's ConvNet features of 10,000 samples and of the 10,000 test digits,
 and which digits the samples are classified as (cs20/metrics/fid.py).
 
-    python lectures/l09_gan.py                  # about 10 minutes on 2 CPU cores
+    python lectures/l09_gan.py                  # 5,000 steps of 64 digits
     python lectures/l09_gan.py --conditional
     python lectures/l09_gan.py --loss wgan-gp --d-steps 5 --beta1 0
     tensorboard --logdir runs/l09_gan
