@@ -43,7 +43,7 @@ SETTINGS = {"default": (), "mixed_precision": ("--mixed-precision",),
 README_ROW = re.compile(r"^\| (\d+[ab]?) [^|]*\|([^|]*)\|([^|]*)\|([^|]*)\|([^|]*)\|$",
                         re.MULTILINE)
 README_LECTURES = {"3b": "l03_logistic_regression", "5a": "l05_word2vec", "7": "l07_convnet",
-                   "8a": "l08_tfrecord", "8b": "l08_style_transfer", "10": "l10_vae",
+                   "8a": "l08_tfrecord", "8b": "l08_style_transfer", "9": "l09_gan", "10": "l10_vae",
                    "11": "l11_char_rnn", "12": "l12_translation"}
 CHILD_TIMEOUT_SECONDS = 240
 

@@ -263,7 +263,7 @@ STARTUP_FLAGS = {
     "l07_convnet": (),
     "l08_tfrecord": (),
     "l08_style_transfer": ("--image-size", "128"),
-    "l10_vae": (),
+    "l10_vae": ("--fid-samples", "0"),
     "l11_char_rnn": (),
     "l12_translation": (),
 }

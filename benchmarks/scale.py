@@ -42,7 +42,8 @@ LECTURES = {
     "l07_convnet": ["--num-steps", "60"],
     "l08_tfrecord": ["--num-steps", "600", "--no-throughput"],
     "l08_style_transfer": ["--num-steps", "20", "--image-size", "256"],
-    "l10_vae": ["--num-steps", "100", "--iwae-digits", "200"],
+    "l09_gan": ["--num-steps", "200", "--fid-samples", "0"],
+    "l10_vae": ["--num-steps", "100", "--iwae-digits", "200", "--fid-samples", "0"],
     "l11_char_rnn": ["--num-steps", "150", "--length", "20"],
     "l12_translation": ["--num-steps", "300"],  # enough to pass tracing its bucket shapes
 }

@@ -36,6 +36,7 @@ import functools
 
 from cs20 import checkpoints, cli, config, plots, runtime, summaries, training
 from cs20.datasets import binarized_mnist, idx, mnist
+from cs20.metrics import fid
 from cs20.models import vae
 
 import keras
@@ -52,6 +53,9 @@ class Config(config.EpochTrainConfig, idx.DatasetFlags):
                                            "test log-likelihood.")
     iwae_digits: int = config.option(10000, "Test digits for the importance-weighted "
                                             "estimate (at most 10,000).")
+    fid_samples: int = config.option(10000, "Generated digits scored by FID, the scale "
+                                            "lecture 9's GAN is measured on (0: no FID).",
+                                     changeable=True)
 
     def __post_init__(self):
         super().__post_init__()
@@ -218,6 +222,13 @@ def main(argv=None) -> dict:
         seed=cfg.seed + 3)
     summaries.scalars(run.writer, test, int(step.numpy()))
     results.update(test)
+    if cfg.fid_samples:  # FID of prior samples on lecture 7's ConvNet features
+        rng = np.random.default_rng(cfg.seed + 4)
+        results.update(fid.report(
+            run, lambda count: vae.decode_probabilities(
+                model, rng.standard_normal((count, cfg.latent_dim)))[..., None],
+            step=int(step.numpy()), data_dir=cfg.data_dir, dataset=cfg.dataset,
+            num_samples=cfg.fid_samples))
 
     # In a multi-worker run only the chief writes files into the run directory.
     vae.log_pictures(run, model, shown, prior_z, int(step.numpy()), save_png=run.chief)

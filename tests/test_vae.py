@@ -163,15 +163,22 @@ def test_samples_and_manifold_are_probability_images():
 
 # --- Lecture ---
 
-TINY = ["--iwae-samples", "4", "--iwae-digits", "40", "--summary-every", "2"]
+TINY = ["--iwae-samples", "4", "--iwae-digits", "40", "--summary-every", "2",
+        "--fid-samples", "0"]
 
 
-def test_smoke_run_worked_example_and_resume(tmp_path, data_dir, capsys):
+def test_smoke_run_worked_example_fid_and_resume(tmp_path, data_dir, capsys, monkeypatch):
+    from cs20.metrics import fid
+
+    # A FID classifier of 20 steps in a fresh cache: the code path, not its quality.
+    monkeypatch.setattr(fid, "CLASSIFIER_STEPS", 20)
+    monkeypatch.setattr(fid, "default_cache_directory", lambda: tmp_path / "fid")
     run_dir = tmp_path / "run"
     lecture.main(["--num-steps", "4", "--run-dir", str(run_dir), "--data-dir", str(data_dir),
-                  *TINY])
+                  *TINY, "--fid-samples", "200"])
     results = read_results(run_dir)
     assert results["steps"] == 4
+    assert 0 < results["test/fid"] < 1e4 and 1 <= results["test/modes_covered"] <= 10
     for name in ("train/loss", "eval/elbo", "test/elbo", "test/iwae_log_likelihood"):
         assert math.isfinite(results[name])
     assert results["test/elbo"] == pytest.approx(
