@@ -1,5 +1,5 @@
 """Evaluation metrics, one module per kind: `word_vectors` (lecture 5), `bleu`
-(lecture 12)."""
+(lecture 12), `fid` (lectures 9 and 10: Fréchet distance on MNIST features)."""
 
 from cs20 import lazy_imports
 
