@@ -16,16 +16,14 @@ classified as. Real training digits against the test digits give the floor. Prin
 
 from __future__ import annotations
 
-import argparse
 import json
 import pathlib
 import platform
-import shutil
-import subprocess
 import sys
-import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+import segments
+
+ROOT = segments.ROOT
 sys.path.insert(0, str(ROOT))
 
 CONFIGS = {  # name: (lecture, flags)
@@ -35,33 +33,6 @@ CONFIGS = {  # name: (lecture, flags)
 }
 # The VAE's importance-weighted bound is not what is measured here: keep it tiny.
 LECTURE_FLAGS = {"l09_gan": [], "l10_vae": ["--iwae-samples", "2", "--iwae-digits", "100"]}
-
-
-def train(name: str, run_dir: pathlib.Path, max_seconds: float) -> list[float]:
-    """Runs (or resumes) the lecture unless it has finished; returns the seconds of each
-    segment so far."""
-    lecture, flags = CONFIGS[name]
-    # The log and the segment times lie next to the run: a run directory holds only the run.
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    segments_file = run_dir.with_name(f"{name}.segments.json")
-    segments = json.loads(segments_file.read_text()) if segments_file.exists() else []
-    if status(run_dir) != "finished":
-        command = [sys.executable, str(ROOT / "lectures" / f"{lecture}.py"), "--run-dir",
-                   str(run_dir), *flags, *LECTURE_FLAGS[lecture], "--quiet",
-                   "--max-seconds", str(max_seconds)]
-        started = time.perf_counter()
-        with run_dir.with_name(f"{name}.log").open("a") as log:
-            subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
-        segments.append(round(time.perf_counter() - started, 1))
-        segments_file.write_text(json.dumps(segments) + "\n")
-    return segments
-
-
-def status(run_dir: pathlib.Path) -> str:
-    try:
-        return json.loads((run_dir / "run.json").read_text()).get("status", "none")
-    except (OSError, ValueError):
-        return "none"
 
 
 def sampler(name: str, run_dir: pathlib.Path):
@@ -95,27 +66,15 @@ def sampler(name: str, run_dir: pathlib.Path):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--configs", default=",".join(CONFIGS),
-                        help=f"comma-separated, from {', '.join(CONFIGS)}")
-    parser.add_argument("--runs-root", default=str(ROOT / "runs" / "benchmarks" / "generative"))
-    parser.add_argument("--max-seconds", type=float, default=0,
-                        help="stop each training after this long; the next call goes on")
-    parser.add_argument("--fresh", action="store_true", help="start the runs over")
-    arguments = parser.parse_args()
-    names = arguments.configs.split(",")
-    unknown = [name for name in names if name not in CONFIGS]
-    if unknown:
-        parser.error(f"unknown configuration: {', '.join(unknown)}")
-    runs_root = pathlib.Path(arguments.runs_root)
-    segments = {}
+    arguments = segments.parse_arguments(__doc__, CONFIGS, ROOT / "runs" / "benchmarks" /
+                                         "generative")
+    names, runs_root = arguments.names, arguments.runs_root
+    seconds = {}
     for name in names:
-        if arguments.fresh:
-            shutil.rmtree(runs_root / name, ignore_errors=True)
-            (runs_root / f"{name}.segments.json").unlink(missing_ok=True)
-        segments[name] = train(name, runs_root / name, arguments.max_seconds)
-        print(f"{name}: {status(runs_root / name)} after {sum(segments[name]):.0f} s",
+        lecture, flags = CONFIGS[name]
+        seconds[name] = segments.train(lecture, runs_root / name, [*flags, *LECTURE_FLAGS[lecture]],
+                                       arguments.max_seconds, arguments.fresh)
+        print(f"{name}: {segments.status(runs_root / name)} after {sum(seconds[name]):.0f} s",
               file=sys.stderr, flush=True)
 
     from cs20.datasets import mnist
@@ -127,12 +86,12 @@ def main() -> None:
     for name in names:
         run_dir = runs_root / name
         if not (run_dir / "checkpoints" / "checkpoint").exists():
-            table[name] = {"finished": False, "log": str(run_dir.with_name(f"{name}.log"))}
+            table[name] = {"finished": False, "log": str(segments.log_path(run_dir))}
             continue
         results = json.loads((run_dir / "results.json").read_text())
-        table[name] = {"flags": " ".join(CONFIGS[name][1]), "finished": status(run_dir) == "finished",
-                       "steps": results.get("steps"), "segments": len(segments[name]),
-                       "wall_seconds": round(sum(segments[name]), 1),
+        table[name] = {"flags": " ".join(CONFIGS[name][1]), "finished": segments.status(run_dir) == "finished",
+                       "steps": results.get("steps"), "segments": len(seconds[name]),
+                       "wall_seconds": round(sum(seconds[name]), 1),
                        **scorer(sampler(name, run_dir)(fid.NUM_SAMPLES))}
         print(f"{name}: {table[name]}", file=sys.stderr, flush=True)
     print(json.dumps({"machine": platform.processor() or platform.machine(),

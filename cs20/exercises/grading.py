@@ -136,6 +136,16 @@ def expect_same(context: Context, name: str, *arguments, label: str = "", **tole
     expect_close(f"{name}({shown})", got, expected, **tolerances)
 
 
+def expect_decrease(summary: str, before: float, after: float, fraction: float) -> str:
+    """A training check: the loss is finite and fell by at least `fraction`; returns
+    `summary` (the figures in words) for the passed line."""
+    if not (np.isfinite(before) and np.isfinite(after)):
+        raise Mismatch(f"{summary}: expected finite losses")
+    if not after < (1.0 - fraction) * before:
+        raise Mismatch(f"{summary}: expected the loss to fall by at least {fraction:.0%}")
+    return summary
+
+
 # ----------------------------------------------------------------------------- running
 
 def load_file(path: pathlib.Path, module_name: str) -> types.ModuleType:
