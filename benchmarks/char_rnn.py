@@ -33,15 +33,15 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "lectures"))  # the lecture's train step
 
-from cs20 import training  # noqa: E402
+from cs20 import cli, training  # noqa: E402
 from cs20.datasets import chars, sources  # noqa: E402
 from cs20.models import char_rnn  # noqa: E402
 
 import keras  # noqa: E402
-import l11_char_rnn  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+l11_char_rnn = cli.load_lecture("l11_char_rnn")  # the lecture's train step
 
 LINE_START = "\x00"  # history before a tweet's first character
 

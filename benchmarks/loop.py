@@ -46,10 +46,9 @@ import keras
 import tensorflow as tf
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "lectures"))  # the lectures' train steps
-
-import l10_vae  # noqa: E402
-import l11_char_rnn  # noqa: E402
+# The lectures' own train steps.
+l10_vae = cli.load_lecture("l10_vae")
+l11_char_rnn = cli.load_lecture("l11_char_rnn")
 
 
 @dataclasses.dataclass
