@@ -81,3 +81,13 @@ def test_cli_lists_and_runs_lectures(tmp_path):
     unknown = subprocess.run([sys.executable, "-m", "cs20", "run", "l99_nothing"],
                              capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert unknown.returncode == 2 and "unknown lecture" in unknown.stderr
+
+
+def test_cli_list_into_a_closed_pipe_is_quiet():
+    """`python -m cs20 list | head -1`: the reader leaves early; no BrokenPipeError."""
+    listing = subprocess.Popen([sys.executable, "-m", "cs20", "list"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, cwd=ROOT)
+    listing.stdout.close()  # before the listing is written: every write meets a closed pipe
+    stderr = listing.stderr.read().decode()
+    assert listing.wait(timeout=60) == 0, stderr
+    assert "BrokenPipeError" not in stderr
