@@ -5,6 +5,11 @@ help text (`option`). `parse` builds the argparse parser from those fields, so a
 can never drift from the setting it controls: `num_steps` becomes `--num-steps`,
 booleans become `--flag/--no-flag`, and `choices` are checked. An unknown or ill-typed
 flag is a one-line error with exit code 2.
+
+A lecture may also name sets of settings, *presets* (`PRESETS = {"course": {}, "fast":
+{...}}` on its config class and a `preset` field): `--preset fast` starts from those
+values, and flags typed next to it still win. A run saves the resolved values, so its
+resume command does not depend on the preset table.
 """
 
 from __future__ import annotations
@@ -137,6 +142,8 @@ def build_parser(config_class: type, description: str | None, prog: str | None =
         kind = hints[field.name]
         flag = f"--{flag_name(field.name)}"
         help_text = field.metadata.get("help", "")
+        if field.name == "preset":
+            help_text = f"{help_text} {describe_presets(config_class)}"
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction,
                                 default=argparse.SUPPRESS if only_given else field.default,
@@ -165,12 +172,36 @@ def parse(config_class: type, argv: typing.Sequence[str] | None = None,
                  .parse_args(argv))
     values = vars(arguments)
     try:
+        preset = preset_values(config_class, values.get("preset"))
         if values["run_dir"] and not values["fresh"]:
             values = resume_values(config_class, pathlib.Path(values["run_dir"]), given,
-                                   lecture=prog)
+                                   lecture=prog, preset=preset)
+        else:
+            values = {**values, **preset, **given}
         return config_class(**values)
     except ValueError as error:
         parser.error(str(error))
+
+
+def preset_values(config_class: type, name: str | None) -> dict:
+    """{field: value} that preset `name` sets ({} for a config without presets)."""
+    presets = getattr(config_class, "PRESETS", {})
+    if name is None or not presets:
+        return {}
+    fields = {field.name for field in dataclasses.fields(config_class)}
+    unknown = sorted(set(presets[name]) - fields)
+    if unknown:  # a mistake in the lecture's table, not the user's
+        raise TypeError(f"preset {name!r} sets unknown settings: {', '.join(unknown)}")
+    return dict(presets[name])
+
+
+def describe_presets(config_class: type) -> str:
+    """One sentence per preset, as flags: "fast: --batch-size 1024 --epochs 3." """
+    sentences = []
+    for name, settings in getattr(config_class, "PRESETS", {}).items():
+        flags = " ".join(f"--{flag_name(key)} {value}" for key, value in settings.items())
+        sentences.append(f"{name}: {flags or 'the defaults'}.")
+    return " ".join(sentences)
 
 
 RUN_INFO = "run.json"  # which lecture a run directory belongs to, and its history
@@ -188,10 +219,11 @@ def changeable_fields(config_class: type) -> set[str]:
 
 
 def resume_values(config_class: type, run_dir: pathlib.Path, given: dict,
-                  lecture: str | None) -> dict:
+                  lecture: str | None, preset: dict | None = None) -> dict:
     """The settings to resume `run_dir` with: its config.json, overridden by the flags
     `given` now where a setting may change. Reads only; raises ValueError listing every
-    contradiction, so nothing in the run is touched by a refused resume."""
+    contradiction, so nothing in the run is touched by a refused resume. A new run starts
+    from the defaults with `preset` ({field: value}) over them."""
     if run_dir.exists() and not run_dir.is_dir():
         raise ValueError(f"--run-dir {run_dir} is a file, not a folder")
     saved_path = run_dir / "config.json"
@@ -203,7 +235,7 @@ def resume_values(config_class: type, run_dir: pathlib.Path, given: dict,
         if visible and not (run_dir / RUN_INFO).exists():
             raise ValueError(f"--run-dir {run_dir} is a folder that is not a cs20 run (no "
                              "config.json); choose an empty or new folder")
-        return {**defaults, **given}
+        return {**defaults, **(preset or {}), **given}
     owner = run_lecture(run_dir)
     if lecture and owner and owner != lecture:
         raise ValueError(f"--run-dir {run_dir} is a run of {owner}, not {lecture}; choose "

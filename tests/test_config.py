@@ -4,6 +4,7 @@ import dataclasses
 import json
 import subprocess
 import sys
+import typing
 
 from cs20 import config, runtime
 
@@ -72,3 +73,35 @@ def test_lecture_script_bad_flag_is_one_line_exit_2():
     assert completed.returncode == 2
     assert "Traceback" not in completed.stderr
     assert "invalid int value: 'x'" in completed.stderr
+
+
+@dataclasses.dataclass(frozen=True)
+class PresetConfig(config.TrainConfig):
+    PRESETS: typing.ClassVar[dict] = {"course": {}, "fast": {"hidden_size": 256,
+                                                             "batch_size": 1024}}
+    preset: str = config.option("course", "Named settings.", choices=tuple(PRESETS))
+    hidden_size: int = config.option(32, "Units in the hidden layer.")
+
+
+def test_presets_set_their_values_and_typed_flags_win(tmp_path):
+    assert config.parse(PresetConfig, []).hidden_size == 32
+    fast = config.parse(PresetConfig, ["--preset", "fast"])
+    assert (fast.hidden_size, fast.batch_size) == (256, 1024)
+    mixed = config.parse(PresetConfig, ["--batch-size", "64", "--preset", "fast"])
+    assert (mixed.hidden_size, mixed.batch_size) == (256, 64)
+    # A new --run-dir gets the preset too; its resume reads the saved, resolved values.
+    run_dir = tmp_path / "run"
+    cfg = config.parse(PresetConfig, ["--preset", "fast", "--run-dir", str(run_dir)])
+    assert cfg.hidden_size == 256
+    run_dir.mkdir()
+    config.save(cfg, run_dir / "config.json")
+    resumed = config.parse(PresetConfig, ["--run-dir", str(run_dir)])
+    assert (resumed.preset, resumed.hidden_size, resumed.batch_size) == ("fast", 256, 1024)
+
+
+def test_help_lists_what_each_preset_sets(capsys):
+    with pytest.raises(SystemExit):
+        config.parse(PresetConfig, ["--help"])
+    help_text = "".join(capsys.readouterr().out.split())  # argparse wraps lines anywhere
+    assert "course:thedefaults." in help_text
+    assert "fast:--hidden-size256--batch-size1024." in help_text
