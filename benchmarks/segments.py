@@ -67,7 +67,11 @@ def train(lecture: str, run_dir: pathlib.Path, flags: list[str], max_seconds: fl
                    str(run_dir), *flags, "--quiet", "--max-seconds", str(max_seconds)]
         started = time.perf_counter()
         with log_path(run_dir).open("a") as log:
-            subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False)
+            completed = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT,
+                                       check=False)
+        if completed.returncode:  # a crash is not a result: stop before scoring anything
+            raise SystemExit(f"{lecture} exited with code {completed.returncode}; its output "
+                             f"is in {log_path(run_dir)}")
         segments.append(round(time.perf_counter() - started, 1))
         segments_file.write_text(json.dumps(segments) + "\n")
     return segments
