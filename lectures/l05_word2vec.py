@@ -5,7 +5,9 @@ The course's 04_word2vec.py trains a 50,000 x 128 embedding on text8. The lesson
    `text_corpus.skip_gram_dataset` makes the whole corpus's with TensorFlow ops in tf.data;
 2. `tf.nn.embedding_lookup` reads the center words' rows; `tf.nn.nce_loss` scores each
    true context word against 64 negatives drawn from a Zipf distribution by
-   `tf.random.log_uniform_candidate_sampler`, instead of a 50,000-way softmax;
+   `tf.random.log_uniform_candidate_sampler`, instead of a 50,000-way softmax.
+   `--loss negative_sampling` is word2vec's own loss, written out: the same logits without
+   NCE's correction, negatives drawn from unigram counts**0.75;
 3. the train step: SGD changes only the rows the step touched.
 Around it, managing a long experiment: name scopes (the graph reads data / embed / loss /
 optimizer), checkpoints every 5,000 steps and resuming (the same --run-dir, or Ctrl-C and
@@ -13,25 +15,27 @@ the printed command), histograms of one fixed batch's per-pair losses and of the
 embedding norms, probe words' nearest neighbours as text, the projector for the 3,000
 most frequent words, and at the end Mikolov's analogies and WordSim-353's correlation.
 
-The defaults are the course's (vocab 50,000, batch 128, embedding 128, skip window 1, 64
-negatives, SGD 1.0, 100,000 steps); its uniform [0, 1) start puts every vector in one
-corner, --embedding-init word2vec starts them around 0. --mixed-precision is refused
-(nothing to speed up; NCE needs float32); --jit-compile leaves the sampler outside XLA.
+The defaults are the course's (`--preset course`: batch 128, skip window 1, NCE with 64
+negatives, SGD 1.0, 100,000 steps). `--preset fast` is word2vec.c's recipe in big
+batches (`--help` lists what it sets; flags typed beside it win). --mixed-precision is
+refused (nothing to speed up; the loss needs float32).
 
     python lectures/l05_word2vec.py                              # text8_prefix.txt (2.1M words)
+    python lectures/l05_word2vec.py --preset fast                # better vectors, faster
     python lectures/l05_word2vec.py --corpus path/to/text8.zip   # the full text8
     tensorboard --logdir runs/l05_word2vec
 
 It first prints five pairs of the corpus's first words and one batch's negatives with
 their expected counts. Look at train/loss, the neighbours (printed; Text tab), the
 Projector tab, and eval/analogy_accuracy and eval/wordsim353_spearman in results.json.
-Our figures and better settings: README, Lectures table, row "5a word2vec".
+Our figures, and the preset against gensim: README, Lectures table, row "5a word2vec".
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+import typing
 
 from cs20 import checkpoints, cli, config, runtime, summaries, training
 from cs20.datasets import text_corpus
@@ -47,7 +51,15 @@ PROBE_WORDS = "one,king,three,france,computer,war,music,government"
 
 @dataclasses.dataclass(frozen=True)
 class Config(config.TrainConfig):
-    num_steps: int = config.option(100_000, "Training steps (the course's 100,000).")
+    # fast: word2vec.c's choices (window 5, subsampling, init around 0, linear decay, its
+    # loss) with 4096-pair batches and a learning rate scaled to them; README, row 5a.
+    PRESETS: typing.ClassVar[dict] = {"course": {}, "fast": {
+        "loss": "negative_sampling", "skip_window": 5, "subsample": 1e-4,
+        "embedding_init": "word2vec", "learning_rate_decay": "linear", "batch_size": 4096,
+        "learning_rate": 100.0, "num_sampled": 64, "num_steps": 0, "num_epochs": 3}}
+    preset: str = config.option("course", "Named settings.", choices=tuple(PRESETS))
+    num_steps: int = config.option(100_000, "Training steps (the course's 100,000; 0: use "
+                                            "--num-epochs).")
     batch_size: int = config.option(128, "Global batch of (center, context) pairs.")
     learning_rate: float = config.option(1.0, "SGD learning rate (the course's 1.0).")
     learning_rate_decay: str = config.option("constant", "constant, or linear to 0 over the "
@@ -64,8 +76,12 @@ class Config(config.TrainConfig):
                                         "(a random 1..skip_window per center).")
     subsample: float = config.option(0.0, "Frequent-word subsampling threshold t "
                                           "(0: off, as the course; word2vec uses 1e-3).")
-    num_sampled: int = config.option(64, "Negative words per batch.")
-    loss: str = config.option("nce", "Sampled loss.", choices=("nce", "sampled_softmax"))
+    num_sampled: int = config.option(64, "Negative words per batch, shared by its pairs.")
+    loss: str = config.option("nce", "Sampled loss.",
+                              choices=("nce", "sampled_softmax", "negative_sampling"))
+    negatives_per_pair: float = config.option(
+        5.0, "negative_sampling's k: each pair's negative term is k times the mean over the "
+             "batch's --num-sampled negatives (word2vec.c draws k per pair).")
     summary_every: int = config.option(5000, "Loss, histograms and neighbours every N steps.")
     checkpoint_every: int = config.option(5000, "Checkpoint every N steps.")
     num_visualize: int = config.option(3000, "Most frequent words shown in the projector.",
@@ -97,25 +113,53 @@ def window_pairs(words, center: int, skip_window: int) -> list[tuple]:
             if 0 <= center + offset < len(words)]
 
 
-# 2. Embedding lookup and NCE with its sampler.
+# 2. Embedding lookup, and NCE or negative sampling with their samplers.
 
-def sample_negatives(contexts, num_sampled: int, vocab_size: int, seed: int | None = None):
+def sample_negatives(contexts, num_sampled: int, vocab_size: int, seed: int | None = None,
+                     unigram_counts=None):
     """One batch's negatives, shared by all its pairs: (sampled ids (num_sampled,),
     expected count of each true context among the draws (batch, 1), expected count of
-    each sampled id (num_sampled,)). Ids are by frequency, so log-uniform draws frequent
-    words most. NCE subtracts the log expected counts from the logits."""
+    each sampled id (num_sampled,)). NCE's: distinct ids, log-uniform (ids are by
+    frequency, so frequent words first), and NCE subtracts the log expected counts from
+    the logits. Given `unigram_counts`, word2vec's: counts**0.75, repeats allowed."""
     labels = tf.cast(contexts[:, None], tf.int64)  # (batch, 1)
-    return tf.random.log_uniform_candidate_sampler(
-        true_classes=labels, num_true=1, num_sampled=num_sampled, unique=True,
-        range_max=vocab_size, seed=seed)
+    if unigram_counts is None:
+        return tf.random.log_uniform_candidate_sampler(
+            true_classes=labels, num_true=1, num_sampled=num_sampled, unique=True,
+            range_max=vocab_size, seed=seed)
+    return tf.random.fixed_unigram_candidate_sampler(
+        true_classes=labels, num_true=1, num_sampled=num_sampled, unique=False,
+        range_max=vocab_size, distortion=0.75, unigrams=list(unigram_counts), seed=seed)
 
 
-def pair_losses(model: word2vec.SkipGram, centers, contexts, negatives, loss: str = "nce"):
-    """(batch,) NCE (or sampled-softmax) loss of each (center, context) pair."""
+def negative_sampling_losses(model: word2vec.SkipGram, embedded, contexts, negatives,
+                             negatives_per_pair: float):
+    """(batch,) -log sigmoid(true logit) - k * mean_j log sigmoid(-sampled logit j): the
+    batch's negatives shared by every pair (one matmul), their mean times k estimating
+    word2vec's k negatives per pair. A logit is w.x + b, NCE's without its -log Q."""
+    sampled = negatives[0]  # (num_sampled,)
+    true_weights = tf.nn.embedding_lookup(model.nce_weights.value, contexts)  # (batch, emb)
+    sampled_weights = tf.nn.embedding_lookup(model.nce_weights.value, sampled)  # (K, emb)
+    true_logits = (tf.reduce_sum(embedded * true_weights, axis=1)
+                   + tf.gather(model.nce_biases.value, contexts))  # (batch,)
+    sampled_logits = (tf.matmul(embedded, sampled_weights, transpose_b=True)
+                      + tf.gather(model.nce_biases.value, sampled))  # (batch, K)
+    # softplus(-z) = -log sigmoid(z), computed without overflow.
+    return (tf.nn.softplus(-true_logits)
+            + negatives_per_pair * tf.reduce_mean(tf.nn.softplus(sampled_logits), axis=1))
+
+
+def pair_losses(model: word2vec.SkipGram, centers, contexts, negatives, loss: str = "nce",
+                negatives_per_pair: float = 5.0):
+    """(batch,) loss of each (center, context) pair: NCE, sampled softmax or negative
+    sampling."""
     with tf.name_scope("embed"):
         # `.value` is the tf.Variable itself: gathering from it reads only the rows needed
         # (a Keras variable is read whole, and the sparse update then copies all of it).
         embedded = tf.nn.embedding_lookup(model.embedding.value, centers)  # (batch, embedding)
+    if loss == "negative_sampling":
+        return negative_sampling_losses(model, embedded, contexts, negatives,
+                                        negatives_per_pair)
     labels = tf.cast(contexts[:, None], tf.int64)  # (batch, 1)
     sampled_loss = tf.nn.nce_loss if loss == "nce" else tf.nn.sampled_softmax_loss
     return sampled_loss(weights=model.nce_weights.value,  # (vocab, embedding)
@@ -128,7 +172,8 @@ def pair_losses(model: word2vec.SkipGram, centers, contexts, negatives, loss: st
 
 def make_train_step(model: word2vec.SkipGram, optimizer, global_batch_size: int,
                     num_sampled: int, loss: str = "nce", jit_compile: bool = False,
-                    sampler_seed: int | None = None):
+                    sampler_seed: int | None = None, unigram_counts=None,
+                    negatives_per_pair: float = 5.0):
     """A per-replica step: batch (centers, contexts) -> {"loss"}.
 
     XLA has no kernel for the sampler, so only the loss and its gradients are compiled
@@ -138,7 +183,8 @@ def make_train_step(model: word2vec.SkipGram, optimizer, global_batch_size: int,
 
     def loss_and_gradients(centers, contexts, negatives):
         with tf.GradientTape() as tape:
-            per_pair = pair_losses(model, centers, contexts, negatives, loss)  # (batch,)
+            per_pair = pair_losses(model, centers, contexts, negatives, loss,
+                                   negatives_per_pair)  # (batch,)
             batch_loss = tf.nn.compute_average_loss(per_pair,
                                                     global_batch_size=global_batch_size)
         return batch_loss, tape.gradient(batch_loss, model.trainable_variables)
@@ -149,7 +195,8 @@ def make_train_step(model: word2vec.SkipGram, optimizer, global_batch_size: int,
     def train_step(batch):
         centers, contexts = batch  # (batch,) ids each
         with tf.name_scope("loss"):
-            negatives = sample_negatives(contexts, num_sampled, model.vocab_size, sampler_seed)
+            negatives = sample_negatives(contexts, num_sampled, model.vocab_size, sampler_seed,
+                                         unigram_counts)
             batch_loss, gradients = loss_and_gradients(centers, contexts, negatives)
         # Outside the compiled function: under tf.distribute, applying gradients
         # all-reduces them across replicas, which a nested tf.function cannot do.
@@ -189,13 +236,15 @@ def main(argv=None) -> dict:
     keep = (text_corpus.keep_probabilities(vocabulary.counts, cfg.subsample)
             if cfg.subsample else None)
     dataset = text_corpus.skip_gram_dataset(ids, cfg.batch_size, cfg.skip_window, cfg.seed, keep)
+    pairs = text_corpus.expected_pairs(vocabulary.counts, cfg.skip_window, keep)  # per epoch
+    schedule = training.make_schedule(cfg, steps_per_epoch=max(1, pairs // cfg.batch_size))
 
     # Model, optimizer and global step under the strategy's scope (mirrored variables).
     with run.strategy.scope():
         model = word2vec.SkipGram(cfg.vocab_size, cfg.embedding_size, cfg.embedding_init,
                                   seed=cfg.seed)
         decayed = keras.optimizers.schedules.PolynomialDecay(  # word2vec.c's: linear to ~0
-            cfg.learning_rate, cfg.num_steps, end_learning_rate=cfg.learning_rate * 1e-4)
+            cfg.learning_rate, schedule.num_steps, end_learning_rate=cfg.learning_rate * 1e-4)
         optimizer = keras.optimizers.SGD(
             decayed if cfg.learning_rate_decay == "linear" else cfg.learning_rate)
         optimizer.build(model.trainable_variables)
@@ -203,8 +252,10 @@ def main(argv=None) -> dict:
     iterator = training.distribute(run, dataset)
     checkpoint = checkpoints.make(step, model, optimizer, iterator)
 
+    # Negative sampling draws from the corpus's word counts, NCE from a log-uniform law.
+    counts = vocabulary.counts if cfg.loss == "negative_sampling" else None
     train_step = make_train_step(model, optimizer, cfg.batch_size, cfg.num_sampled, cfg.loss,
-                                 jit_compile=cfg.jit_compile, sampler_seed=cfg.seed)
+                                 cfg.jit_compile, cfg.seed, counts, cfg.negatives_per_pair)
     if cfg.strategy == "default":
         summaries.step_graph(run.writer, train_step, dataset)  # name scopes in the Graphs tab
     steps = training.compile_step(run.strategy, train_step)
@@ -212,7 +263,7 @@ def main(argv=None) -> dict:
     # after the step is built: drawn before, the seeded sampler gives the step other negatives.)
     probe_centers, probe_contexts = next(iter(dataset))
     probe_negatives = sample_negatives(probe_contexts, cfg.num_sampled, cfg.vocab_size,
-                                       seed=cfg.seed)
+                                       cfg.seed, counts)
     if not cfg.quiet:
         print_worked_example(words, vocabulary, probe_contexts, probe_negatives)
 
@@ -221,7 +272,8 @@ def main(argv=None) -> dict:
 
     def on_summary(current: int) -> None:
         embedding = model.embedding.numpy()  # (vocab, embedding)
-        losses = pair_losses(model, probe_centers, probe_contexts, probe_negatives, cfg.loss)
+        losses = pair_losses(model, probe_centers, probe_contexts, probe_negatives, cfg.loss,
+                             cfg.negatives_per_pair)
         with run.writer.as_default(step=current):
             tf.summary.histogram("train/pair_loss", losses)
             tf.summary.histogram("train/embedding_norm", np.linalg.norm(embedding, axis=1))
@@ -231,7 +283,6 @@ def main(argv=None) -> dict:
             summaries.text(run.writer, "train/nearest_neighbours", text, current)
             print(text.replace("**", "").replace("\n\n", "\n"), flush=True)
 
-    schedule = training.make_schedule(cfg, steps_per_epoch=cfg.num_steps)
     started = time.perf_counter()
     results = training.train(run, step_fn=steps, iterator=iterator, checkpoint=checkpoint,
                              step=step, schedule=schedule, on_summary=on_summary,

@@ -135,6 +135,14 @@ def keep_probabilities(counts, threshold: float) -> np.ndarray:
     return np.minimum(1.0, np.sqrt(ratio) + ratio).astype(np.float32)
 
 
+def expected_pairs(counts, skip_window: int, keep_probability=None) -> int:
+    """The expected number of pairs in one pass: words kept x (skip_window + 1), the mean
+    of 2 x window for a window drawn uniformly in 1..skip_window (chunk edges ignored)."""
+    counts = np.asarray(counts, np.float64)
+    kept = counts.sum() if keep_probability is None else np.dot(counts, keep_probability)
+    return int(kept * (skip_window + 1))
+
+
 def chunk_pairs(ids, skip_window: int, seed, keep_probability=None, shuffle: bool = True):
     """Skip-gram pairs of one chunk of word ids -> (centers, contexts), each (pairs,) int32.
 
