@@ -6,8 +6,7 @@ The course's 04_word2vec.py trains a 50,000 x 128 embedding on text8. The lesson
 2. `tf.nn.embedding_lookup` reads the center words' rows; `tf.nn.nce_loss` scores each
    true context word against 64 negatives drawn from a Zipf distribution by
    `tf.random.log_uniform_candidate_sampler`, instead of a 50,000-way softmax.
-   `--loss negative_sampling` is word2vec's own loss, written out: the same logits without
-   NCE's correction, negatives drawn from unigram counts**0.75;
+   `--loss negative_sampling` is word2vec's own loss, written out beside it;
 3. the train step: SGD changes only the rows the step touched.
 Around it, managing a long experiment: name scopes (the graph reads data / embed / loss /
 optimizer), checkpoints every 5,000 steps and resuming (the same --run-dir, or Ctrl-C and
@@ -15,20 +14,18 @@ the printed command), histograms of one fixed batch's per-pair losses and of the
 embedding norms, probe words' nearest neighbours as text, the projector for the 3,000
 most frequent words, and at the end Mikolov's analogies and WordSim-353's correlation.
 
-The defaults are the course's (`--preset course`: batch 128, skip window 1, NCE with 64
-negatives, SGD 1.0, 100,000 steps). `--preset fast` is word2vec.c's recipe in big
-batches (`--help` lists what it sets; flags typed beside it win). --mixed-precision is
-refused (nothing to speed up; the loss needs float32).
+The defaults are the course's (`--preset course`); `--preset fast` is word2vec.c's recipe
+in big batches (`--help` lists what each preset sets; flags typed beside it win).
 
     python lectures/l05_word2vec.py                              # text8_prefix.txt (2.1M words)
-    python lectures/l05_word2vec.py --preset fast                # better vectors, faster
+    python lectures/l05_word2vec.py --preset fast                # better vectors, sooner
     python lectures/l05_word2vec.py --corpus path/to/text8.zip   # the full text8
     tensorboard --logdir runs/l05_word2vec
 
 It first prints five pairs of the corpus's first words and one batch's negatives with
 their expected counts. Look at train/loss, the neighbours (printed; Text tab), the
 Projector tab, and eval/analogy_accuracy and eval/wordsim353_spearman in results.json.
-Our figures, and the preset against gensim: README, Lectures table, row "5a word2vec".
+Our figures, and the fast preset against gensim: README, Lectures table, row "5a word2vec".
 """
 
 from __future__ import annotations
@@ -43,7 +40,6 @@ from cs20.metrics import word_vectors
 from cs20.models import word2vec
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 PROBE_WORDS = "one,king,three,france,computer,war,music,government"
@@ -58,24 +54,19 @@ class Config(config.TrainConfig):
         "embedding_init": "word2vec", "learning_rate_decay": "linear", "batch_size": 4096,
         "learning_rate": 100.0, "num_sampled": 64, "num_steps": 0, "num_epochs": 3}}
     preset: str = config.option("course", "Named settings.", choices=tuple(PRESETS))
-    num_steps: int = config.option(100_000, "Training steps (the course's 100,000; 0: use "
-                                            "--num-epochs).")
+    num_steps: int = config.option(100_000, "Training steps (0: use --num-epochs).")
     batch_size: int = config.option(128, "Global batch of (center, context) pairs.")
     learning_rate: float = config.option(1.0, "SGD learning rate (the course's 1.0).")
-    learning_rate_decay: str = config.option("constant", "constant, or linear to 0 over the "
-                                                         "run as word2vec.c does.",
+    learning_rate_decay: str = config.option("constant", "linear: to 0 as word2vec.c.",
                                              choices=("constant", "linear"))
-    corpus: str = config.option("text8_prefix", "A registered data file or a path to a "
-                                                "text file / text8.zip.")
+    corpus: str = config.option("text8_prefix", "A data file's name, or a path (text8.zip).")
     vocab_size: int = config.option(50_000, "Vocabulary size, UNK included.")
     embedding_size: int = config.option(128, "Embedding dimension.")
-    embedding_init: str = config.option("course", "course: uniform [0, 1); word2vec: "
-                                                  "uniform +-0.5/dim.",
-                                        choices=("course", "word2vec"))
+    embedding_init: str = config.option("course", "course: uniform [0, 1) (all in one corner); "
+                                        "word2vec: +-0.5/dim.", choices=("course", "word2vec"))
     skip_window: int = config.option(1, "Context words up to this far on each side "
                                         "(a random 1..skip_window per center).")
-    subsample: float = config.option(0.0, "Frequent-word subsampling threshold t "
-                                          "(0: off, as the course; word2vec uses 1e-3).")
+    subsample: float = config.option(0.0, "Subsampling threshold t of frequent words (0: off).")
     num_sampled: int = config.option(64, "Negative words per batch, shared by its pairs.")
     loss: str = config.option("nce", "Sampled loss.",
                               choices=("nce", "sampled_softmax", "negative_sampling"))
@@ -84,18 +75,15 @@ class Config(config.TrainConfig):
              "batch's --num-sampled negatives (word2vec.c draws k per pair).")
     summary_every: int = config.option(5000, "Loss, histograms and neighbours every N steps.")
     checkpoint_every: int = config.option(5000, "Checkpoint every N steps.")
-    num_visualize: int = config.option(3000, "Most frequent words shown in the projector.",
-                                       changeable=True)
-    probe_words: str = config.option(PROBE_WORDS, "Comma-separated words whose neighbours "
-                                                  "are printed at summary steps.",
+    num_visualize: int = config.option(3000, "Words in the projector.", changeable=True)
+    probe_words: str = config.option(PROBE_WORDS, "Words whose neighbours are printed.",
                                      changeable=True)
 
     def __post_init__(self):
         super().__post_init__()
         if self.mixed_precision:
             raise ValueError("--mixed-precision does not apply to word2vec: its step is "
-                             "embedding lookups and one sampled dot product (no dense layer "
-                             "to speed up), and the NCE logits need float32")
+                             "lookups and one sampled matmul, and the logits need float32")
         if self.vocab_size < self.num_sampled:
             raise ValueError(f"--vocab-size {self.vocab_size} is smaller than --num-sampled "
                              f"{self.num_sampled}: each step draws that many different "
@@ -230,12 +218,12 @@ def main(argv=None) -> dict:
     words = text_corpus.read_words(text_corpus.resolve_corpus(cfg.corpus, cfg.data_dir))
     vocabulary = text_corpus.build_vocabulary(words, cfg.vocab_size)
     vocabulary.save_tsv(run.path("vocab.tsv"))
-    ids = vocabulary.to_ids(words)  # (num_words,)
     print(f"{len(words):,} words, {vocabulary.size:,} in the vocabulary, "
           f"{vocabulary.counts[0]:,} UNK tokens")
     keep = (text_corpus.keep_probabilities(vocabulary.counts, cfg.subsample)
             if cfg.subsample else None)
-    dataset = text_corpus.skip_gram_dataset(ids, cfg.batch_size, cfg.skip_window, cfg.seed, keep)
+    dataset = text_corpus.skip_gram_dataset(vocabulary.to_ids(words), cfg.batch_size,
+                                            cfg.skip_window, cfg.seed, keep)
     pairs = text_corpus.expected_pairs(vocabulary.counts, cfg.skip_window, keep)  # per epoch
     schedule = training.make_schedule(cfg, steps_per_epoch=max(1, pairs // cfg.batch_size))
 
@@ -266,37 +254,28 @@ def main(argv=None) -> dict:
                                        cfg.seed, counts)
     if not cfg.quiet:
         print_worked_example(words, vocabulary, probe_contexts, probe_negatives)
-
     index = vocabulary.index()
     probe_ids = [index[word] for word in cfg.probe_words.split(",") if word in index]
 
     def on_summary(current: int) -> None:
-        embedding = model.embedding.numpy()  # (vocab, embedding)
         losses = pair_losses(model, probe_centers, probe_contexts, probe_negatives, cfg.loss,
-                             cfg.negatives_per_pair)
-        with run.writer.as_default(step=current):
-            tf.summary.histogram("train/pair_loss", losses)
-            tf.summary.histogram("train/embedding_norm", np.linalg.norm(embedding, axis=1))
-        if probe_ids:
-            text = word2vec.neighbours_markdown(word2vec.normalized(embedding), vocabulary.words,
-                                                probe_ids)
-            summaries.text(run.writer, "train/nearest_neighbours", text, current)
-            print(text.replace("**", "").replace("\n\n", "\n"), flush=True)
+                             cfg.negatives_per_pair)  # (batch,)
+        print(word2vec.write_summaries(run.writer, current, model.embedding.numpy(), losses,
+                                       vocabulary.words, probe_ids), flush=True)
 
     started = time.perf_counter()
     results = training.train(run, step_fn=steps, iterator=iterator, checkpoint=checkpoint,
                              step=step, schedule=schedule, on_summary=on_summary,
                              steps_per_call=cfg.steps_per_call)
-    train_seconds = time.perf_counter() - started
+    results["train_seconds"] = time.perf_counter() - started
 
     # Evaluation and artefacts on the final embedding.
-    unit_embedding = word2vec.normalized(model.embedding.numpy())
-    scores = word_vectors.evaluate(unit_embedding, index, cfg.data_dir)
+    scores = word_vectors.evaluate(word2vec.normalized(model.embedding.numpy()), index,
+                                   cfg.data_dir)
     summaries.scalars(run.writer, scores, int(step.numpy()), prefix="eval/")
     results.update({f"eval/{name}": value for name, value in scores.items()})
     if "train/steps_per_second" in results:
         results["train/pairs_per_second"] = results["train/steps_per_second"] * cfg.batch_size
-    results["train_seconds"] = train_seconds
     if run.chief and cfg.num_visualize:
         count = min(cfg.num_visualize, vocabulary.size)
         files = summaries.projector(run.directory, "embedding", model.embedding.numpy()[:count],

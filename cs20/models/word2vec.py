@@ -13,6 +13,7 @@ import math
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 EMBEDDING_INITS = ("course", "word2vec")
 
@@ -45,7 +46,6 @@ class SkipGram(keras.Model):
                 seed=None if seed is None else seed + 1))
         self.nce_biases = self.add_weight(shape=(vocab_size,), name="nce_biases",
                                           initializer="zeros")
-
 
 
 def normalized(embedding: np.ndarray) -> np.ndarray:
@@ -81,3 +81,17 @@ def analogy(unit_embedding: np.ndarray, a_ids, b_ids, c_ids) -> np.ndarray:
     for ids in (a_ids, b_ids, c_ids, np.zeros_like(a_ids)):
         similarity[rows, ids] = -np.inf
     return np.argmax(similarity, axis=1)
+
+
+def write_summaries(writer, step: int, embedding: np.ndarray, pair_losses, words,
+                    probe_ids) -> str:
+    """Histograms of one fixed batch's per-pair losses and of the rows' norms, and the
+    probe words' nearest neighbours (Text tab); returns the neighbours as plain text."""
+    with writer.as_default(step=step):
+        tf.summary.histogram("train/pair_loss", pair_losses)
+        tf.summary.histogram("train/embedding_norm", np.linalg.norm(embedding, axis=1))
+        if not probe_ids:
+            return ""
+        text = neighbours_markdown(normalized(embedding), words, probe_ids)
+        tf.summary.text("train/nearest_neighbours", text)
+    return text.replace("**", "").replace("\n\n", "\n")
