@@ -31,6 +31,7 @@ Our figures, and the fast preset against gensim: README, Lectures table, row "5a
 from __future__ import annotations
 
 import dataclasses
+import os  # TEMPORARY
 import time
 import typing
 
@@ -120,34 +121,35 @@ def sample_negatives(contexts, num_sampled: int, vocab_size: int, seed: int | No
         range_max=vocab_size, distortion=0.75, unigrams=list(unigram_counts), seed=seed)
 
 
-def negative_sampling_losses(model: word2vec.SkipGram, embedded, contexts, negatives,
+def negative_sampling_losses(model: word2vec.SkipGram, centers, contexts, negatives,
                              negatives_per_pair: float):
     """(batch,) -log sigmoid(true logit) - k * mean_j log sigmoid(-sampled logit j): the
-    batch's negatives shared by every pair (one matmul), their mean times k estimating
-    word2vec's k negatives per pair. A logit is w.x + b, NCE's without its -log Q."""
-    sampled = negatives[0]  # (num_sampled,)
+    batch's negatives are shared by all pairs, their mean times k estimating word2vec's k
+    negatives per pair. A logit is w.x + b, NCE's without its -log Q. The negative term
+    depends on the center only: computed once per distinct center (one small matmul)."""
+    unique_centers, center_of_pair = tf.unique(centers)  # (centers,), (batch,)
+    embedded = tf.nn.embedding_lookup(model.embedding.value, unique_centers)  # (centers, emb)
     true_weights = tf.nn.embedding_lookup(model.nce_weights.value, contexts)  # (batch, emb)
-    sampled_weights = tf.nn.embedding_lookup(model.nce_weights.value, sampled)  # (K, emb)
-    true_logits = (tf.reduce_sum(embedded * true_weights, axis=1)
+    sampled_weights = tf.nn.embedding_lookup(model.nce_weights.value, negatives[0])  # (K, emb)
+    true_logits = (tf.reduce_sum(tf.gather(embedded, center_of_pair) * true_weights, axis=1)
                    + tf.gather(model.nce_biases.value, contexts))  # (batch,)
     sampled_logits = (tf.matmul(embedded, sampled_weights, transpose_b=True)
-                      + tf.gather(model.nce_biases.value, sampled))  # (batch, K)
+                      + tf.gather(model.nce_biases.value, negatives[0]))  # (centers, K)
     # softplus(-z) = -log sigmoid(z), computed without overflow.
-    return (tf.nn.softplus(-true_logits)
-            + negatives_per_pair * tf.reduce_mean(tf.nn.softplus(sampled_logits), axis=1))
+    negative_terms = negatives_per_pair * tf.reduce_mean(tf.nn.softplus(sampled_logits), axis=1)
+    return tf.nn.softplus(-true_logits) + tf.gather(negative_terms, center_of_pair)
 
 
 def pair_losses(model: word2vec.SkipGram, centers, contexts, negatives, loss: str = "nce",
                 negatives_per_pair: float = 5.0):
     """(batch,) loss of each (center, context) pair: NCE, sampled softmax or negative
     sampling."""
+    if loss == "negative_sampling":
+        return negative_sampling_losses(model, centers, contexts, negatives, negatives_per_pair)
     with tf.name_scope("embed"):
         # `.value` is the tf.Variable itself: gathering from it reads only the rows needed
         # (a Keras variable is read whole, and the sparse update then copies all of it).
         embedded = tf.nn.embedding_lookup(model.embedding.value, centers)  # (batch, embedding)
-    if loss == "negative_sampling":
-        return negative_sampling_losses(model, embedded, contexts, negatives,
-                                        negatives_per_pair)
     labels = tf.cast(contexts[:, None], tf.int64)  # (batch, 1)
     sampled_loss = tf.nn.nce_loss if loss == "nce" else tf.nn.sampled_softmax_loss
     return sampled_loss(weights=model.nce_weights.value,  # (vocab, embedding)
@@ -222,8 +224,11 @@ def main(argv=None) -> dict:
           f"{vocabulary.counts[0]:,} UNK tokens")
     keep = (text_corpus.keep_probabilities(vocabulary.counts, cfg.subsample)
             if cfg.subsample else None)
+    # Negative sampling's batches keep each center's pairs together: its negative term is
+    # then computed once for all of them.
+    by_center = cfg.loss == "negative_sampling" and os.environ.get("W2V_BY_CENTER", "1") == "1"
     dataset = text_corpus.skip_gram_dataset(vocabulary.to_ids(words), cfg.batch_size,
-                                            cfg.skip_window, cfg.seed, keep)
+                                            cfg.skip_window, cfg.seed, keep, by_center=by_center)
     pairs = text_corpus.expected_pairs(vocabulary.counts, cfg.skip_window, keep)  # per epoch
     schedule = training.make_schedule(cfg, steps_per_epoch=max(1, pairs // cfg.batch_size))
 

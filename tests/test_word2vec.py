@@ -49,6 +49,19 @@ def test_pairs_with_random_window_golden_for_a_fixed_seed():
     assert contexts.numpy().tolist() == [2, 3, 1, 3, 1, 2, 4, 5, 3, 5, 3, 4, 6, 4, 5]
 
 
+def test_pairs_by_center_are_the_same_pairs_each_centers_together():
+    ids = tf.range(1, 21, dtype=tf.int32)  # distinct ids: a center id is a position
+    seed = tf.constant([1, 2], tf.int64)
+    plain = text_corpus.chunk_pairs(ids, 3, seed, shuffle=False)
+    grouped = text_corpus.chunk_pairs(ids, 3, seed, by_center=True)
+    as_pairs = [sorted(zip(*(part.numpy().tolist() for part in pairs), strict=True))
+                for pairs in (plain, grouped)]
+    assert as_pairs[0] == as_pairs[1]
+    centers = grouped[0].numpy()
+    runs = 1 + np.count_nonzero(centers[1:] != centers[:-1])
+    assert runs == 20 and not np.all(np.diff(centers) >= 0)  # together, in shuffled order
+
+
 def test_dataset_batches_are_fixed_size_reproducible_and_real_pairs():
     ids = np.arange(1, 1001, dtype=np.int32)
     first = text_corpus.skip_gram_dataset(ids, 32, 2, seed=3, chunk_words=100)
@@ -124,18 +137,19 @@ def test_negative_sampling_loss_golden_on_a_tiny_case():
     model.embedding.assign([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.5, 0.0]])
     model.nce_weights.assign([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [1.0, -1.0], [0.0, 0.0]])
     model.nce_biases.assign([0.0, 0.0, 0.0, -0.5, 0.0])
-    # Two pairs share the negatives 2 and 3; expected counts are not used (no -log Q).
-    sampled = (tf.constant([2, 3], tf.int64), tf.constant([[9.0], [9.0]]),
-               tf.constant([9.0, 9.0]))
-    loss = lesson.pair_losses(model, tf.constant([1, 2]), tf.constant([3, 1]), sampled,
+    # Three pairs share the negatives 2 and 3; expected counts are not used (no -log Q).
+    sampled = (tf.constant([2, 3], tf.int64), tf.constant([[9.0]] * 3), tf.constant([9.0, 9.0]))
+    loss = lesson.pair_losses(model, tf.constant([1, 2, 1]), tf.constant([3, 1, 2]), sampled,
                               "negative_sampling", negatives_per_pair=5.0)
     # Pair (1, 3): true logit 1 - 0.5; negatives' logits 0 and 0.5.
     # Pair (2, 1): true logit 0; negatives' logits 2 and -1 - 0.5.
+    # Pair (1, 2): true logit 0; center 1's negative term again.
     softplus = lambda z: np.log1p(np.exp(z))  # noqa: E731
     expected = [softplus(-0.5) + 5 * (softplus(0.0) + softplus(0.5)) / 2,
-                softplus(0.0) + 5 * (softplus(2.0) + softplus(-1.5)) / 2]
+                softplus(0.0) + 5 * (softplus(2.0) + softplus(-1.5)) / 2,
+                softplus(0.0) + 5 * (softplus(0.0) + softplus(0.5)) / 2]
     np.testing.assert_allclose(loss.numpy(), expected, rtol=1e-6)
-    np.testing.assert_allclose(loss.numpy(), [4.6421374, 6.5140004], rtol=1e-6)
+    np.testing.assert_allclose(loss.numpy(), [4.6421374, 6.5140004, 4.8612076], rtol=1e-6)
 
 
 def test_negative_sampler_draws_word_counts_to_the_three_quarters():
