@@ -5,27 +5,24 @@ The course's 04_word2vec.py trains a 50,000 x 128 embedding on text8. The lesson
    `text_corpus.skip_gram_dataset` makes the whole corpus's with TensorFlow ops in tf.data;
 2. `tf.nn.embedding_lookup` reads the center words' rows; `tf.nn.nce_loss` scores each
    true context word against 64 negatives drawn from a Zipf distribution by
-   `tf.random.log_uniform_candidate_sampler`, instead of a 50,000-way softmax.
+   `tf.random.log_uniform_candidate_sampler`, instead of a 50,000-way softmax;
    `--loss negative_sampling` is word2vec's own loss, written out beside it;
 3. the train step: SGD changes only the rows the step touched.
-Around it, managing a long experiment: name scopes (the graph reads data / embed / loss /
-optimizer), checkpoints every 5,000 steps and resuming (the same --run-dir, or Ctrl-C and
-the printed command), histograms of one fixed batch's per-pair losses and of the
-embedding norms, probe words' nearest neighbours as text, the projector for the 3,000
-most frequent words, and at the end Mikolov's analogies and WordSim-353's correlation.
+Around it, managing a long experiment: name scopes in the graph, checkpoints every 5,000
+steps and resuming (the same --run-dir, or Ctrl-C and the printed command), histograms,
+probe words' nearest neighbours as text, the projector for the 3,000 most frequent words,
+and at the end Mikolov's analogies and WordSim-353's correlation.
 
-The defaults are the course's (`--preset course`); `--preset fast` is word2vec.c's recipe
-in big batches (`--help` lists what each preset sets; flags typed beside it win).
-
-    python lectures/l05_word2vec.py                              # text8_prefix.txt (2.1M words)
-    python lectures/l05_word2vec.py --preset fast                # better vectors, sooner
+    python lectures/l05_word2vec.py                  # the course's settings, text8_prefix.txt
+    python lectures/l05_word2vec.py --preset fast    # word2vec.c's recipe in big batches
     python lectures/l05_word2vec.py --corpus path/to/text8.zip   # the full text8
     tensorboard --logdir runs/l05_word2vec
 
-It first prints five pairs of the corpus's first words and one batch's negatives with
-their expected counts. Look at train/loss, the neighbours (printed; Text tab), the
-Projector tab, and eval/analogy_accuracy and eval/wordsim353_spearman in results.json.
-Our figures, and the fast preset against gensim: README, Lectures table, row "5a word2vec".
+`--help` lists what each preset sets; flags typed beside it win. It first prints five
+pairs of the corpus's first words and one batch's negatives with their expected counts.
+Look at train/loss, the neighbours (printed; Text tab), the Projector tab, and
+eval/analogy_accuracy and eval/wordsim353_spearman in results.json. Our figures, and the
+fast preset against gensim: README, Lectures table, row "5a word2vec".
 """
 
 from __future__ import annotations
@@ -48,8 +45,7 @@ PROBE_WORDS = "one,king,three,france,computer,war,music,government"
 
 @dataclasses.dataclass(frozen=True)
 class Config(config.TrainConfig):
-    # fast: word2vec.c's choices (window 5, subsampling, init around 0, linear decay, its
-    # loss) with 4096-pair batches and a learning rate scaled to them; README, row 5a.
+    # fast: word2vec.c's choices in 4096-pair batches, the learning rate scaled to them.
     PRESETS: typing.ClassVar[dict] = {"course": {}, "fast": {
         "loss": "negative_sampling", "skip_window": 5, "subsample": 1e-4,
         "embedding_init": "word2vec", "learning_rate_decay": "linear", "batch_size": 4096,
@@ -65,15 +61,13 @@ class Config(config.TrainConfig):
     embedding_size: int = config.option(128, "Embedding dimension.")
     embedding_init: str = config.option("course", "course: uniform [0, 1) (all in one corner); "
                                         "word2vec: +-0.5/dim.", choices=("course", "word2vec"))
-    skip_window: int = config.option(1, "Context words up to this far on each side "
-                                        "(a random 1..skip_window per center).")
+    skip_window: int = config.option(1, "Context up to a random 1..N words on each side.")
     subsample: float = config.option(0.0, "Subsampling threshold t of frequent words (0: off).")
     num_sampled: int = config.option(64, "Negative words per batch, shared by its pairs.")
     loss: str = config.option("nce", "Sampled loss.",
                               choices=("nce", "sampled_softmax", "negative_sampling"))
-    negatives_per_pair: float = config.option(
-        5.0, "negative_sampling's k: each pair's negative term is k times the mean over the "
-             "batch's --num-sampled negatives (word2vec.c draws k per pair).")
+    negatives_per_pair: float = config.option(5.0, "negative_sampling's k: k times the mean "
+                                                   "over the batch's negatives.")
     summary_every: int = config.option(5000, "Loss, histograms and neighbours every N steps.")
     checkpoint_every: int = config.option(5000, "Checkpoint every N steps.")
     num_visualize: int = config.option(3000, "Words in the projector.", changeable=True)
@@ -106,11 +100,9 @@ def window_pairs(words, center: int, skip_window: int) -> list[tuple]:
 
 def sample_negatives(contexts, num_sampled: int, vocab_size: int, seed: int | None = None,
                      unigram_counts=None):
-    """One batch's negatives, shared by all its pairs: (sampled ids (num_sampled,),
-    expected count of each true context among the draws (batch, 1), expected count of
-    each sampled id (num_sampled,)). NCE's: distinct ids, log-uniform (ids are by
-    frequency, so frequent words first), and NCE subtracts the log expected counts from
-    the logits. Given `unigram_counts`, word2vec's: counts**0.75, repeats allowed."""
+    """One batch's negatives, shared by all its pairs: (sampled ids (num_sampled,), expected
+    count among the draws of each true context (batch, 1) and of each sampled id). NCE's:
+    distinct, log-uniform (ids are by frequency); given `unigram_counts`, word2vec's."""
     labels = tf.cast(contexts[:, None], tf.int64)  # (batch, 1)
     if unigram_counts is None:
         return tf.random.log_uniform_candidate_sampler(
@@ -164,12 +156,10 @@ def make_train_step(model: word2vec.SkipGram, optimizer, global_batch_size: int,
                     num_sampled: int, loss: str = "nce", jit_compile: bool = False,
                     sampler_seed: int | None = None, unigram_counts=None,
                     negatives_per_pair: float = 5.0):
-    """A per-replica step: batch (centers, contexts) -> {"loss"}.
-
-    XLA has no kernel for the sampler, so only the loss and its gradients are compiled
-    with --jit-compile; the sampler runs before them and the sparse SGD update after. The
-    sampler's fixed op seed makes every replica draw the negatives a single device would.
-    """
+    """A per-replica step: batch (centers, contexts) -> {"loss"}. XLA has no kernel for the
+    sampler, so --jit-compile compiles only the loss and its gradients; the sampler runs
+    before them, the sparse SGD update after. The sampler's fixed op seed makes every
+    replica draw the negatives a single device would."""
 
     def loss_and_gradients(centers, contexts, negatives):
         with tf.GradientTape() as tape:
@@ -224,8 +214,7 @@ def main(argv=None) -> dict:
           f"{vocabulary.counts[0]:,} UNK tokens")
     keep = (text_corpus.keep_probabilities(vocabulary.counts, cfg.subsample)
             if cfg.subsample else None)
-    # Negative sampling's batches keep each center's pairs together: its negative term is
-    # then computed once for all of them.
+    # Negative sampling's batches keep a center's pairs together (one negative term each).
     by_center = cfg.loss == "negative_sampling" and os.environ.get("W2V_BY_CENTER", "1") == "1"
     dataset = text_corpus.skip_gram_dataset(vocabulary.to_ids(words), cfg.batch_size,
                                             cfg.skip_window, cfg.seed, keep, by_center=by_center)
@@ -252,8 +241,8 @@ def main(argv=None) -> dict:
     if cfg.strategy == "default":
         summaries.step_graph(run.writer, train_step, dataset)  # name scopes in the Graphs tab
     steps = training.compile_step(run.strategy, train_step)
-    # A fixed batch and fixed negatives, to show and to watch the per-pair losses of. (Drawn
-    # after the step is built: drawn before, the seeded sampler gives the step other negatives.)
+    # A fixed batch and negatives to show and watch (drawn after the step is built: drawn
+    # before, the seeded sampler would give the step other negatives).
     probe_centers, probe_contexts = next(iter(dataset))
     probe_negatives = sample_negatives(probe_contexts, cfg.num_sampled, cfg.vocab_size,
                                        cfg.seed, counts)
@@ -282,11 +271,8 @@ def main(argv=None) -> dict:
     if "train/steps_per_second" in results:
         results["train/pairs_per_second"] = results["train/steps_per_second"] * cfg.batch_size
     if run.chief and cfg.num_visualize:
-        count = min(cfg.num_visualize, vocabulary.size)
-        files = summaries.projector(run.directory, "embedding", model.embedding.numpy()[:count],
-                                    list(vocabulary.words[:count]))
-        print(f"Projector: {files['config']} ({count} words); vectors.tsv and metadata.tsv "
-              f"for projector.tensorflow.org")
+        print(word2vec.write_projector(run.directory, model.embedding.numpy(), vocabulary.words,
+                                       cfg.num_visualize))
     return run.finish(results, steps=int(step.numpy()))
 
 

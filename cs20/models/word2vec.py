@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+from cs20 import summaries
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -95,3 +97,12 @@ def write_summaries(writer, step: int, embedding: np.ndarray, pair_losses, words
         text = neighbours_markdown(normalized(embedding), words, probe_ids)
         tf.summary.text("train/nearest_neighbours", text)
     return text.replace("**", "").replace("\n\n", "\n")
+
+
+def write_projector(directory, embedding: np.ndarray, words, count: int) -> str:
+    """The `count` most frequent words' vectors for the Projector tab (and for
+    projector.tensorflow.org); returns a line saying where they are."""
+    count = min(count, len(words))
+    files = summaries.projector(directory, "embedding", embedding[:count], list(words[:count]))
+    return (f"Projector: {files['config']} ({count} words); vectors.tsv and metadata.tsv "
+            f"for projector.tensorflow.org")
