@@ -8,27 +8,21 @@ The course's 04_word2vec.py trains a 50,000 x 128 embedding on text8. The lesson
    `tf.random.log_uniform_candidate_sampler`, instead of a 50,000-way softmax;
    `--loss negative_sampling` is word2vec's own loss, written out beside it;
 3. the train step: SGD changes only the rows the step touched.
-Around it, managing a long experiment: name scopes in the graph, checkpoints every 5,000
-steps and resuming (the same --run-dir, or Ctrl-C and the printed command), histograms,
-probe words' nearest neighbours as text, the projector for the 3,000 most frequent words,
-and at the end Mikolov's analogies and WordSim-353's correlation.
+Around it: name scopes, checkpoints every 5,000 steps and resuming (the same --run-dir),
+histograms, probe words' neighbours, the projector, analogies and WordSim-353 at the end.
 
     python lectures/l05_word2vec.py                  # the course's settings, text8_prefix.txt
     python lectures/l05_word2vec.py --preset fast    # word2vec.c's recipe in big batches
     python lectures/l05_word2vec.py --corpus path/to/text8.zip   # the full text8
-    tensorboard --logdir runs/l05_word2vec
 
 `--help` lists what each preset sets; flags typed beside it win. It first prints five
-pairs of the corpus's first words and one batch's negatives with their expected counts.
-Look at train/loss, the neighbours (printed; Text tab), the Projector tab, and
-eval/analogy_accuracy and eval/wordsim353_spearman in results.json. Our figures, and the
-fast preset against gensim: README, Lectures table, row "5a word2vec".
+pairs and one batch's negatives. Look at train/loss, the neighbours, the Projector tab and
+eval/* in results.json; our figures (and the preset against gensim): README, row "5a".
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os  # TEMPORARY
 import time
 import typing
 
@@ -40,16 +34,14 @@ from cs20.models import word2vec
 import keras
 import tensorflow as tf
 
-PROBE_WORDS = "one,king,three,france,computer,war,music,government"
-
 
 @dataclasses.dataclass(frozen=True)
 class Config(config.TrainConfig):
     # fast: word2vec.c's choices in 4096-pair batches, the learning rate scaled to them.
     PRESETS: typing.ClassVar[dict] = {"course": {}, "fast": {
-        "loss": "negative_sampling", "skip_window": 5, "subsample": 1e-4,
+        "loss": "negative_sampling", "skip_window": 5, "subsample": 3e-4,
         "embedding_init": "word2vec", "learning_rate_decay": "linear", "batch_size": 4096,
-        "learning_rate": 100.0, "num_sampled": 64, "num_steps": 0, "num_epochs": 3}}
+        "learning_rate": 100.0, "num_sampled": 256, "num_steps": 0, "num_epochs": 3}}
     preset: str = config.option("course", "Named settings.", choices=tuple(PRESETS))
     num_steps: int = config.option(100_000, "Training steps (0: use --num-epochs).")
     batch_size: int = config.option(128, "Global batch of (center, context) pairs.")
@@ -71,8 +63,8 @@ class Config(config.TrainConfig):
     summary_every: int = config.option(5000, "Loss, histograms and neighbours every N steps.")
     checkpoint_every: int = config.option(5000, "Checkpoint every N steps.")
     num_visualize: int = config.option(3000, "Words in the projector.", changeable=True)
-    probe_words: str = config.option(PROBE_WORDS, "Words whose neighbours are printed.",
-                                     changeable=True)
+    probe_words: str = config.option("one,king,three,france,computer,war,music,government",
+                                     "Words whose neighbours are printed.", changeable=True)
 
     def __post_init__(self):
         super().__post_init__()
@@ -81,16 +73,14 @@ class Config(config.TrainConfig):
                              "lookups and one sampled matmul, and the logits need float32")
         if self.vocab_size < self.num_sampled:
             raise ValueError(f"--vocab-size {self.vocab_size} is smaller than --num-sampled "
-                             f"{self.num_sampled}: each step draws that many different "
-                             "negative words; raise --vocab-size or lower --num-sampled")
+                             f"{self.num_sampled}; raise --vocab-size or lower --num-sampled")
 
 
 # 1. Skip-gram pairs.
 
 def window_pairs(words, center: int, skip_window: int) -> list[tuple]:
     """The (center, context) pairs of one window: the center word with each word up to
-    `skip_window` away, left ones first (the course's order). The pipeline over the whole
-    corpus also draws each center's window size in 1..skip_window."""
+    `skip_window` away, left ones first (the course's order)."""
     offsets = [*range(-skip_window, 0), *range(1, skip_window + 1)]
     return [(words[center], words[center + offset]) for offset in offsets
             if 0 <= center + offset < len(words)]
@@ -134,8 +124,7 @@ def negative_sampling_losses(model: word2vec.SkipGram, centers, contexts, negati
 
 def pair_losses(model: word2vec.SkipGram, centers, contexts, negatives, loss: str = "nce",
                 negatives_per_pair: float = 5.0):
-    """(batch,) loss of each (center, context) pair: NCE, sampled softmax or negative
-    sampling."""
+    """(batch,) loss of each (center, context) pair."""
     if loss == "negative_sampling":
         return negative_sampling_losses(model, centers, contexts, negatives, negatives_per_pair)
     with tf.name_scope("embed"):
@@ -163,10 +152,8 @@ def make_train_step(model: word2vec.SkipGram, optimizer, global_batch_size: int,
 
     def loss_and_gradients(centers, contexts, negatives):
         with tf.GradientTape() as tape:
-            per_pair = pair_losses(model, centers, contexts, negatives, loss,
-                                   negatives_per_pair)  # (batch,)
-            batch_loss = tf.nn.compute_average_loss(per_pair,
-                                                    global_batch_size=global_batch_size)
+            per_pair = pair_losses(model, centers, contexts, negatives, loss, negatives_per_pair)
+            batch_loss = tf.nn.compute_average_loss(per_pair, global_batch_size=global_batch_size)
         return batch_loss, tape.gradient(batch_loss, model.trainable_variables)
 
     if jit_compile:
@@ -215,9 +202,9 @@ def main(argv=None) -> dict:
     keep = (text_corpus.keep_probabilities(vocabulary.counts, cfg.subsample)
             if cfg.subsample else None)
     # Negative sampling's batches keep a center's pairs together (one negative term each).
-    by_center = cfg.loss == "negative_sampling" and os.environ.get("W2V_BY_CENTER", "1") == "1"
     dataset = text_corpus.skip_gram_dataset(vocabulary.to_ids(words), cfg.batch_size,
-                                            cfg.skip_window, cfg.seed, keep, by_center=by_center)
+                                            cfg.skip_window, cfg.seed, keep,
+                                            by_center=cfg.loss == "negative_sampling")
     pairs = text_corpus.expected_pairs(vocabulary.counts, cfg.skip_window, keep)  # per epoch
     schedule = training.make_schedule(cfg, steps_per_epoch=max(1, pairs // cfg.batch_size))
 
@@ -248,14 +235,12 @@ def main(argv=None) -> dict:
                                        cfg.seed, counts)
     if not cfg.quiet:
         print_worked_example(words, vocabulary, probe_contexts, probe_negatives)
-    index = vocabulary.index()
-    probe_ids = [index[word] for word in cfg.probe_words.split(",") if word in index]
 
     def on_summary(current: int) -> None:
         losses = pair_losses(model, probe_centers, probe_contexts, probe_negatives, cfg.loss,
                              cfg.negatives_per_pair)  # (batch,)
         print(word2vec.write_summaries(run.writer, current, model.embedding.numpy(), losses,
-                                       vocabulary.words, probe_ids), flush=True)
+                                       vocabulary, cfg.probe_words.split(",")), flush=True)
 
     started = time.perf_counter()
     results = training.train(run, step_fn=steps, iterator=iterator, checkpoint=checkpoint,
@@ -264,12 +249,10 @@ def main(argv=None) -> dict:
     results["train_seconds"] = time.perf_counter() - started
 
     # Evaluation and artefacts on the final embedding.
-    scores = word_vectors.evaluate(word2vec.normalized(model.embedding.numpy()), index,
-                                   cfg.data_dir)
+    scores = word_vectors.evaluate(word2vec.normalized(model.embedding.numpy()),
+                                   vocabulary.index(), cfg.data_dir)
     summaries.scalars(run.writer, scores, int(step.numpy()), prefix="eval/")
     results.update({f"eval/{name}": value for name, value in scores.items()})
-    if "train/steps_per_second" in results:
-        results["train/pairs_per_second"] = results["train/steps_per_second"] * cfg.batch_size
     if run.chief and cfg.num_visualize:
         print(word2vec.write_projector(run.directory, model.embedding.numpy(), vocabulary.words,
                                        cfg.num_visualize))

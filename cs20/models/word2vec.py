@@ -85,10 +85,14 @@ def analogy(unit_embedding: np.ndarray, a_ids, b_ids, c_ids) -> np.ndarray:
     return np.argmax(similarity, axis=1)
 
 
-def write_summaries(writer, step: int, embedding: np.ndarray, pair_losses, words,
-                    probe_ids) -> str:
+def write_summaries(writer, step: int, embedding: np.ndarray, pair_losses, vocabulary,
+                    probe_words) -> str:
     """Histograms of one fixed batch's per-pair losses and of the rows' norms, and the
-    probe words' nearest neighbours (Text tab); returns the neighbours as plain text."""
+    nearest neighbours of the probe words in the vocabulary (Text tab); returns the
+    neighbours as plain text."""
+    index = vocabulary.index()
+    probe_ids = [index[word] for word in probe_words if word in index]
+    words = vocabulary.words
     with writer.as_default(step=step):
         tf.summary.histogram("train/pair_loss", pair_losses)
         tf.summary.histogram("train/embedding_norm", np.linalg.norm(embedding, axis=1))
