@@ -8,16 +8,14 @@ The course's 04_word2vec.py trains a 50,000 x 128 embedding on text8. The lesson
    `tf.random.log_uniform_candidate_sampler`, instead of a 50,000-way softmax;
    `--loss negative_sampling` is word2vec's own loss, written out beside it;
 3. the train step: SGD changes only the rows the step touched.
-Around it: name scopes, checkpoints every 5,000 steps and resuming (the same --run-dir),
-histograms, probe words' neighbours, the projector, analogies and WordSim-353 at the end.
+Around it: name scopes, checkpoints and resuming (the same --run-dir), histograms, probe
+words' neighbours, the projector, analogies and WordSim-353 at the end (results.json).
 
     python lectures/l05_word2vec.py                  # the course's settings, text8_prefix.txt
     python lectures/l05_word2vec.py --preset fast    # word2vec.c's recipe in big batches
     python lectures/l05_word2vec.py --corpus path/to/text8.zip   # the full text8
 
-`--help` lists what each preset sets; flags typed beside it win. It first prints five
-pairs and one batch's negatives. Look at train/loss, the neighbours, the Projector tab and
-eval/* in results.json; our figures (and the preset against gensim): README, row "5a".
+`--help` lists what each preset sets (typed flags win). Figures: README, row "5a".
 """
 
 from __future__ import annotations
@@ -46,7 +44,7 @@ class Config(config.TrainConfig):
     num_steps: int = config.option(100_000, "Training steps (0: use --num-epochs).")
     batch_size: int = config.option(128, "Global batch of (center, context) pairs.")
     learning_rate: float = config.option(1.0, "SGD learning rate (the course's 1.0).")
-    learning_rate_decay: str = config.option("constant", "linear: to 0 as word2vec.c.",
+    learning_rate_decay: str = config.option("constant", "Or linear to 0.",
                                              choices=("constant", "linear"))
     corpus: str = config.option("text8_prefix", "A data file's name, or a path (text8.zip).")
     vocab_size: int = config.option(50_000, "Vocabulary size, UNK included.")
@@ -58,8 +56,7 @@ class Config(config.TrainConfig):
     num_sampled: int = config.option(64, "Negative words per batch, shared by its pairs.")
     loss: str = config.option("nce", "Sampled loss.",
                               choices=("nce", "sampled_softmax", "negative_sampling"))
-    negatives_per_pair: float = config.option(5.0, "negative_sampling's k: k times the mean "
-                                                   "over the batch's negatives.")
+    negatives_per_pair: float = config.option(5.0, "negative_sampling's k per pair.")
     summary_every: int = config.option(5000, "Loss, histograms and neighbours every N steps.")
     checkpoint_every: int = config.option(5000, "Checkpoint every N steps.")
     num_visualize: int = config.option(3000, "Words in the projector.", changeable=True)
@@ -106,9 +103,8 @@ def sample_negatives(contexts, num_sampled: int, vocab_size: int, seed: int | No
 def negative_sampling_losses(model: word2vec.SkipGram, centers, contexts, negatives,
                              negatives_per_pair: float):
     """(batch,) -log sigmoid(true logit) - k * mean_j log sigmoid(-sampled logit j): the
-    batch's negatives are shared by all pairs, their mean times k estimating word2vec's k
-    negatives per pair. A logit is w.x + b, NCE's without its -log Q. The negative term
-    depends on the center only: computed once per distinct center (one small matmul)."""
+    mean over the batch's shared negatives estimates word2vec's k per pair. A logit is w.x +
+    b, NCE's without its -log Q. The negative term depends on the center only: once each."""
     unique_centers, center_of_pair = tf.unique(centers)  # (centers,), (batch,)
     embedded = tf.nn.embedding_lookup(model.embedding.value, unique_centers)  # (centers, emb)
     true_weights = tf.nn.embedding_lookup(model.nce_weights.value, contexts)  # (batch, emb)
@@ -145,10 +141,9 @@ def make_train_step(model: word2vec.SkipGram, optimizer, global_batch_size: int,
                     num_sampled: int, loss: str = "nce", jit_compile: bool = False,
                     sampler_seed: int | None = None, unigram_counts=None,
                     negatives_per_pair: float = 5.0):
-    """A per-replica step: batch (centers, contexts) -> {"loss"}. XLA has no kernel for the
-    sampler, so --jit-compile compiles only the loss and its gradients; the sampler runs
-    before them, the sparse SGD update after. The sampler's fixed op seed makes every
-    replica draw the negatives a single device would."""
+    """A per-replica step: batch (centers, contexts) -> {"loss"}. --jit-compile compiles the
+    loss and its gradients only (XLA has no sampler kernel). The sampler's fixed op seed
+    makes every replica draw the negatives a single device would."""
 
     def loss_and_gradients(centers, contexts, negatives):
         with tf.GradientTape() as tape:
@@ -197,10 +192,8 @@ def main(argv=None) -> dict:
     words = text_corpus.read_words(text_corpus.resolve_corpus(cfg.corpus, cfg.data_dir))
     vocabulary = text_corpus.build_vocabulary(words, cfg.vocab_size)
     vocabulary.save_tsv(run.path("vocab.tsv"))
-    print(f"{len(words):,} words, {vocabulary.size:,} in the vocabulary, "
-          f"{vocabulary.counts[0]:,} UNK tokens")
-    keep = (text_corpus.keep_probabilities(vocabulary.counts, cfg.subsample)
-            if cfg.subsample else None)
+    print(f"{len(words):,} words, vocabulary {vocabulary.size:,}, UNK {vocabulary.counts[0]:,}")
+    keep = text_corpus.keep_probabilities(vocabulary.counts, cfg.subsample)  # None: keep all
     # Negative sampling's batches keep a center's pairs together (one negative term each).
     dataset = text_corpus.skip_gram_dataset(vocabulary.to_ids(words), cfg.batch_size,
                                             cfg.skip_window, cfg.seed, keep,
@@ -210,8 +203,7 @@ def main(argv=None) -> dict:
 
     # Model, optimizer and global step under the strategy's scope (mirrored variables).
     with run.strategy.scope():
-        model = word2vec.SkipGram(cfg.vocab_size, cfg.embedding_size, cfg.embedding_init,
-                                  seed=cfg.seed)
+        model = word2vec.SkipGram(cfg.vocab_size, cfg.embedding_size, cfg.embedding_init, cfg.seed)
         decayed = keras.optimizers.schedules.PolynomialDecay(  # word2vec.c's: linear to ~0
             cfg.learning_rate, schedule.num_steps, end_learning_rate=cfg.learning_rate * 1e-4)
         optimizer = keras.optimizers.SGD(

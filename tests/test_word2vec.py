@@ -84,6 +84,7 @@ def test_subsampling_drops_frequent_words():
     keep = text_corpus.keep_probabilities([0, 900, 90, 10], threshold=0.01)
     assert keep[3] == 1.0 and keep[1] < keep[2] < 1.0
     np.testing.assert_allclose(keep[1], np.sqrt(0.01 / 0.9) + 0.01 / 0.9, rtol=1e-6)
+    assert text_corpus.keep_probabilities([0, 900, 90, 10], threshold=0.0) is None  # keep all
 
 
 def test_vocabulary_unk_and_tsv_round_trip(tmp_path):

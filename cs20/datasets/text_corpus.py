@@ -124,12 +124,15 @@ def build_vocabulary(words: list[str], vocab_size: int) -> Vocabulary:
                       counts=(unknown, *(count for _, count in most_common)))
 
 
-def keep_probabilities(counts, threshold: float) -> np.ndarray:
+def keep_probabilities(counts, threshold: float) -> np.ndarray | None:
     """Mikolov et al.'s subsampling: keep word w with probability sqrt(t / f(w)) + t / f(w).
 
     f(w) is the word's frequency; words rarer than t are always kept. This is the rule of
-    the original word2vec.c and gensim, which throws away most "the" and "of".
+    the original word2vec.c and gensim, which throws away most "the" and "of". A
+    threshold of 0 is no subsampling: None.
     """
+    if not threshold:
+        return None
     counts = np.asarray(counts, np.float64)
     ratio = threshold / np.maximum(counts / counts.sum(), 1e-12)
     return np.minimum(1.0, np.sqrt(ratio) + ratio).astype(np.float32)
