@@ -39,7 +39,7 @@ class Config(config.TrainConfig):
     PRESETS: typing.ClassVar[dict] = {"course": {}, "fast": {
         "loss": "negative_sampling", "skip_window": 5, "subsample": 3e-4,
         "embedding_init": "word2vec", "learning_rate_decay": "linear", "batch_size": 4096,
-        "learning_rate": 100.0, "num_sampled": 256, "num_steps": 0, "num_epochs": 3}}
+        "learning_rate": 100.0, "num_sampled": 64, "num_steps": 0, "num_epochs": 3}}
     preset: str = config.option("course", "Named settings.", choices=tuple(PRESETS))
     num_steps: int = config.option(100_000, "Training steps (0: use --num-epochs).")
     batch_size: int = config.option(128, "Global batch of (center, context) pairs.")
