@@ -1,12 +1,13 @@
-"""word2vec quality and speed: the course's settings, gensim's skip-gram, and a tuned run of ours.
+"""word2vec quality and speed: the course's settings, gensim's skip-gram, and our `--preset fast`.
 
     CS20_DATA_DIR=../shared/data python benchmarks/word2vec.py [--corpus text8_prefix]
-        [--course-steps 100000] [--tuned-steps 40000] [--skip-gensim]
+        [--course-steps 100000] [--skip-course] [--skip-gensim] [--threads N]
+        [--flags "--batch-size 2048"]
 
 Prints one JSON object with, for each configuration: training seconds, (center, context)
 pairs per second, the final loss where there is one, analogy accuracy on
 questions-words.txt and Spearman's correlation on WordSim-353, computed by the same code
-(cs20.metrics.word_vectors) for every model.
+(cs20.metrics.word_vectors) for every model, and the thread counts.
 
 1. `course`: lectures/l05_word2vec.py with its defaults (the course's hyper-parameters),
    run as a separate process; figures from its results.json.
@@ -17,9 +18,10 @@ questions-words.txt and Spearman's correlation on WordSim-353, computed by the s
    benchmark-only dependency (benchmarks/requirements.txt); without it these entries
    say so and the rest still runs. gensim's pair counts are estimates: words trained x
    (window + 1), the expected pairs per word under its random window.
-3. `tuned`: our model with word2vec.c's choices (window 5, subsampling 1e-3, embedding
-   init around 0, linear learning-rate decay) and bigger batches, for a wall-clock
-   budget close to gensim's.
+3. `fast`: the lecture with `--preset fast` (plus --flags, to try a change), and
+   `fast_vs_gensim_defaults`: the differences of both scores and the ratio of training
+   seconds. Both train with --threads threads: gensim's workers, TensorFlow's intra- and
+   inter-op pools (TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import json
 import os
 import pathlib
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -42,26 +45,29 @@ import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 COURSE_PAIRS = 100_000 * 128
-TUNED_FLAGS = ["--skip-window", "5", "--subsample", "1e-3", "--embedding-init", "word2vec",
-               "--learning-rate-decay", "linear", "--batch-size", "512", "--num-sampled", "64",
-               "--learning-rate", "16"]
 SENTENCE_WORDS = 10_000  # gensim trains on "sentences" of at most this many words
 
 
-def run_lecture(flags: list[str], data_dir: str) -> dict:
-    """Runs lectures/l05_word2vec.py in its own process; returns its results.json."""
+def run_lecture(flags: list[str], data_dir: str, threads: int) -> dict:
+    """Runs lectures/l05_word2vec.py in its own process on `threads` threads per
+    TensorFlow pool; returns the figures of its results.json."""
+    environment = {**os.environ, "TF_NUM_INTRAOP_THREADS": str(threads),
+                   "TF_NUM_INTEROP_THREADS": str(threads)}
     with tempfile.TemporaryDirectory() as scratch:
         command = [sys.executable, str(ROOT / "lectures" / "l05_word2vec.py"), "--run-dir",
                    scratch, "--num-visualize", "0", *flags]
         if data_dir:
             command += ["--data-dir", data_dir]
-        completed = subprocess.run(command, capture_output=True, text=True)
+        completed = subprocess.run(command, capture_output=True, text=True,
+                                   env=environment)
         if completed.returncode != 0:
             return {"error": completed.stderr.strip().splitlines()[-1]}
         results = json.loads((pathlib.Path(scratch) / "results.json").read_text())
-    return {"flags": " ".join(flags), "wall_seconds": results["wall_seconds"],
+        batch_size = json.loads((pathlib.Path(scratch) / "config.json").read_text())["batch_size"]
+    return {"flags": " ".join(flags), "threads": threads, "steps": results["steps"],
+            "wall_seconds": results["wall_seconds"],
             "train_seconds": results["train_seconds"],
-            "pairs_per_second": results["train/pairs_per_second"],
+            "pairs_per_second": round(results["train/steps_per_second"] * batch_size),
             "final_loss": results["train/loss"],
             "analogy_accuracy": results["eval/analogy_accuracy"],
             "analogy_covered": results["eval/analogy_covered"],
@@ -77,15 +83,15 @@ def evaluate(vectors: np.ndarray, words: list[str], data_dir: str) -> dict:
             for name in ("analogy_accuracy", "analogy_covered", "wordsim353_spearman")}
 
 
-def run_gensim(words: list[str], vocabulary, data_dir: str, seed: int, **settings) -> dict:
+def run_gensim(words: list[str], vocabulary, data_dir: str, seed: int, threads: int,
+               **settings) -> dict:
     """gensim's skip-gram on our vocabulary (without UNK: gensim drops unknown words), so
     both models answer exactly the same analogy questions."""
     from gensim.models import Word2Vec
 
     sentences = [words[start:start + SENTENCE_WORDS]
                  for start in range(0, len(words), SENTENCE_WORDS)]
-    model = Word2Vec(sg=1, vector_size=128, min_count=1, workers=os.cpu_count(), seed=seed,
-                     **settings)
+    model = Word2Vec(sg=1, vector_size=128, min_count=1, workers=threads, seed=seed, **settings)
     model.build_vocab_from_freq(dict(zip(vocabulary.words[1:], vocabulary.counts[1:],
                                          strict=True)))
     started = time.perf_counter()
@@ -93,9 +99,20 @@ def run_gensim(words: list[str], vocabulary, data_dir: str, seed: int, **setting
                                    epochs=model.epochs)
     seconds = time.perf_counter() - started
     pairs = trained_words * (model.window + 1)
-    return {"settings": settings, "train_seconds": round(seconds, 2),
+    return {"settings": settings, "threads": threads, "train_seconds": round(seconds, 2),
             "pairs_per_second": round(pairs / seconds), "pairs_estimated": pairs,
             **evaluate(model.wv.vectors, list(model.wv.index_to_key), data_dir)}
+
+
+def comparison(ours: dict, gensim: dict) -> dict:
+    """Ours minus gensim's scores, and our training seconds over gensim's."""
+    analogy = ours["analogy_accuracy"] - gensim["analogy_accuracy"]
+    spearman = ours["wordsim353_spearman"] - gensim["wordsim353_spearman"]
+    ratio = ours["train_seconds"] / gensim["train_seconds"]
+    return {"analogy_accuracy_difference": round(analogy, 4),
+            "wordsim353_spearman_difference": round(spearman, 4),
+            "train_seconds_ratio": round(ratio, 3),
+            "better_on_both_in_no_more_time": analogy > 0 and spearman > 0 and ratio <= 1}
 
 
 def main() -> None:
@@ -104,17 +121,22 @@ def main() -> None:
     parser.add_argument("--corpus", default="text8_prefix", help="registered name or path")
     parser.add_argument("--data-dir", default="", help="folder searched first for data files")
     parser.add_argument("--course-steps", type=int, default=100_000)
-    parser.add_argument("--tuned-steps", type=int, default=40_000)
+    parser.add_argument("--skip-course", action="store_true",
+                        help="leave out the course's run and gensim with its pairs")
     parser.add_argument("--skip-gensim", action="store_true")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="gensim's workers and TensorFlow's threads per pool")
+    parser.add_argument("--flags", default="", help="flags added after --preset fast")
     parser.add_argument("--seed", type=int, default=42)
     arguments = parser.parse_args()
 
-    corpus = arguments.corpus
+    corpus, threads = arguments.corpus, arguments.threads
     common = ["--corpus", corpus, "--seed", str(arguments.seed)]
     report = {"machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
-              "corpus": corpus}
-    report["course"] = run_lecture([*common, "--num-steps", str(arguments.course_steps)],
-                                   arguments.data_dir)
+              "corpus": corpus, "threads": threads}
+    if not arguments.skip_course:
+        report["course"] = run_lecture([*common, "--num-steps", str(arguments.course_steps)],
+                                       arguments.data_dir, threads)
 
     if arguments.skip_gensim:
         report["gensim"] = "skipped (--skip-gensim)"
@@ -128,15 +150,18 @@ def main() -> None:
             report["gensim_version"] = gensim.__version__
             words = text_corpus.read_words(text_corpus.resolve_corpus(corpus, arguments.data_dir))
             vocabulary = text_corpus.build_vocabulary(words, 50_000)
-            epochs = max(1, round(COURSE_PAIRS / (2 * len(words))))
-            report["gensim_same_pairs"] = run_gensim(
-                words, vocabulary, arguments.data_dir, arguments.seed, window=1, sample=0, negative=5,
-                epochs=epochs)
+            if not arguments.skip_course:
+                epochs = max(1, round(COURSE_PAIRS / (2 * len(words))))
+                report["gensim_same_pairs"] = run_gensim(
+                    words, vocabulary, arguments.data_dir, arguments.seed, threads, window=1,
+                    sample=0, negative=5, epochs=epochs)
             report["gensim_defaults"] = run_gensim(words, vocabulary, arguments.data_dir,
-                                                   arguments.seed)
+                                                   arguments.seed, threads)
 
-    report["tuned"] = run_lecture([*common, *TUNED_FLAGS, "--num-steps",
-                                   str(arguments.tuned_steps)], arguments.data_dir)
+    report["fast"] = run_lecture([*common, "--preset", "fast", *shlex.split(arguments.flags)],
+                                 arguments.data_dir, threads)
+    if "gensim_defaults" in report and "error" not in report["fast"]:
+        report["fast_vs_gensim_defaults"] = comparison(report["fast"], report["gensim_defaults"])
     print(json.dumps(report, indent=2))
 
 

@@ -6,32 +6,23 @@ The course's 04_word2vec.py trains a 50,000 x 128 embedding on text8. The lesson
 2. `tf.nn.embedding_lookup` reads the center words' rows; `tf.nn.nce_loss` scores each
    true context word against 64 negatives drawn from a Zipf distribution by
    `tf.random.log_uniform_candidate_sampler`, instead of a 50,000-way softmax;
+   `--loss negative_sampling` is word2vec's own loss, written out beside it;
 3. the train step: SGD changes only the rows the step touched.
-Around it, managing a long experiment: name scopes (the graph reads data / embed / loss /
-optimizer), checkpoints every 5,000 steps and resuming (the same --run-dir, or Ctrl-C and
-the printed command), histograms of one fixed batch's per-pair losses and of the
-embedding norms, probe words' nearest neighbours as text, the projector for the 3,000
-most frequent words, and at the end Mikolov's analogies and WordSim-353's correlation.
+Around it: name scopes, checkpoints and resuming (the same --run-dir), histograms, probe
+words' neighbours, the projector, analogies and WordSim-353 at the end (results.json).
 
-The defaults are the course's (vocab 50,000, batch 128, embedding 128, skip window 1, 64
-negatives, SGD 1.0, 100,000 steps); its uniform [0, 1) start puts every vector in one
-corner, --embedding-init word2vec starts them around 0. --mixed-precision is refused
-(nothing to speed up; NCE needs float32); --jit-compile leaves the sampler outside XLA.
-
-    python lectures/l05_word2vec.py                              # text8_prefix.txt (2.1M words)
+    python lectures/l05_word2vec.py                  # the course's settings, text8_prefix.txt
+    python lectures/l05_word2vec.py --preset fast    # word2vec.c's recipe in big batches
     python lectures/l05_word2vec.py --corpus path/to/text8.zip   # the full text8
-    tensorboard --logdir runs/l05_word2vec
 
-It first prints five pairs of the corpus's first words and one batch's negatives with
-their expected counts. Look at train/loss, the neighbours (printed; Text tab), the
-Projector tab, and eval/analogy_accuracy and eval/wordsim353_spearman in results.json.
-Our figures and better settings: README, Lectures table, row "5a word2vec".
+`--help` lists what each preset sets (typed flags win). Figures: README, row "5a".
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+import typing
 
 from cs20 import checkpoints, cli, config, runtime, summaries, training
 from cs20.datasets import text_corpus
@@ -39,79 +30,99 @@ from cs20.metrics import word_vectors
 from cs20.models import word2vec
 
 import keras
-import numpy as np
 import tensorflow as tf
-
-PROBE_WORDS = "one,king,three,france,computer,war,music,government"
 
 
 @dataclasses.dataclass(frozen=True)
 class Config(config.TrainConfig):
-    num_steps: int = config.option(100_000, "Training steps (the course's 100,000).")
+    # fast: word2vec.c's choices in 4096-pair batches, the learning rate scaled to them.
+    PRESETS: typing.ClassVar[dict] = {"course": {}, "fast": {
+        "loss": "negative_sampling", "skip_window": 5, "subsample": 3e-4,
+        "embedding_init": "word2vec", "learning_rate_decay": "linear", "batch_size": 4096,
+        "learning_rate": 100.0, "num_sampled": 64, "num_steps": 0, "num_epochs": 3}}
+    preset: str = config.option("course", "Named settings.", choices=tuple(PRESETS))
+    num_steps: int = config.option(100_000, "Training steps (0: use --num-epochs).")
     batch_size: int = config.option(128, "Global batch of (center, context) pairs.")
     learning_rate: float = config.option(1.0, "SGD learning rate (the course's 1.0).")
-    learning_rate_decay: str = config.option("constant", "constant, or linear to 0 over the "
-                                                         "run as word2vec.c does.",
+    learning_rate_decay: str = config.option("constant", "Or linear to 0.",
                                              choices=("constant", "linear"))
-    corpus: str = config.option("text8_prefix", "A registered data file or a path to a "
-                                                "text file / text8.zip.")
+    corpus: str = config.option("text8_prefix", "A data file's name, or a path (text8.zip).")
     vocab_size: int = config.option(50_000, "Vocabulary size, UNK included.")
     embedding_size: int = config.option(128, "Embedding dimension.")
-    embedding_init: str = config.option("course", "course: uniform [0, 1); word2vec: "
-                                                  "uniform +-0.5/dim.",
-                                        choices=("course", "word2vec"))
-    skip_window: int = config.option(1, "Context words up to this far on each side "
-                                        "(a random 1..skip_window per center).")
-    subsample: float = config.option(0.0, "Frequent-word subsampling threshold t "
-                                          "(0: off, as the course; word2vec uses 1e-3).")
-    num_sampled: int = config.option(64, "Negative words per batch.")
-    loss: str = config.option("nce", "Sampled loss.", choices=("nce", "sampled_softmax"))
+    embedding_init: str = config.option("course", "course: uniform [0, 1) (all in one corner); "
+                                        "word2vec: +-0.5/dim.", choices=("course", "word2vec"))
+    skip_window: int = config.option(1, "Context up to a random 1..N words on each side.")
+    subsample: float = config.option(0.0, "Subsampling threshold t of frequent words (0: off).")
+    num_sampled: int = config.option(64, "Negative words per batch, shared by its pairs.")
+    loss: str = config.option("nce", "Sampled loss.",
+                              choices=("nce", "sampled_softmax", "negative_sampling"))
+    negatives_per_pair: float = config.option(5.0, "negative_sampling's k per pair.")
     summary_every: int = config.option(5000, "Loss, histograms and neighbours every N steps.")
     checkpoint_every: int = config.option(5000, "Checkpoint every N steps.")
-    num_visualize: int = config.option(3000, "Most frequent words shown in the projector.",
-                                       changeable=True)
-    probe_words: str = config.option(PROBE_WORDS, "Comma-separated words whose neighbours "
-                                                  "are printed at summary steps.",
-                                     changeable=True)
+    num_visualize: int = config.option(3000, "Words in the projector.", changeable=True)
+    probe_words: str = config.option("one,king,three,france,computer,war,music,government",
+                                     "Words whose neighbours are printed.", changeable=True)
 
     def __post_init__(self):
         super().__post_init__()
         if self.mixed_precision:
             raise ValueError("--mixed-precision does not apply to word2vec: its step is "
-                             "embedding lookups and one sampled dot product (no dense layer "
-                             "to speed up), and the NCE logits need float32")
+                             "lookups and one sampled matmul, and the logits need float32")
         if self.vocab_size < self.num_sampled:
             raise ValueError(f"--vocab-size {self.vocab_size} is smaller than --num-sampled "
-                             f"{self.num_sampled}: each step draws that many different "
-                             "negative words; raise --vocab-size or lower --num-sampled")
+                             f"{self.num_sampled}; raise --vocab-size or lower --num-sampled")
 
 
 # 1. Skip-gram pairs.
 
 def window_pairs(words, center: int, skip_window: int) -> list[tuple]:
     """The (center, context) pairs of one window: the center word with each word up to
-    `skip_window` away, left ones first (the course's order). The pipeline over the whole
-    corpus also draws each center's window size in 1..skip_window."""
+    `skip_window` away, left ones first (the course's order)."""
     offsets = [*range(-skip_window, 0), *range(1, skip_window + 1)]
     return [(words[center], words[center + offset]) for offset in offsets
             if 0 <= center + offset < len(words)]
 
 
-# 2. Embedding lookup and NCE with its sampler.
+# 2. Embedding lookup, and NCE or negative sampling with their samplers.
 
-def sample_negatives(contexts, num_sampled: int, vocab_size: int, seed: int | None = None):
-    """One batch's negatives, shared by all its pairs: (sampled ids (num_sampled,),
-    expected count of each true context among the draws (batch, 1), expected count of
-    each sampled id (num_sampled,)). Ids are by frequency, so log-uniform draws frequent
-    words most. NCE subtracts the log expected counts from the logits."""
+def sample_negatives(contexts, num_sampled: int, vocab_size: int, seed: int | None = None,
+                     unigram_counts=None):
+    """One batch's negatives, shared by all its pairs: (sampled ids (num_sampled,), expected
+    count among the draws of each true context (batch, 1) and of each sampled id). NCE's:
+    distinct, log-uniform (ids are by frequency); given `unigram_counts`, word2vec's."""
     labels = tf.cast(contexts[:, None], tf.int64)  # (batch, 1)
-    return tf.random.log_uniform_candidate_sampler(
-        true_classes=labels, num_true=1, num_sampled=num_sampled, unique=True,
-        range_max=vocab_size, seed=seed)
+    if unigram_counts is None:
+        return tf.random.log_uniform_candidate_sampler(
+            true_classes=labels, num_true=1, num_sampled=num_sampled, unique=True,
+            range_max=vocab_size, seed=seed)
+    return tf.random.fixed_unigram_candidate_sampler(
+        true_classes=labels, num_true=1, num_sampled=num_sampled, unique=False,
+        range_max=vocab_size, distortion=0.75, unigrams=list(unigram_counts), seed=seed)
 
 
-def pair_losses(model: word2vec.SkipGram, centers, contexts, negatives, loss: str = "nce"):
-    """(batch,) NCE (or sampled-softmax) loss of each (center, context) pair."""
+def negative_sampling_losses(model: word2vec.SkipGram, centers, contexts, negatives,
+                             negatives_per_pair: float):
+    """(batch,) -log sigmoid(true logit) - k * mean_j log sigmoid(-sampled logit j): the
+    mean over the batch's shared negatives estimates word2vec's k per pair. A logit is w.x +
+    b, NCE's without its -log Q. The negative term depends on the center only: once each."""
+    unique_centers, center_of_pair = tf.unique(centers)  # (centers,), (batch,)
+    embedded = tf.nn.embedding_lookup(model.embedding.value, unique_centers)  # (centers, emb)
+    true_weights = tf.nn.embedding_lookup(model.nce_weights.value, contexts)  # (batch, emb)
+    sampled_weights = tf.nn.embedding_lookup(model.nce_weights.value, negatives[0])  # (K, emb)
+    true_logits = (tf.reduce_sum(tf.gather(embedded, center_of_pair) * true_weights, axis=1)
+                   + tf.gather(model.nce_biases.value, contexts))  # (batch,)
+    sampled_logits = (tf.matmul(embedded, sampled_weights, transpose_b=True)
+                      + tf.gather(model.nce_biases.value, negatives[0]))  # (centers, K)
+    # softplus(-z) = -log sigmoid(z), computed without overflow.
+    negative_terms = negatives_per_pair * tf.reduce_mean(tf.nn.softplus(sampled_logits), axis=1)
+    return tf.nn.softplus(-true_logits) + tf.gather(negative_terms, center_of_pair)
+
+
+def pair_losses(model: word2vec.SkipGram, centers, contexts, negatives, loss: str = "nce",
+                negatives_per_pair: float = 5.0):
+    """(batch,) loss of each (center, context) pair."""
+    if loss == "negative_sampling":
+        return negative_sampling_losses(model, centers, contexts, negatives, negatives_per_pair)
     with tf.name_scope("embed"):
         # `.value` is the tf.Variable itself: gathering from it reads only the rows needed
         # (a Keras variable is read whole, and the sparse update then copies all of it).
@@ -128,19 +139,16 @@ def pair_losses(model: word2vec.SkipGram, centers, contexts, negatives, loss: st
 
 def make_train_step(model: word2vec.SkipGram, optimizer, global_batch_size: int,
                     num_sampled: int, loss: str = "nce", jit_compile: bool = False,
-                    sampler_seed: int | None = None):
-    """A per-replica step: batch (centers, contexts) -> {"loss"}.
-
-    XLA has no kernel for the sampler, so only the loss and its gradients are compiled
-    with --jit-compile; the sampler runs before them and the sparse SGD update after. The
-    sampler's fixed op seed makes every replica draw the negatives a single device would.
-    """
+                    sampler_seed: int | None = None, unigram_counts=None,
+                    negatives_per_pair: float = 5.0):
+    """A per-replica step: batch (centers, contexts) -> {"loss"}. --jit-compile compiles the
+    loss and its gradients only (XLA has no sampler kernel). The sampler's fixed op seed
+    makes every replica draw the negatives a single device would."""
 
     def loss_and_gradients(centers, contexts, negatives):
         with tf.GradientTape() as tape:
-            per_pair = pair_losses(model, centers, contexts, negatives, loss)  # (batch,)
-            batch_loss = tf.nn.compute_average_loss(per_pair,
-                                                    global_batch_size=global_batch_size)
+            per_pair = pair_losses(model, centers, contexts, negatives, loss, negatives_per_pair)
+            batch_loss = tf.nn.compute_average_loss(per_pair, global_batch_size=global_batch_size)
         return batch_loss, tape.gradient(batch_loss, model.trainable_variables)
 
     if jit_compile:
@@ -149,7 +157,8 @@ def make_train_step(model: word2vec.SkipGram, optimizer, global_batch_size: int,
     def train_step(batch):
         centers, contexts = batch  # (batch,) ids each
         with tf.name_scope("loss"):
-            negatives = sample_negatives(contexts, num_sampled, model.vocab_size, sampler_seed)
+            negatives = sample_negatives(contexts, num_sampled, model.vocab_size, sampler_seed,
+                                         unigram_counts)
             batch_loss, gradients = loss_and_gradients(centers, contexts, negatives)
         # Outside the compiled function: under tf.distribute, applying gradients
         # all-reduces them across replicas, which a nested tf.function cannot do.
@@ -183,19 +192,20 @@ def main(argv=None) -> dict:
     words = text_corpus.read_words(text_corpus.resolve_corpus(cfg.corpus, cfg.data_dir))
     vocabulary = text_corpus.build_vocabulary(words, cfg.vocab_size)
     vocabulary.save_tsv(run.path("vocab.tsv"))
-    ids = vocabulary.to_ids(words)  # (num_words,)
-    print(f"{len(words):,} words, {vocabulary.size:,} in the vocabulary, "
-          f"{vocabulary.counts[0]:,} UNK tokens")
-    keep = (text_corpus.keep_probabilities(vocabulary.counts, cfg.subsample)
-            if cfg.subsample else None)
-    dataset = text_corpus.skip_gram_dataset(ids, cfg.batch_size, cfg.skip_window, cfg.seed, keep)
+    print(f"{len(words):,} words, vocabulary {vocabulary.size:,}, UNK {vocabulary.counts[0]:,}")
+    keep = text_corpus.keep_probabilities(vocabulary.counts, cfg.subsample)  # None: keep all
+    # Negative sampling's batches keep a center's pairs together (one negative term each).
+    dataset = text_corpus.skip_gram_dataset(vocabulary.to_ids(words), cfg.batch_size,
+                                            cfg.skip_window, cfg.seed, keep,
+                                            by_center=cfg.loss == "negative_sampling")
+    pairs = text_corpus.expected_pairs(vocabulary.counts, cfg.skip_window, keep)  # per epoch
+    schedule = training.make_schedule(cfg, steps_per_epoch=max(1, pairs // cfg.batch_size))
 
     # Model, optimizer and global step under the strategy's scope (mirrored variables).
     with run.strategy.scope():
-        model = word2vec.SkipGram(cfg.vocab_size, cfg.embedding_size, cfg.embedding_init,
-                                  seed=cfg.seed)
+        model = word2vec.SkipGram(cfg.vocab_size, cfg.embedding_size, cfg.embedding_init, cfg.seed)
         decayed = keras.optimizers.schedules.PolynomialDecay(  # word2vec.c's: linear to ~0
-            cfg.learning_rate, cfg.num_steps, end_learning_rate=cfg.learning_rate * 1e-4)
+            cfg.learning_rate, schedule.num_steps, end_learning_rate=cfg.learning_rate * 1e-4)
         optimizer = keras.optimizers.SGD(
             decayed if cfg.learning_rate_decay == "linear" else cfg.learning_rate)
         optimizer.build(model.trainable_variables)
@@ -203,55 +213,41 @@ def main(argv=None) -> dict:
     iterator = training.distribute(run, dataset)
     checkpoint = checkpoints.make(step, model, optimizer, iterator)
 
+    # Negative sampling draws from the corpus's word counts, NCE from a log-uniform law.
+    counts = vocabulary.counts if cfg.loss == "negative_sampling" else None
     train_step = make_train_step(model, optimizer, cfg.batch_size, cfg.num_sampled, cfg.loss,
-                                 jit_compile=cfg.jit_compile, sampler_seed=cfg.seed)
+                                 cfg.jit_compile, cfg.seed, counts, cfg.negatives_per_pair)
     if cfg.strategy == "default":
         summaries.step_graph(run.writer, train_step, dataset)  # name scopes in the Graphs tab
     steps = training.compile_step(run.strategy, train_step)
-    # A fixed batch and fixed negatives, to show and to watch the per-pair losses of. (Drawn
-    # after the step is built: drawn before, the seeded sampler gives the step other negatives.)
+    # A fixed batch and negatives to show and watch (drawn after the step is built: drawn
+    # before, the seeded sampler would give the step other negatives).
     probe_centers, probe_contexts = next(iter(dataset))
     probe_negatives = sample_negatives(probe_contexts, cfg.num_sampled, cfg.vocab_size,
-                                       seed=cfg.seed)
+                                       cfg.seed, counts)
     if not cfg.quiet:
         print_worked_example(words, vocabulary, probe_contexts, probe_negatives)
 
-    index = vocabulary.index()
-    probe_ids = [index[word] for word in cfg.probe_words.split(",") if word in index]
-
     def on_summary(current: int) -> None:
-        embedding = model.embedding.numpy()  # (vocab, embedding)
-        losses = pair_losses(model, probe_centers, probe_contexts, probe_negatives, cfg.loss)
-        with run.writer.as_default(step=current):
-            tf.summary.histogram("train/pair_loss", losses)
-            tf.summary.histogram("train/embedding_norm", np.linalg.norm(embedding, axis=1))
-        if probe_ids:
-            text = word2vec.neighbours_markdown(word2vec.normalized(embedding), vocabulary.words,
-                                                probe_ids)
-            summaries.text(run.writer, "train/nearest_neighbours", text, current)
-            print(text.replace("**", "").replace("\n\n", "\n"), flush=True)
+        losses = pair_losses(model, probe_centers, probe_contexts, probe_negatives, cfg.loss,
+                             cfg.negatives_per_pair)  # (batch,)
+        print(word2vec.write_summaries(run.writer, current, model.embedding.numpy(), losses,
+                                       vocabulary, cfg.probe_words.split(",")), flush=True)
 
-    schedule = training.make_schedule(cfg, steps_per_epoch=cfg.num_steps)
     started = time.perf_counter()
     results = training.train(run, step_fn=steps, iterator=iterator, checkpoint=checkpoint,
                              step=step, schedule=schedule, on_summary=on_summary,
                              steps_per_call=cfg.steps_per_call)
-    train_seconds = time.perf_counter() - started
+    results["train_seconds"] = time.perf_counter() - started
 
     # Evaluation and artefacts on the final embedding.
-    unit_embedding = word2vec.normalized(model.embedding.numpy())
-    scores = word_vectors.evaluate(unit_embedding, index, cfg.data_dir)
+    scores = word_vectors.evaluate(word2vec.normalized(model.embedding.numpy()),
+                                   vocabulary.index(), cfg.data_dir)
     summaries.scalars(run.writer, scores, int(step.numpy()), prefix="eval/")
     results.update({f"eval/{name}": value for name, value in scores.items()})
-    if "train/steps_per_second" in results:
-        results["train/pairs_per_second"] = results["train/steps_per_second"] * cfg.batch_size
-    results["train_seconds"] = train_seconds
     if run.chief and cfg.num_visualize:
-        count = min(cfg.num_visualize, vocabulary.size)
-        files = summaries.projector(run.directory, "embedding", model.embedding.numpy()[:count],
-                                    list(vocabulary.words[:count]))
-        print(f"Projector: {files['config']} ({count} words); vectors.tsv and metadata.tsv "
-              f"for projector.tensorflow.org")
+        print(word2vec.write_projector(run.directory, model.embedding.numpy(), vocabulary.words,
+                                       cfg.num_visualize))
     return run.finish(results, steps=int(step.numpy()))
 
 

@@ -124,24 +124,37 @@ def build_vocabulary(words: list[str], vocab_size: int) -> Vocabulary:
                       counts=(unknown, *(count for _, count in most_common)))
 
 
-def keep_probabilities(counts, threshold: float) -> np.ndarray:
+def keep_probabilities(counts, threshold: float) -> np.ndarray | None:
     """Mikolov et al.'s subsampling: keep word w with probability sqrt(t / f(w)) + t / f(w).
 
     f(w) is the word's frequency; words rarer than t are always kept. This is the rule of
-    the original word2vec.c and gensim, which throws away most "the" and "of".
+    the original word2vec.c and gensim, which throws away most "the" and "of". A
+    threshold of 0 is no subsampling: None.
     """
+    if not threshold:
+        return None
     counts = np.asarray(counts, np.float64)
     ratio = threshold / np.maximum(counts / counts.sum(), 1e-12)
     return np.minimum(1.0, np.sqrt(ratio) + ratio).astype(np.float32)
 
 
-def chunk_pairs(ids, skip_window: int, seed, keep_probability=None, shuffle: bool = True):
+def expected_pairs(counts, skip_window: int, keep_probability=None) -> int:
+    """The expected number of pairs in one pass: words kept x (skip_window + 1), the mean
+    of 2 x window for a window drawn uniformly in 1..skip_window (chunk edges ignored)."""
+    counts = np.asarray(counts, np.float64)
+    kept = counts.sum() if keep_probability is None else np.dot(counts, keep_probability)
+    return int(kept * (skip_window + 1))
+
+
+def chunk_pairs(ids, skip_window: int, seed, keep_probability=None, shuffle: bool = True,
+                by_center: bool = False):
     """Skip-gram pairs of one chunk of word ids -> (centers, contexts), each (pairs,) int32.
 
     `seed` is a (2,) int tensor for the stateless random ops. For each position i a
     window w_i is drawn in 1..skip_window; (ids[i], ids[i + o]) is a pair for every
     offset o in -w_i..-1, 1..w_i that stays inside the chunk, in that order (the
-    course's order) unless `shuffle`.
+    course's order) unless `shuffle`: all pairs shuffled, or with `by_center` the
+    centers shuffled, each one's pairs kept together (a step can then share work per center).
     """
     seeds = tf.random.experimental.stateless_split(seed, num=3)
     if keep_probability is not None:
@@ -154,9 +167,14 @@ def chunk_pairs(ids, skip_window: int, seed, keep_probability=None, shuffle: boo
     positions = tf.range(count)[:, None] + offsets[None, :]  # (words, 2w)
     valid = ((tf.abs(offsets)[None, :] <= windows[:, None])
              & (positions >= 0) & (positions < count))  # (words, 2w)
-    centers = tf.boolean_mask(tf.broadcast_to(ids[:, None], tf.shape(positions)), valid)
+    centers = tf.broadcast_to(ids[:, None], tf.shape(positions))  # (words, 2w)
+    if shuffle and by_center:
+        order = tf.random.experimental.stateless_shuffle(tf.range(count), seeds[2])
+        centers, positions, valid = (tf.gather(value, order) for value in
+                                     (centers, positions, valid))
+    centers = tf.boolean_mask(centers, valid)  # (pairs,)
     contexts = tf.gather(ids, tf.boolean_mask(positions, valid))  # (pairs,)
-    if shuffle:
+    if shuffle and not by_center:
         order = tf.random.experimental.stateless_shuffle(tf.range(tf.size(centers)), seeds[2])
         centers, contexts = tf.gather(centers, order), tf.gather(contexts, order)
     return centers, contexts
@@ -164,7 +182,8 @@ def chunk_pairs(ids, skip_window: int, seed, keep_probability=None, shuffle: boo
 
 def skip_gram_dataset(ids: np.ndarray, batch_size: int, skip_window: int, seed: int,
                       subsample_probability: np.ndarray | None = None,
-                      chunk_words: int = CHUNK_WORDS, shuffle: bool = True) -> tf.data.Dataset:
+                      chunk_words: int = CHUNK_WORDS, shuffle: bool = True,
+                      by_center: bool = False) -> tf.data.Dataset:
     """Endless ((batch,) centers, (batch,) contexts) int32 batches over the corpus.
 
     Each pass visits the chunks in a new order (shuffle + repeat reshuffles every pass);
@@ -181,7 +200,7 @@ def skip_gram_dataset(ids: np.ndarray, batch_size: int, skip_window: int, seed: 
         start = chunk * chunk_words
         words = corpus[start:start + chunk_words]  # (chunk_words,), shorter at the end
         chunk_seed = tf.stack([tf.constant(seed, tf.int64), counter])
-        return chunk_pairs(words, skip_window, chunk_seed, keep, shuffle)
+        return chunk_pairs(words, skip_window, chunk_seed, keep, shuffle, by_center)
 
     chunks = tf.data.Dataset.range(num_chunks)
     if shuffle:

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import math
 
+from cs20 import summaries
+
 import keras
 import numpy as np
+import tensorflow as tf
 
 EMBEDDING_INITS = ("course", "word2vec")
 
@@ -45,7 +48,6 @@ class SkipGram(keras.Model):
                 seed=None if seed is None else seed + 1))
         self.nce_biases = self.add_weight(shape=(vocab_size,), name="nce_biases",
                                           initializer="zeros")
-
 
 
 def normalized(embedding: np.ndarray) -> np.ndarray:
@@ -81,3 +83,30 @@ def analogy(unit_embedding: np.ndarray, a_ids, b_ids, c_ids) -> np.ndarray:
     for ids in (a_ids, b_ids, c_ids, np.zeros_like(a_ids)):
         similarity[rows, ids] = -np.inf
     return np.argmax(similarity, axis=1)
+
+
+def write_summaries(writer, step: int, embedding: np.ndarray, pair_losses, vocabulary,
+                    probe_words) -> str:
+    """Histograms of one fixed batch's per-pair losses and of the rows' norms, and the
+    nearest neighbours of the probe words in the vocabulary (Text tab); returns the
+    neighbours as plain text."""
+    index = vocabulary.index()
+    probe_ids = [index[word] for word in probe_words if word in index]
+    words = vocabulary.words
+    with writer.as_default(step=step):
+        tf.summary.histogram("train/pair_loss", pair_losses)
+        tf.summary.histogram("train/embedding_norm", np.linalg.norm(embedding, axis=1))
+        if not probe_ids:
+            return ""
+        text = neighbours_markdown(normalized(embedding), words, probe_ids)
+        tf.summary.text("train/nearest_neighbours", text)
+    return text.replace("**", "").replace("\n\n", "\n")
+
+
+def write_projector(directory, embedding: np.ndarray, words, count: int) -> str:
+    """The `count` most frequent words' vectors for the Projector tab (and for
+    projector.tensorflow.org); returns a line saying where they are."""
+    count = min(count, len(words))
+    files = summaries.projector(directory, "embedding", embedding[:count], list(words[:count]))
+    return (f"Projector: {files['config']} ({count} words); vectors.tsv and metadata.tsv "
+            f"for projector.tensorflow.org")
