@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 
 from cs20 import checkpoints, cli, config, runtime, training
 from cs20.datasets import chars
@@ -45,6 +46,12 @@ import tensorflow as tf
 
 @dataclasses.dataclass(frozen=True)
 class Config(config.TrainConfig):
+    PRESETS: typing.ClassVar[dict] = {
+        "tuned": {},
+        "course": {"hidden_sizes": "128,256", "window": 50, "overlap": 25, "batch_size": 64,
+                   "learning_rate": 3e-3, "num_steps": 6000, "eval_every": 1000},
+    }
+    preset: str = config.option("tuned", "Named settings.", choices=tuple(PRESETS))
     num_steps: int = config.option(6000, "Training steps (0: use --num-epochs).")
     batch_size: int = config.option(64, "Global batch size (windows).")
     learning_rate: float = config.option(3e-3, "Adam learning rate at step 0 (the course: "
@@ -63,6 +70,8 @@ class Config(config.TrainConfig):
     overlap: int = config.option(25, "Characters shared by neighbouring windows.")
     hidden_sizes: str = config.option("128,256", "Units of each stacked GRU, comma-separated.")
     dropout: float = config.option(0.0, "Dropout between the GRUs and before the output.")
+    end_text: str = config.option("_E_", "Samples stop after this text (trump_tweets.txt's "
+                                         "end-of-tweet marker; '': never).")
     temperature: float = config.option(0.8, "Sampling temperature (0: greedy).", changeable=True)
     length: int = config.option(200, "Characters generated per sample.", changeable=True)
     start_text: str = config.option("", "Seed of the samples (default: the course's 11 seeds; "
@@ -86,7 +95,35 @@ class Config(config.TrainConfig):
         char_rnn.hidden_sizes(self.hidden_sizes)  # a malformed list: an error now
 
 
-# --- The lesson: the masked loss, clipping, the train step, sampling ---
+# --- The lesson: the recurrent stack, the masked loss, clipping, the train step, sampling ---
+
+def build_model(vocabulary_size: int, hidden_sizes, dropout: float = 0.0):
+    """The recurrent stack: character ids (batch, time) -> one-hot -> stacked GRUs ->
+    next-character logits (batch, time, vocabulary). Returns two Keras models that share
+    every layer: `model` (ids -> logits, each line from zero states) trains and
+    evaluates; `stepper` ((ids, *states) -> (logits, *new states)) carries the GRU
+    states from one call to the next, to generate one character at a time."""
+    ids = keras.Input((None,), dtype="int32")  # (batch, time)
+    states = [keras.Input((size,)) for size in hidden_sizes]  # (batch, size) each
+    grus = [keras.layers.GRU(size, return_sequences=True, return_state=True, name=f"gru_{i}")
+            for i, size in enumerate(hidden_sizes)]
+    # Dropout between layers, not on recurrent connections (no fused GRU kernel then).
+    dropout_layer = keras.layers.Dropout(dropout)
+    output_layer = keras.layers.Dense(vocabulary_size, name="logits")
+
+    def stack(initial_states):
+        hidden = keras.ops.one_hot(ids, vocabulary_size)  # (batch, time, vocabulary)
+        final_states = []
+        for gru, state in zip(grus, initial_states, strict=True):
+            hidden, state = gru(hidden, initial_state=state)  # (batch, time, size), (batch, size)
+            hidden = dropout_layer(hidden)
+            final_states.append(state)
+        return output_layer(hidden), final_states  # (batch, time, vocabulary)
+
+    model = keras.Model(ids, stack([None] * len(grus))[0], name="char_rnn")
+    logits, final_states = stack(states)
+    return model, keras.Model([ids, *states], [logits, *final_states], name="stepper")
+
 
 def masked_loss_terms(labels, logits):
     """-> (sum of cross-entropies over real characters, number of real characters)."""
@@ -108,7 +145,7 @@ def clip_global_gradient(gradients, clip_norm: float):
     return [gradient * scale for gradient in gradients], norm
 
 
-def make_train_step(model: char_rnn.CharRNN, optimizer, clip_norm: float):
+def make_train_step(model, optimizer, clip_norm: float):
     """Per replica: masked next-character loss averaged over the global batch's real
     characters, gradient clipped on its global norm, one optimizer update."""
 
@@ -180,9 +217,8 @@ def main(argv=None) -> dict:
         show_worked_example(windows, vocabulary)
 
     with run.strategy.scope():  # model, optimizer and step counter
-        model = char_rnn.CharRNN(len(vocabulary), char_rnn.hidden_sizes(cfg.hidden_sizes),
-                                 cfg.dropout)
-        model(tf.ones([1, 2], tf.int32))  # create the variables
+        model, stepper = build_model(len(vocabulary), char_rnn.hidden_sizes(cfg.hidden_sizes),
+                                     cfg.dropout)
         optimizer = training.with_loss_scaling(keras.optimizers.Adam(
             keras.optimizers.schedules.ExponentialDecay(
                 cfg.learning_rate, max(schedule.num_steps, 1), cfg.decay_rate)))
@@ -194,7 +230,7 @@ def main(argv=None) -> dict:
     train_step = training.compile_step(run.strategy,
                                        make_train_step(model, optimizer, cfg.clip_norm),
                                        jit_compile=cfg.jit_compile)
-    generator = char_rnn.Generator(model, vocabulary, seeds, sample)
+    generator = char_rnn.Generator(stepper, vocabulary, seeds, sample, cfg.end_text)
     bits_per_character = char_rnn.make_bits_per_character(model, masked_loss_terms)
 
     def evaluate() -> dict:
