@@ -178,16 +178,18 @@ def sample(logits, temperature):
 
 
 def show_worked_example(windows, vocabulary: chars.Vocabulary) -> None:
-    """The first training window that ends in padding: its input, targets and mask."""
-    padded = [window for window in windows if window[-1] == chars.PAD_ID] or windows
-    inputs, labels = chars.inputs_and_labels(tf.constant(padded[:1]))
+    """The first training window that ends in padding, up to two padding positions: its
+    input, targets and mask."""
+    window = next((window for window in windows if window[-1] == chars.PAD_ID), windows[0])
+    shown = window[:int((window != chars.PAD_ID).sum()) + 2]
+    inputs, labels = chars.inputs_and_labels(tf.constant(shown[None]))
     mask = chars.masks(labels)[0].numpy()  # (window - 1,)
 
     def text(ids) -> str:  # one character per position, padding as ·
         return "".join(vocabulary.decode([i]) or "·" for i in ids)
 
-    print(f"Worked example: a training window of {len(windows[0])} characters "
-          f"(input and target shifted by one; id {chars.PAD_ID} pads, shown as ·)\n"
+    print(f"Worked example: a training window ({len(window)} characters; input and target "
+          f"shifted by one; id {chars.PAD_ID} pads, shown as ·)\n"
           f"  input   {text(inputs[0].numpy())}\n  target  {text(labels[0].numpy())}\n"
           f"  mask    {''.join(str(int(m)) for m in mask)}  ({int(mask.sum())} targets "
           f"in the loss)\n  ids     {inputs[0, :12].numpy().tolist()} ... -> "

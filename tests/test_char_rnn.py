@@ -409,6 +409,31 @@ def test_training_windows_checkpoint_a_position_not_a_buffer(tmp_path):
         np.testing.assert_array_equal(next(restored)[0].numpy(), inputs)
 
 
+def test_training_batches_group_similar_lengths_and_trim_their_padding():
+    # 8 lines of 2..40 characters, one window of 40 each; batches of 2, sorted by length
+    # in runs of 2 batches (4 windows of the shuffled stream).
+    lengths = [2, 40, 5, 17, 33, 3, 16, 20]
+    windows = chars.make_windows([list(range(1, n + 1)) for n in lengths], 40, 10)
+    dataset = chars.training_dataset(windows, batch_size=2, seed=3, sorted_batches=2)
+    batches = [(inputs.numpy(), labels.numpy()) for inputs, labels in dataset.take(8)]
+    window_lengths = [sorted(int(n) + 1 for n in chars.masks(labels).numpy().sum(1))
+                      for _, labels in batches]  # real characters of each window
+    assert window_lengths == [[20, 40], [5, 17], [16, 33], [2, 3],  # golden, seed 3
+                              [16, 33], [2, 5], [3, 17], [20, 40]]
+    np.testing.assert_array_equal(sorted(batches[3][0].tolist()),  # ids 1..n, padded
+                                  [[1, 2] + [0] * 13, [1, 2, 3] + [0] * 12])
+    for epoch in (window_lengths[:4], window_lengths[4:]):  # every window once an epoch
+        assert sorted(n for batch in epoch for n in batch) == sorted(lengths)
+    for run in (window_lengths[0:2], window_lengths[2:4], window_lengths[4:6]):
+        shorter, longer = sorted(run)  # the run's two shortest windows share a batch
+        assert max(shorter) <= min(longer)
+    # Each batch as short as its longest window allows: rounded up to 16 characters (at
+    # most the window's 40), less one for the shift between inputs and labels.
+    for (inputs, labels), batch in zip(batches, window_lengths, strict=True):
+        assert inputs.shape[1] == labels.shape[1] == min(-(-max(batch) // 16) * 16, 40) - 1
+        np.testing.assert_array_equal(inputs[:, 1:], labels[:, :-1])
+
+
 def test_in_graph_bits_per_character_equal_the_per_batch_sums():
     model, _ = tiny_model()
     lines = [[1, 2, 3], [4, 5], [6, 7, 8, 9, 10, 11], [2, 2, 2, 2], [3]]  # [3]: no target
