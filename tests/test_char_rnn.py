@@ -276,6 +276,16 @@ TINY = ["--hidden-sizes", "8,16", "--batch-size", "8", "--eval-every", "2", "--l
         "--summary-every", "2", "--checkpoint-every", "2"]
 
 
+def test_presets_resolve_to_the_flags_they_name_and_typed_flags_win():
+    course = lecture.config.parse(lecture.Config, ["--preset", "course"])
+    assert (course.hidden_sizes, course.window, course.overlap, course.batch_size,
+            course.learning_rate, course.num_steps) == ("128,256", 50, 25, 64, 3e-3, 6000)
+    assert lecture.config.parse(lecture.Config, []) == lecture.config.parse(
+        lecture.Config, ["--preset", "tuned"])
+    mixed = lecture.config.parse(lecture.Config, ["--preset", "course", "--window", "80"])
+    assert (mixed.window, mixed.overlap) == (80, 25)
+
+
 @pytest.fixture
 def corpus_file(tmp_path):
     path = tmp_path / "corpus.txt"
