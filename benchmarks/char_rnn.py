@@ -2,10 +2,10 @@
 and the speed of our training step against the same network in `model.fit`.
 
     CS20_DATA_DIR=../shared/data flock /tmp/cs20_cpu.lock python benchmarks/char_rnn.py \
-        [--budget-seconds 600] [--run-dir DIR] [--presets tuned,course] [--skip-speed]
+        [--budget-seconds 600] [--run-dir DIR] [--presets course,whole-tweets] [--skip-speed]
 
-1. Trains the real lecture script with each of its presets (`tuned`, the default, and
-   `course`), each stopped by --max-seconds at the budget, and reads its validation bits
+1. Trains the real lecture script with each of its presets (`course`, the default, and
+   `whole-tweets`), each stopped by --max-seconds at the budget, and reads its validation bits
    per character (whole held-out tweets, every character but the first of each predicted
    from the ones before it).
 2. Scores the same validation characters (course character set, same split) with two
@@ -177,9 +177,9 @@ def main() -> None:
     parser.add_argument("--run-dir", default="", help="run directory (default: a temporary one)")
     parser.add_argument("--speed-only", action="store_true",
                         help="only time our step against model.fit")
-    parser.add_argument("--presets", default="tuned,course",
+    parser.add_argument("--presets", default="course,whole-tweets",
                         help="the lecture's presets to train, comma-separated "
-                             "(default: tuned,course)")
+                             "(default: course,whole-tweets)")
     parser.add_argument("--skip-speed", action="store_true",
                         help="leave out the timing of our step against model.fit")
     arguments = parser.parse_args()

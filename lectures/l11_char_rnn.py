@@ -1,24 +1,27 @@
 """Lecture 11: a character-level RNN that writes tweets.
 
 Read it in this order:
-1. `char_rnn.CharRNN` (cs20/models/char_rnn.py): two stacked GRUs (128 and 256 units,
-   the course's sizes) read a tweet one character at a time and predict the next one;
+1. `build_model`: two stacked GRUs (128 and 256 units, the course's sizes) read a tweet
+   one character at a time and predict the next one; a second Keras model over the same
+   layers carries the GRU states from call to call, to generate;
 2. `masked_loss_terms`: tweets are cut into windows of 50 characters overlapping by 25
-   (cs20/datasets/chars.py); a tweet's last window is padded, and the loss counts real
-   characters only, so padding teaches nothing;
+   (cs20/datasets/chars.py; batches of similar lengths, cut to their longest); a tweet's
+   last window is padded, and the loss counts real characters only;
 3. `clip_global_gradient`, `make_train_step`: the gradient's global norm is clipped (the
    lecture notes' recipe for RNNs); the learning rate decays exponentially;
-4. `sample`: the next character drawn from softmax(logits / temperature).
+4. `sample`: the next character drawn from softmax(logits / temperature), until the
+   end-of-tweet marker `_E_` (--end-text).
 
 Before training it prints one window with its targets and mask (--quiet: not). Unlike
-the course, tweets of 50 characters or fewer are kept, and the temperature is used
-correctly (the course fed exp(logits / T) to `tf.multinomial`, which expects logits).
-Each evaluation prints (and logs as TensorBoard text) a sample from each of the course's
-seeds (with --corpus: the first words of its validation lines; or --start-text) and
-measures validation bits per character over whole held-out tweets (5% of the lines, by
-hash). Characters outside the vocabulary are dropped, and counted. The run exports a
-SavedModel generator (seed string, length, temperature); `--generate` samples from it
-and neither trains nor writes anything.
+the course, short tweets are kept, and the temperature is used correctly (the course fed
+exp(logits / T) to `tf.multinomial`, which expects logits). Each evaluation prints (and
+logs as TensorBoard text) a sample from each seed (the course's; --corpus: its first
+validation words; or --start-text) and the validation bits per character over whole
+held-out tweets (5% of the lines, by hash). Characters outside the vocabulary are
+dropped, and counted. The run exports a SavedModel generator; `--generate` samples from
+it and neither trains nor writes.
+`--preset whole-tweets` trains on whole tweets through one GRU of 256; it learns more
+slowly in ten minutes (fewer, larger updates), so the course's settings stay the default.
 
     python lectures/l11_char_rnn.py                       # trump_tweets.txt
     python lectures/l11_char_rnn.py --corpus my_text.txt --vocabulary corpus
@@ -47,11 +50,11 @@ import tensorflow as tf
 @dataclasses.dataclass(frozen=True)
 class Config(config.TrainConfig):
     PRESETS: typing.ClassVar[dict] = {
-        "tuned": {},
-        "course": {"hidden_sizes": "128,256", "window": 50, "overlap": 25, "batch_size": 64,
-                   "learning_rate": 3e-3, "num_steps": 6000, "eval_every": 1000},
+        "course": {},
+        "whole-tweets": {"window": 300, "overlap": 50, "hidden_sizes": "256",
+                         "batch_size": 32, "num_steps": 2700},
     }
-    preset: str = config.option("tuned", "Named settings.", choices=tuple(PRESETS))
+    preset: str = config.option("course", "Named settings.", choices=tuple(PRESETS))
     num_steps: int = config.option(6000, "Training steps (0: use --num-epochs).")
     batch_size: int = config.option(64, "Global batch size (windows).")
     learning_rate: float = config.option(3e-3, "Adam learning rate at step 0 (the course: "
@@ -75,11 +78,10 @@ class Config(config.TrainConfig):
     temperature: float = config.option(0.8, "Sampling temperature (0: greedy).", changeable=True)
     length: int = config.option(200, "Characters generated per sample.", changeable=True)
     start_text: str = config.option("", "Seed of the samples (default: the course's 11 seeds; "
-                                        "with --corpus, the first words of its first "
-                                        "validation lines).", changeable=True)
+                                        "with --corpus, its first validation words).",
+                                    changeable=True)
     generate: bool = config.option(False, "Print samples from the generator saved in "
-                                          "--run-dir, without training or writing anything.",
-                                   changeable=True)
+                                          "--run-dir; no training.", changeable=True)
 
     def __post_init__(self):
         super().__post_init__()

@@ -277,13 +277,16 @@ TINY = ["--hidden-sizes", "8,16", "--batch-size", "8", "--eval-every", "2", "--l
 
 
 def test_presets_resolve_to_the_flags_they_name_and_typed_flags_win():
-    course = lecture.config.parse(lecture.Config, ["--preset", "course"])
+    parse = lambda *flags: lecture.config.parse(lecture.Config, flags)  # noqa: E731
+    course = parse("--preset", "course")
     assert (course.hidden_sizes, course.window, course.overlap, course.batch_size,
             course.learning_rate, course.num_steps) == ("128,256", 50, 25, 64, 3e-3, 6000)
-    assert lecture.config.parse(lecture.Config, []) == lecture.config.parse(
-        lecture.Config, ["--preset", "tuned"])
-    mixed = lecture.config.parse(lecture.Config, ["--preset", "course", "--window", "80"])
-    assert (mixed.window, mixed.overlap) == (80, 25)
+    assert parse() == course
+    whole = parse("--preset", "whole-tweets")
+    assert (whole.hidden_sizes, whole.window, whole.overlap, whole.batch_size,
+            whole.num_steps, whole.learning_rate) == ("256", 300, 50, 32, 2700, 3e-3)
+    mixed = parse("--preset", "whole-tweets", "--window", "80", "--batch-size", "8")
+    assert (mixed.window, mixed.overlap, mixed.batch_size) == (80, 50, 8)
 
 
 @pytest.fixture
