@@ -20,8 +20,9 @@ validation words; or --start-text) and the validation bits per character over wh
 held-out tweets (5% of the lines, by hash). Characters outside the vocabulary are
 dropped, and counted. The run exports a SavedModel generator; `--generate` samples from
 it and neither trains nor writes.
-`--preset whole-tweets` trains on whole tweets through one GRU of 256; it learns more
-slowly in ten minutes (fewer, larger updates), so the course's settings stay the default.
+`--preset whole-tweets` trains on whole tweets (each character once, from the tweet's
+start) through one GRU of 256. Not the default: whole tweets make fewer, larger updates,
+and in 180 s (GRUs 128 + 256) learned far less than ten minutes need (README row).
 
     python lectures/l11_char_rnn.py                       # trump_tweets.txt
     python lectures/l11_char_rnn.py --corpus my_text.txt --vocabulary corpus
