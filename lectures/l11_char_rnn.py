@@ -22,7 +22,7 @@ dropped, and counted. The run exports a SavedModel generator; `--generate` sampl
 it and neither trains nor writes.
 `--preset whole-tweets` trains on whole tweets (each character once, from the tweet's
 start) through one GRU of 256. Not the default: whole tweets make fewer, larger updates,
-and in 180 s (GRUs 128 + 256) learned far less than ten minutes need (README row).
+and in 180 s (GRUs 128 + 256) learned less than the course's windows (README row).
 
     python lectures/l11_char_rnn.py                       # trump_tweets.txt
     python lectures/l11_char_rnn.py --corpus my_text.txt --vocabulary corpus
