@@ -2,16 +2,17 @@
 and the speed of our training step against the same network in `model.fit`.
 
     CS20_DATA_DIR=../shared/data flock /tmp/cs20_cpu.lock python benchmarks/char_rnn.py \
-        [--budget-seconds 600] [--run-dir DIR]
+        [--budget-seconds 600] [--run-dir DIR] [--presets course,whole-tweets] [--skip-speed]
 
-1. Trains the real lecture script with its default flags, stopped by --max-seconds at the
-   budget, and reads its validation bits per character (whole held-out tweets, every
-   character but the first of each predicted from the ones before it).
+1. Trains the real lecture script with each of its presets (`course`, the default, and
+   `whole-tweets`), each stopped by --max-seconds at the budget, and reads its validation bits
+   per character (whole held-out tweets, every character but the first of each predicted
+   from the ones before it).
 2. Scores the same validation characters (course character set, same split) with two
    baselines fitted on the training lines: the unigram distribution (add-one smoothed),
    and character n-grams of orders 2..6 with interpolated absolute discounting (D = 0.75),
    whose history starts at the beginning of the tweet like the RNN's state.
-3. Times training steps of the default network (batch 64, windows of 50): our compiled
+3. Times training steps of the course's network (batch 64, windows of 50): our compiled
    step from the shared loop vs `model.fit` with the masked loss as sample weights, with
    Keras' default jit_compile="auto" (XLA) and without XLA.
 
@@ -36,7 +37,6 @@ sys.path.insert(0, str(ROOT))
 
 from cs20 import cli, training  # noqa: E402
 from cs20.datasets import chars, sources  # noqa: E402
-from cs20.models import char_rnn  # noqa: E402
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -46,13 +46,19 @@ l11_char_rnn = cli.load_lecture("l11_char_rnn")  # the lecture's train step
 LINE_START = "\x00"  # history before a tweet's first character
 
 
-def train_lecture(run_dir: pathlib.Path, budget_seconds: float) -> dict:
+def train_lecture(run_dir: pathlib.Path, budget_seconds: float, preset: str) -> dict:
+    """The lecture's figures after --max-seconds `budget_seconds` with `--preset`."""
     command = [sys.executable, str(ROOT / "lectures" / "l11_char_rnn.py"), "--run-dir",
-               str(run_dir), "--max-seconds", str(budget_seconds)]
+               str(run_dir), "--max-seconds", str(budget_seconds), "--preset", preset]
     finished = subprocess.run(command, capture_output=True, text=True)
     if finished.returncode != 0:
         sys.exit(f"l11_char_rnn failed: {finished.stderr.strip().splitlines()[-1:]}")
-    return json.loads((run_dir / "results.json").read_text())
+    trained = json.loads((run_dir / "results.json").read_text())
+    return {"run_dir": str(run_dir), "training_steps": trained["steps"],
+            "train_steps_per_second": trained.get("train/steps_per_second"),
+            "wall_seconds": trained["wall_seconds"],
+            "final_train_bits_per_character": trained.get("train/bits_per_character"),
+            "validation_bits_per_character": trained["eval/bits_per_character"]}
 
 
 def unigram_bits(train_lines: list[str], validation_lines: list[str], alphabet: int) -> float:
@@ -128,9 +134,7 @@ def training_speed(data_dir: str | None, steps: int = 200, warmup: int = 20) -> 
 
     def fresh_model():
         keras.utils.set_random_seed(0)
-        model = char_rnn.CharRNN(len(vocabulary), (128, 256))
-        model(tf.ones([1, 2], tf.int32))
-        return model
+        return l11_char_rnn.build_model(len(vocabulary), (128, 256))[0]
 
     model = fresh_model()
     optimizer = keras.optimizers.Adam(3e-3)
@@ -173,6 +177,11 @@ def main() -> None:
     parser.add_argument("--run-dir", default="", help="run directory (default: a temporary one)")
     parser.add_argument("--speed-only", action="store_true",
                         help="only time our step against model.fit")
+    parser.add_argument("--presets", default="course,whole-tweets",
+                        help="the lecture's presets to train, comma-separated "
+                             "(default: course,whole-tweets)")
+    parser.add_argument("--skip-speed", action="store_true",
+                        help="leave out the timing of our step against model.fit")
     arguments = parser.parse_args()
     data_dir = os.environ.get("CS20_DATA_DIR")
     run_dir = pathlib.Path(arguments.run_dir or tempfile.mkdtemp(prefix="l11-benchmark-"))
@@ -180,18 +189,13 @@ def main() -> None:
     if arguments.speed_only:
         print(json.dumps(training_speed(data_dir), indent=2))
         return
-    trained = train_lecture(run_dir, arguments.budget_seconds)
-    result = {
-        "budget_seconds": arguments.budget_seconds,
-        "run_dir": str(run_dir),
-        "training_steps": trained["steps"],
-        "train_steps_per_second": trained.get("train/steps_per_second"),
-        "wall_seconds": trained["wall_seconds"],
-        "final_train_bits_per_character": trained.get("train/bits_per_character"),
-        "validation_bits_per_character": trained["eval/bits_per_character"],
-        **baselines(data_dir),
-        **training_speed(data_dir),
-    }
+    result = {"budget_seconds": arguments.budget_seconds,
+              **{f"preset_{preset}": train_lecture(run_dir / preset, arguments.budget_seconds,
+                                                   preset)
+                 for preset in arguments.presets.split(",")},
+              **baselines(data_dir)}
+    if not arguments.skip_speed:
+        result["course_network_step"] = training_speed(data_dir)
     print(json.dumps(result, indent=2))
 
 

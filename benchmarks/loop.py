@@ -40,7 +40,7 @@ import time
 
 from cs20 import checkpoints, classification, cli, config, runtime, training
 from cs20.datasets import binarized_mnist, chars, mnist, sources, text_corpus
-from cs20.models import char_rnn, convnet, logistic, vae, word2vec
+from cs20.models import convnet, logistic, vae, word2vec
 
 import keras
 import tensorflow as tf
@@ -141,8 +141,7 @@ def build_vae(data: Data) -> Setup:
 
 def build_char_rnn(data: Data) -> Setup:
     vocabulary, windows = data.tweet_windows()
-    model = char_rnn.CharRNN(len(vocabulary), (128, 256))
-    model(tf.ones([1, 2], tf.int32))  # create the variables
+    model = l11_char_rnn.build_model(len(vocabulary), (128, 256))[0]
     optimizer = keras.optimizers.Adam(3e-3)
     optimizer.build(model.trainable_variables)
     dataset = chars.training_dataset(windows, 64, seed=0)

@@ -1,24 +1,28 @@
 """Lecture 11: a character-level RNN that writes tweets.
 
 Read it in this order:
-1. `char_rnn.CharRNN` (cs20/models/char_rnn.py): two stacked GRUs (128 and 256 units,
-   the course's sizes) read a tweet one character at a time and predict the next one;
+1. `build_model`: two stacked GRUs (128 and 256 units, the course's sizes) read a tweet
+   one character at a time and predict the next one; a second Keras model over the same
+   layers carries the GRU states from call to call, to generate;
 2. `masked_loss_terms`: tweets are cut into windows of 50 characters overlapping by 25
-   (cs20/datasets/chars.py); a tweet's last window is padded, and the loss counts real
-   characters only, so padding teaches nothing;
+   (cs20/datasets/chars.py; batches of similar lengths, cut to their longest); a tweet's
+   last window is padded, and the loss counts real characters only;
 3. `clip_global_gradient`, `make_train_step`: the gradient's global norm is clipped (the
    lecture notes' recipe for RNNs); the learning rate decays exponentially;
-4. `sample`: the next character drawn from softmax(logits / temperature).
+4. `sample`: the next character drawn from softmax(logits / temperature), until the
+   end-of-tweet marker `_E_` (--end-text).
 
 Before training it prints one window with its targets and mask (--quiet: not). Unlike
-the course, tweets of 50 characters or fewer are kept, and the temperature is used
-correctly (the course fed exp(logits / T) to `tf.multinomial`, which expects logits).
-Each evaluation prints (and logs as TensorBoard text) a sample from each of the course's
-seeds (with --corpus: the first words of its validation lines; or --start-text) and
-measures validation bits per character over whole held-out tweets (5% of the lines, by
-hash). Characters outside the vocabulary are dropped, and counted. The run exports a
-SavedModel generator (seed string, length, temperature); `--generate` samples from it
-and neither trains nor writes anything.
+the course, short tweets are kept, and the temperature is used correctly (the course fed
+exp(logits / T) to `tf.multinomial`, which expects logits). Each evaluation prints (and
+logs as TensorBoard text) a sample from each seed (the course's; --corpus: its first
+validation words; or --start-text) and the validation bits per character over whole
+held-out tweets (5% of the lines, by hash). Characters outside the vocabulary are
+dropped, and counted. The run exports a SavedModel generator; `--generate` samples from
+it and neither trains nor writes.
+`--preset whole-tweets` trains on whole tweets (each character once, from the tweet's
+start) through one GRU of 256. Not the default: whole tweets make fewer, larger updates,
+and in 180 s (GRUs 128 + 256) learned less than the course's windows (README row).
 
     python lectures/l11_char_rnn.py                       # trump_tweets.txt
     python lectures/l11_char_rnn.py --corpus my_text.txt --vocabulary corpus
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 
 from cs20 import checkpoints, cli, config, runtime, training
 from cs20.datasets import chars
@@ -45,6 +50,12 @@ import tensorflow as tf
 
 @dataclasses.dataclass(frozen=True)
 class Config(config.TrainConfig):
+    PRESETS: typing.ClassVar[dict] = {
+        "course": {},
+        "whole-tweets": {"window": 300, "overlap": 50, "hidden_sizes": "256",
+                         "batch_size": 32, "num_steps": 2700},
+    }
+    preset: str = config.option("course", "Named settings.", choices=tuple(PRESETS))
     num_steps: int = config.option(6000, "Training steps (0: use --num-epochs).")
     batch_size: int = config.option(64, "Global batch size (windows).")
     learning_rate: float = config.option(3e-3, "Adam learning rate at step 0 (the course: "
@@ -63,14 +74,15 @@ class Config(config.TrainConfig):
     overlap: int = config.option(25, "Characters shared by neighbouring windows.")
     hidden_sizes: str = config.option("128,256", "Units of each stacked GRU, comma-separated.")
     dropout: float = config.option(0.0, "Dropout between the GRUs and before the output.")
+    end_text: str = config.option("_E_", "Samples stop after this text (trump_tweets.txt's "
+                                         "end-of-tweet marker; '': never).")
     temperature: float = config.option(0.8, "Sampling temperature (0: greedy).", changeable=True)
     length: int = config.option(200, "Characters generated per sample.", changeable=True)
     start_text: str = config.option("", "Seed of the samples (default: the course's 11 seeds; "
-                                        "with --corpus, the first words of its first "
-                                        "validation lines).", changeable=True)
+                                        "with --corpus, its first validation words).",
+                                    changeable=True)
     generate: bool = config.option(False, "Print samples from the generator saved in "
-                                          "--run-dir, without training or writing anything.",
-                                   changeable=True)
+                                          "--run-dir; no training.", changeable=True)
 
     def __post_init__(self):
         super().__post_init__()
@@ -86,7 +98,35 @@ class Config(config.TrainConfig):
         char_rnn.hidden_sizes(self.hidden_sizes)  # a malformed list: an error now
 
 
-# --- The lesson: the masked loss, clipping, the train step, sampling ---
+# --- The lesson: the recurrent stack, the masked loss, clipping, the train step, sampling ---
+
+def build_model(vocabulary_size: int, hidden_sizes, dropout: float = 0.0):
+    """The recurrent stack: character ids (batch, time) -> one-hot -> stacked GRUs ->
+    next-character logits (batch, time, vocabulary). Returns two Keras models that share
+    every layer: `model` (ids -> logits, each line from zero states) trains and
+    evaluates; `stepper` ((ids, *states) -> (logits, *new states)) carries the GRU
+    states from one call to the next, to generate one character at a time."""
+    ids = keras.Input((None,), dtype="int32")  # (batch, time)
+    states = [keras.Input((size,)) for size in hidden_sizes]  # (batch, size) each
+    grus = [keras.layers.GRU(size, return_sequences=True, return_state=True, name=f"gru_{i}")
+            for i, size in enumerate(hidden_sizes)]
+    # Dropout between layers, not on recurrent connections (no fused GRU kernel then).
+    dropout_layer = keras.layers.Dropout(dropout)
+    output_layer = keras.layers.Dense(vocabulary_size, name="logits")
+
+    def stack(initial_states):
+        hidden = keras.ops.one_hot(ids, vocabulary_size)  # (batch, time, vocabulary)
+        final_states = []
+        for gru, state in zip(grus, initial_states, strict=True):
+            hidden, state = gru(hidden, initial_state=state)  # (batch, time, size), (batch, size)
+            hidden = dropout_layer(hidden)
+            final_states.append(state)
+        return output_layer(hidden), final_states  # (batch, time, vocabulary)
+
+    model = keras.Model(ids, stack([None] * len(grus))[0], name="char_rnn")
+    logits, final_states = stack(states)
+    return model, keras.Model([ids, *states], [logits, *final_states], name="stepper")
+
 
 def masked_loss_terms(labels, logits):
     """-> (sum of cross-entropies over real characters, number of real characters)."""
@@ -108,7 +148,7 @@ def clip_global_gradient(gradients, clip_norm: float):
     return [gradient * scale for gradient in gradients], norm
 
 
-def make_train_step(model: char_rnn.CharRNN, optimizer, clip_norm: float):
+def make_train_step(model, optimizer, clip_norm: float):
     """Per replica: masked next-character loss averaged over the global batch's real
     characters, gradient clipped on its global norm, one optimizer update."""
 
@@ -141,16 +181,18 @@ def sample(logits, temperature):
 
 
 def show_worked_example(windows, vocabulary: chars.Vocabulary) -> None:
-    """The first training window that ends in padding: its input, targets and mask."""
-    padded = [window for window in windows if window[-1] == chars.PAD_ID] or windows
-    inputs, labels = chars.inputs_and_labels(tf.constant(padded[:1]))
+    """The first training window that ends in padding, up to two padding positions: its
+    input, targets and mask."""
+    window = next((window for window in windows if window[-1] == chars.PAD_ID), windows[0])
+    shown = window[:int((window != chars.PAD_ID).sum()) + 2]
+    inputs, labels = chars.inputs_and_labels(tf.constant(shown[None]))
     mask = chars.masks(labels)[0].numpy()  # (window - 1,)
 
     def text(ids) -> str:  # one character per position, padding as ·
         return "".join(vocabulary.decode([i]) or "·" for i in ids)
 
-    print(f"Worked example: a training window of {len(windows[0])} characters "
-          f"(input and target shifted by one; id {chars.PAD_ID} pads, shown as ·)\n"
+    print(f"Worked example: a training window ({len(window)} characters; input and target "
+          f"shifted by one; id {chars.PAD_ID} pads, shown as ·)\n"
           f"  input   {text(inputs[0].numpy())}\n  target  {text(labels[0].numpy())}\n"
           f"  mask    {''.join(str(int(m)) for m in mask)}  ({int(mask.sum())} targets "
           f"in the loss)\n  ids     {inputs[0, :12].numpy().tolist()} ... -> "
@@ -180,9 +222,8 @@ def main(argv=None) -> dict:
         show_worked_example(windows, vocabulary)
 
     with run.strategy.scope():  # model, optimizer and step counter
-        model = char_rnn.CharRNN(len(vocabulary), char_rnn.hidden_sizes(cfg.hidden_sizes),
-                                 cfg.dropout)
-        model(tf.ones([1, 2], tf.int32))  # create the variables
+        model, stepper = build_model(len(vocabulary), char_rnn.hidden_sizes(cfg.hidden_sizes),
+                                     cfg.dropout)
         optimizer = training.with_loss_scaling(keras.optimizers.Adam(
             keras.optimizers.schedules.ExponentialDecay(
                 cfg.learning_rate, max(schedule.num_steps, 1), cfg.decay_rate)))
@@ -194,7 +235,7 @@ def main(argv=None) -> dict:
     train_step = training.compile_step(run.strategy,
                                        make_train_step(model, optimizer, cfg.clip_norm),
                                        jit_compile=cfg.jit_compile)
-    generator = char_rnn.Generator(model, vocabulary, seeds, sample)
+    generator = char_rnn.Generator(stepper, vocabulary, seeds, sample, cfg.end_text)
     bits_per_character = char_rnn.make_bits_per_character(model, masked_loss_terms)
 
     def evaluate() -> dict:

@@ -165,35 +165,35 @@ def test_sampler_on_oracle_logits():
 
 
 def tiny_model(vocabulary_size=12, seed=1):
+    """-> (model, stepper) of the lecture's recurrent stack, GRUs of 8 and 16 units."""
     keras.utils.set_random_seed(seed)
-    model = char_rnn.CharRNN(vocabulary_size, hidden_sizes=(8, 16))
-    model(tf.ones([1, 2], tf.int32))
-    return model
+    return lecture.build_model(vocabulary_size, hidden_sizes=(8, 16))
 
 
 def test_shapes_and_parameter_count_of_the_course_network():
-    model = char_rnn.CharRNN(87, hidden_sizes=(128, 256))
+    model, stepper = lecture.build_model(87, hidden_sizes=(128, 256))
     assert model(tf.ones([3, 49], tf.int32)).shape == (3, 49, 87)
     # GRU(128) on 87 one-hot inputs, GRU(256) on 128, Dense 256 -> 87 (Keras' reset_after GRU).
     gru = lambda inputs, units: 3 * (inputs * units + units * units + 2 * units)  # noqa: E731
     assert model.count_params() == gru(87, 128) + gru(128, 256) + 256 * 87 + 87
+    assert stepper.trainable_variables == model.trainable_variables  # one set of weights
 
 
 def test_one_character_at_a_time_matches_the_whole_sequence():
-    model = tiny_model()
+    model, stepper = tiny_model()
     ids = tf.constant([[3, 1, 4, 1, 5, 9, 2, 6]])
     whole = model(ids).numpy()
-    states = model.zero_states(1)
+    states = char_rnn.zero_states(stepper, 1)
     steps = []
     for position in range(ids.shape[1]):
-        logits, states = model.step(ids[:, position:position + 1], states)
+        logits, states = char_rnn.step(stepper, ids[:, position:position + 1], states)
         steps.append(logits[:, 0].numpy())
     np.testing.assert_allclose(np.stack(steps, axis=1), whole, atol=1e-5)
 
 
 def test_greedy_generation_follows_the_argmax_chain():
-    model = tiny_model()
-    generated = char_rnn.generate_ids(model, tf.constant([[2, 3]]), 5, tf.constant(0.0),
+    model, stepper = tiny_model()
+    generated = char_rnn.generate_ids(stepper, tf.constant([[2, 3]]), 5, tf.constant(0.0),
                                        lecture.sample)
     sequence = [2, 3]
     for _ in range(5):
@@ -203,9 +203,46 @@ def test_greedy_generation_follows_the_argmax_chain():
     assert generated.numpy().tolist() == [sequence[2:]]
 
 
+def scripted_sample(text: str, vocabulary: chars.Vocabulary):
+    """A sampler that ignores the logits and writes `text`, one character per call."""
+    script = tf.constant(vocabulary.encode(text))
+    position = tf.Variable(0)
+
+    def sample(logits, temperature):
+        next_id = script[position % tf.size(script)]
+        position.assign_add(1)
+        return tf.fill([tf.shape(logits)[0]], next_id)  # (batch,)
+
+    return sample
+
+
+def test_sampling_stops_at_the_end_of_tweet_marker():
+    vocabulary = chars.Vocabulary("ab_E ")
+    _, stepper = tiny_model(len(vocabulary))
+    script = "ab _E_ ba _E_ "
+
+    def generate(end_text: str, length: int) -> str:
+        generator = char_rnn.Generator(stepper, vocabulary, ("a",),
+                                       scripted_sample(script, vocabulary), end_text)
+        return generator.generate(tf.constant("ba"), tf.constant(length),
+                                  tf.constant(1.0)).numpy().decode()
+
+    assert generate("_E_", 40) == "baab _E_"  # stops after the first marker
+    assert generate("_E_", 5) == "baab _E"  # or at the length
+    assert generate("", 16) == "ba" + (script * 2)[:16]  # no marker: never stops
+    assert generate("_X_", 16) == "ba" + (script * 2)[:16]  # a marker it cannot write
+    # Rows of a batch stop one by one, padded after their marker; a marker begun in the
+    # seed counts ("_E" + "_").
+    encode = vocabulary.encode
+    ids = char_rnn.generate_ids(stepper, tf.constant([encode("_E"), encode("aa")]), 9,
+                                tf.constant(1.0), scripted_sample("_ab_E_", vocabulary),
+                                tuple(encode("_E_")))
+    assert ids.numpy().tolist() == [encode("_") + [chars.PAD_ID] * 5, encode("_ab_E_")]
+
+
 def test_generator_saved_model_round_trip(tmp_path):
     vocabulary = chars.Vocabulary("abcdefghij ")
-    generator = char_rnn.Generator(tiny_model(len(vocabulary)), vocabulary, ("a", "bc"),
+    generator = char_rnn.Generator(tiny_model(len(vocabulary))[1], vocabulary, ("a", "bc"),
                                    lecture.sample)
     args = (tf.constant(5, tf.int32), tf.constant(0.0))
     expected = generator.generate(tf.constant("a bc"), *args).numpy().decode()
@@ -221,7 +258,7 @@ def test_generator_saved_model_round_trip(tmp_path):
 
 
 def test_train_step_lowers_the_loss():
-    model = tiny_model()
+    model, _ = tiny_model()
     optimizer = keras.optimizers.Adam(0.05)
     optimizer.build(model.trainable_variables)
     step = tf.function(lecture.make_train_step(model, optimizer, clip_norm=5.0))
@@ -237,6 +274,19 @@ def test_train_step_lowers_the_loss():
 CORPUS = "\n".join(f"the cat {i} sat on the mat and the dog ran {i % 7} times" for i in range(300))
 TINY = ["--hidden-sizes", "8,16", "--batch-size", "8", "--eval-every", "2", "--length", "12",
         "--summary-every", "2", "--checkpoint-every", "2"]
+
+
+def test_presets_resolve_to_the_flags_they_name_and_typed_flags_win():
+    parse = lambda *flags: lecture.config.parse(lecture.Config, flags)  # noqa: E731
+    course = parse("--preset", "course")
+    assert (course.hidden_sizes, course.window, course.overlap, course.batch_size,
+            course.learning_rate, course.num_steps) == ("128,256", 50, 25, 64, 3e-3, 6000)
+    assert parse() == course
+    whole = parse("--preset", "whole-tweets")
+    assert (whole.hidden_sizes, whole.window, whole.overlap, whole.batch_size,
+            whole.num_steps, whole.learning_rate) == ("256", 300, 50, 32, 2700, 3e-3)
+    mixed = parse("--preset", "whole-tweets", "--window", "80", "--batch-size", "8")
+    assert (mixed.window, mixed.overlap, mixed.batch_size) == (80, 50, 8)
 
 
 @pytest.fixture
@@ -372,8 +422,33 @@ def test_training_windows_checkpoint_a_position_not_a_buffer(tmp_path):
         np.testing.assert_array_equal(next(restored)[0].numpy(), inputs)
 
 
+def test_training_batches_group_similar_lengths_and_trim_their_padding():
+    # 8 lines of 2..40 characters, one window of 40 each; batches of 2, sorted by length
+    # in runs of 2 batches (4 windows of the shuffled stream).
+    lengths = [2, 40, 5, 17, 33, 3, 16, 20]
+    windows = chars.make_windows([list(range(1, n + 1)) for n in lengths], 40, 10)
+    dataset = chars.training_dataset(windows, batch_size=2, seed=3, sorted_batches=2)
+    batches = [(inputs.numpy(), labels.numpy()) for inputs, labels in dataset.take(8)]
+    window_lengths = [sorted(int(n) + 1 for n in chars.masks(labels).numpy().sum(1))
+                      for _, labels in batches]  # real characters of each window
+    assert window_lengths == [[20, 40], [5, 17], [16, 33], [2, 3],  # golden, seed 3
+                              [16, 33], [2, 5], [3, 17], [20, 40]]
+    np.testing.assert_array_equal(sorted(batches[3][0].tolist()),  # ids 1..n, padded
+                                  [[1, 2] + [0] * 13, [1, 2, 3] + [0] * 12])
+    for epoch in (window_lengths[:4], window_lengths[4:]):  # every window once an epoch
+        assert sorted(n for batch in epoch for n in batch) == sorted(lengths)
+    for run in (window_lengths[0:2], window_lengths[2:4], window_lengths[4:6]):
+        shorter, longer = sorted(run)  # the run's two shortest windows share a batch
+        assert max(shorter) <= min(longer)
+    # Each batch as short as its longest window allows: rounded up to 16 characters (at
+    # most the window's 40), less one for the shift between inputs and labels.
+    for (inputs, labels), batch in zip(batches, window_lengths, strict=True):
+        assert inputs.shape[1] == labels.shape[1] == min(-(-max(batch) // 16) * 16, 40) - 1
+        np.testing.assert_array_equal(inputs[:, 1:], labels[:, :-1])
+
+
 def test_in_graph_bits_per_character_equal_the_per_batch_sums():
-    model = tiny_model()
+    model, _ = tiny_model()
     lines = [[1, 2, 3], [4, 5], [6, 7, 8, 9, 10, 11], [2, 2, 2, 2], [3]]  # [3]: no target
     batches = list(chars.padded_lines(lines, batch_size=2))
     assert [inputs.shape[1] for inputs, _ in batches] == [2, 5]  # sorted, padded per batch

@@ -239,15 +239,38 @@ def inputs_and_labels(windows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return windows[:, :-1], windows[:, 1:]
 
 
-def training_dataset(windows: np.ndarray, batch_size: int, seed: int) -> tf.data.Dataset:
-    """Shuffled, repeating batches of (inputs, labels); reshuffled every pass. Shuffled
-    by position (`shuffling`): a checkpoint saves where the stream is, not a buffer of
-    73,000 windows."""
+def training_dataset(windows: np.ndarray, batch_size: int, seed: int,
+                     sorted_batches: int = 32) -> tf.data.Dataset:
+    """Shuffled, repeating batches of (inputs, labels), (batch, time) with `time` the
+    longest window of the batch (rounded up to a multiple of 16, at most the window's):
+    padding a batch of short tweets to the longest possible one would waste compute.
+
+    Windows of similar length are batched together: each run of `sorted_batches`
+    batches' worth of the shuffled stream is sorted by length, cut into batches, and the
+    batches are shuffled. Shuffled by position (`shuffling`): a checkpoint saves where
+    the stream is (and one run of indices), not a buffer of 73,000 windows, and a
+    resumed run reads the same batches in the same order."""
     all_windows = tf.constant(windows)  # (num_windows, window)
-    return (shuffling.index_batches(len(windows), batch_size, shuffle=True, seed=seed,
+    lengths = tf.constant(np.count_nonzero(windows != PAD_ID, axis=1), tf.int64)  # padding trails
+    group = batch_size * sorted_batches
+
+    def sorted_into_batches(indices):  # (group,) shuffled window indices
+        by_length = tf.gather(indices, tf.argsort(tf.gather(lengths, indices), stable=True))
+        batches = tf.reshape(by_length, [sorted_batches, batch_size])
+        # A new order of the batches for each run, the same for the same seed.
+        keys = tf.random.stateless_uniform([sorted_batches], seed=[seed, indices[0]])
+        return tf.gather(batches, tf.argsort(keys))  # (sorted_batches, batch)
+
+    def trimmed(indices):  # (batch,) -> inputs and labels without all-padding columns
+        longest = tf.reduce_max(tf.gather(lengths, indices))
+        time = tf.minimum((longest + 15) // 16 * 16, windows.shape[1])
+        return inputs_and_labels(tf.gather(all_windows, indices)[:, :time])
+
+    return (shuffling.index_batches(len(windows), group, shuffle=True, seed=seed,
                                     repeat=True, drop_remainder=True)
-            .map(lambda index: inputs_and_labels(tf.gather(all_windows, index)),
-                 num_parallel_calls=tf.data.AUTOTUNE)
+            .map(sorted_into_batches)
+            .unbatch()
+            .map(trimmed, num_parallel_calls=tf.data.AUTOTUNE)
             .prefetch(tf.data.AUTOTUNE))
 
 

@@ -1,17 +1,18 @@
-"""Lecture 11's character RNN and its plumbing (the masked loss, the gradient clipping,
-the train step and the temperature sampler are in lectures/l11_char_rnn.py).
+"""Lecture 11's plumbing around its character RNN (the recurrent stack, the masked loss,
+the gradient clipping, the train step and the temperature sampler are in
+lectures/l11_char_rnn.py): evaluation, generation, the SavedModel generator.
 
-    model = char_rnn.CharRNN(vocabulary_size=87, hidden_sizes=(128, 256))
-    logits = model(inputs)                                  # (batch, time, vocabulary)
-    logits, states = model.step(inputs, states)             # carry the GRU states along
+    model, stepper = l11_char_rnn.build_model(87, (128, 256))  # the lecture's GRUs
+    states = char_rnn.zero_states(stepper, batch_size)
+    logits, states = char_rnn.step(stepper, inputs, states)  # carry the GRU states along
 
     bits = char_rnn.make_bits_per_character(model, masked_loss_terms)(dataset)
-    generator = char_rnn.Generator(model, vocabulary, seeds, sample)
+    generator = char_rnn.Generator(stepper, vocabulary, seeds, sample, end_text="_E_")
     text = generator.generate(tf.constant("We will"), tf.constant(200), tf.constant(0.8))
 
 `Generator` wraps model and vocabulary into a tf.Module whose `generate(seed, length,
 temperature)` runs one character at a time inside a tf.function, carrying the GRU
-states, and can be saved with tf.saved_model.save; it keeps its vocabulary
+states, stops at the end-of-tweet marker, and can be saved with tf.saved_model.save; it keeps its vocabulary
 (`characters`) and the seeds the run sampled from (`seeds`) for whoever loads it.
 `generate_with_saved` is lecture 11's --generate: samples from a finished run's
 SavedModel, reading the run and writing nothing.
@@ -25,7 +26,6 @@ import math
 from cs20 import runtime, summaries, training
 from cs20.datasets import chars
 
-import keras
 import tensorflow as tf
 
 GENERATOR_DIR = "generator"
@@ -42,42 +42,19 @@ def hidden_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
-class CharRNN(keras.Model):
-    """The recurrent stack: character ids (batch, time) -> one-hot -> stacked GRUs ->
-    next-character logits (batch, time, vocabulary), carrying each GRU's state.
+def zero_states(stepper, batch_size) -> list[tf.Tensor]:
+    """The GRUs' states at the start of a line: zeros (batch, size) for each state input
+    of `stepper`."""
+    return [tf.zeros([batch_size, state.shape[-1]]) for state in stepper.inputs[1:]]
 
-    A class of the library rather than of the lecture: a Keras subclass at the top of a
-    lecture would load TensorFlow for `--help`."""
 
-    def __init__(self, vocabulary_size: int, hidden_sizes=(128, 256), dropout: float = 0.0):
-        super().__init__()
-        self.vocabulary_size = vocabulary_size
-        self.hidden_sizes = tuple(hidden_sizes)
-        self.grus = [keras.layers.GRU(size, return_sequences=True, return_state=True,
-                                      name=f"gru_{index}")
-                     for index, size in enumerate(self.hidden_sizes)]
-        # Dropout between layers, not on recurrent connections (no fused GRU kernel then).
-        self.dropout = keras.layers.Dropout(dropout)
-        self.output_layer = keras.layers.Dense(vocabulary_size, name="logits")
-
-    def zero_states(self, batch_size) -> list[tf.Tensor]:
-        return [tf.zeros([batch_size, size], self.compute_dtype) for size in self.hidden_sizes]
-
-    def step(self, ids, states, training=False):
-        """-> (logits (batch, time, vocabulary), new states [(batch, size) per GRU])."""
-        # int32 whatever Keras guesses for a traced signature (it assumes floats).
-        hidden = tf.one_hot(tf.cast(ids, tf.int32), self.vocabulary_size,
-                            dtype=self.compute_dtype)  # (batch, time, vocabulary)
-        new_states = []
-        for gru, state in zip(self.grus, states, strict=True):
-            hidden, state = gru(hidden, initial_state=state, training=training)  # (b, t, size)
-            hidden = self.dropout(hidden, training=training)
-            new_states.append(state)
-        return self.output_layer(hidden), new_states
-
-    def call(self, ids, training=False):
-        logits, _ = self.step(ids, self.zero_states(tf.shape(ids)[0]), training=training)
-        return logits
+def step(stepper, ids, states):
+    """-> (logits (batch, time, vocabulary) float32, new states [(batch, size) float32])
+    from a stepper: ids (batch, time) and states -> logits and states. float32 whatever
+    the compute dtype, so that the states can be carried through a loop."""
+    # int32 whatever Keras guesses for a traced signature (it assumes floats).
+    logits, *new_states = stepper([tf.cast(ids, tf.int32), *states])
+    return tf.cast(logits, tf.float32), [tf.cast(state, tf.float32) for state in new_states]
 
 
 def make_bits_per_character(model, masked_loss_terms):
@@ -100,32 +77,52 @@ def make_bits_per_character(model, masked_loss_terms):
     return evaluate
 
 
-def generate_ids(model, seed_ids, length, temperature, sample):
-    """(batch, seed length >= 1) ids -> (batch, length) ids drawn by `sample(logits,
-    temperature)`.
+def generate_ids(stepper, seed_ids, length, temperature, sample, end_ids=()):
+    """(batch, seed length >= 1) ids -> (batch, at most `length`) ids drawn by
+    `sample(logits, temperature)`.
 
     The seed runs through the GRUs in one call; then each new character is fed back one
-    at a time with the carried states. PAD is never generated.
+    at a time with the carried states. PAD is never generated. A row stops when its last
+    characters are `end_ids` (the end-of-tweet marker; none: never): PAD after it, and
+    the loop ends when every row has stopped. The model learned each line on its own, so
+    what it writes after the marker is noise.
     """
-    never_pad = tf.one_hot(chars.PAD_ID, model.vocabulary_size, on_value=-1e9, off_value=0.0)
-    logits, states = model.step(seed_ids, model.zero_states(tf.shape(seed_ids)[0]))
-    last = tf.cast(logits[:, -1], tf.float32)  # (batch, vocabulary)
-    generated = tf.TensorArray(tf.int32, size=length)
-    for position in tf.range(length):
-        next_ids = sample(last + never_pad, temperature)  # (batch,)
-        generated = generated.write(position, next_ids)
-        logits, states = model.step(next_ids[:, None], states)
-        last = tf.cast(logits[:, -1], tf.float32)
-    return tf.transpose(generated.stack())  # (batch, length)
+    vocabulary_size = stepper.outputs[0].shape[-1]
+    never_pad = tf.one_hot(chars.PAD_ID, vocabulary_size, on_value=-1e9, off_value=0.0)
+    batch_size = tf.shape(seed_ids)[0]
+    logits, states = step(stepper, seed_ids, zero_states(stepper, batch_size))
+    last = logits[:, -1]  # (batch, vocabulary)
+    # The last len(end_ids) characters of each row, the seed's to start with.
+    padded_seed = tf.pad(seed_ids, [[0, 0], [len(end_ids), 0]])
+    recent = padded_seed[:, -len(end_ids):] if end_ids else padded_seed[:, :0]
+    recent = tf.ensure_shape(recent, [None, len(end_ids)])  # (batch, marker length)
+    ended = tf.zeros([batch_size], tf.bool)
+    generated = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
+    position = tf.constant(0)
+    while position < length and not tf.reduce_all(ended):
+        next_ids = tf.where(ended, chars.PAD_ID, sample(last + never_pad, temperature))
+        generated = generated.write(position, next_ids)  # (batch,)
+        if end_ids:
+            recent = tf.concat([recent[:, 1:], next_ids[:, None]], 1)
+            ended = ended | tf.reduce_all(recent == end_ids, axis=1)
+        logits, states = step(stepper, next_ids[:, None], states)
+        last = logits[:, -1]
+        position += 1
+    return tf.reshape(tf.transpose(generated.stack()), [batch_size, -1])  # (batch, <= length)
 
 
 class Generator(tf.Module):
-    """Seed string + length (+ temperature) -> generated text; a SavedModel."""
+    """Seed string + length (+ temperature) -> generated text, ending at the marker
+    `end_text` ("" for none; also none when the vocabulary cannot write it); a
+    SavedModel."""
 
-    def __init__(self, model, vocabulary: chars.Vocabulary, seeds: tuple[str, ...], sample):
+    def __init__(self, stepper, vocabulary: chars.Vocabulary, seeds: tuple[str, ...], sample,
+                 end_text: str = ""):
         super().__init__()
-        self.model = model
+        self.stepper = stepper
         self.sample = sample
+        writable = set(end_text) <= set(vocabulary.characters)
+        self.end_ids = tuple(vocabulary.encode(end_text)) if writable else ()
         characters = list(vocabulary.characters)
         self.table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
@@ -137,13 +134,14 @@ class Generator(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.int32),
                                   tf.TensorSpec([], tf.float32)])
     def generate(self, seed, length, temperature):
-        """The seed followed by `length` generated characters. Characters outside the
-        vocabulary are dropped from the seed; an empty seed is an error."""
+        """The seed followed by at most `length` generated characters. Characters outside
+        the vocabulary are dropped from the seed; an empty seed is an error."""
         ids = self.table.lookup(tf.strings.unicode_split(seed, "UTF-8"))
         ids = tf.boolean_mask(ids, ids != chars.PAD_ID)
         tf.debugging.assert_positive(tf.size(ids), message="the seed has no character of "
                                                            "the vocabulary")
-        generated = generate_ids(self.model, ids[None], length, temperature, self.sample)[0]
+        generated = generate_ids(self.stepper, ids[None], length, temperature, self.sample,
+                                 tuple(self.end_ids))[0]  # tf.Module wraps tuples
         return tf.strings.reduce_join(tf.gather(self.characters, tf.concat([ids, generated], 0)))
 
 
