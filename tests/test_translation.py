@@ -464,10 +464,10 @@ def test_mirrored_on_two_logical_cpus_with_mixed_precision_trains(tmp_path, tato
     assert math.isfinite(read_results(tmp_path / "mirrored")["train/loss"])
 
 
-def test_mirrored_on_two_logical_cpus_matches_default_strategy(tmp_path, tatoeba_file):
+def test_mirrored_on_two_logical_cpus_matches_default_strategy(tmp_path, data_dir):
     # Same global batches (each replica gets half), no dropout: two replicas must train
     # to the weights one device reaches, up to the rounding of two half-batch gradient
     # sums plus an all-reduce (the embeddings' sparse gradients included).
     assert_mirrored_matches_default(
         "l12_translation", tmp_path, "--num-steps", "4", *TINY, "--dropout", "0",
-        "--deterministic", "--corpus", str(tatoeba_file), rtol=1e-3, atol_of_max=1e-3)
+        "--deterministic", "--data-dir", str(data_dir), rtol=1e-3, atol_of_max=1e-3)
