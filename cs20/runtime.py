@@ -250,6 +250,13 @@ class Run:
     def resume_command(self) -> str:
         return f"python lectures/{self.lecture}.py --run-dir {self.directory}"
 
+    def final_evaluation_due(self, what: str) -> bool:
+        """Whether the costly end-of-run evaluation `what` runs now: not after --max-seconds
+        stopped training early (results.json then holds no test figures)."""
+        if not self.complete:
+            print(f"Stopped early: {what} will run when the run finishes.")
+        return self.complete
+
     def finish(self, metrics: dict, steps: int | None = None) -> dict:
         """Writes results.json (metrics under their TensorBoard tags) and prints them."""
         results = {name: _plain(value) for name, value in metrics.items()}

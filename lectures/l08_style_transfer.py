@@ -1,15 +1,14 @@
 """Lecture 8b: neural style transfer, where the only variable trained is an image.
 
 Gatys et al. (2015), as in the course's assignment 2. A frozen ImageNet ConvNet turns
-pictures into feature maps (cs20/models/style_transfer.py: VGG-19 when its weights are
-available, otherwise SqueezeNet v1.1; the run says which; the picture is mirrored 16
-pixels past its edges so that the edge pixels are optimised like the rest). The lesson:
+pictures into feature maps (cs20/models/style_transfer.py: VGG-19 if its weights are at hand,
+else SqueezeNet v1.1; the picture is mirrored 16 pixels past its edges so that the edge
+pixels are optimised like the rest). The lesson:
 
 1. the Gram matrix of a layer's feature maps: which channels fire together, positions
    summed away. That is what "style" means here;
-2. three losses: content (one deep layer's maps against the photo's), style (Gram
-   matrices of five layers against the painting's), total variation (neighbouring
-   pixels kept close; --tv-weight 30, the course's was 0);
+2. three losses: content (a deep layer's maps against the photo's), style (five layers' Gram
+   matrices against the painting's), total variation (neighbours kept close, --tv-weight);
 3. the image as the only variable and its step: Adam moves the pixels, clipped to
    [0, 255]. The image and Adam's moments are checkpointed, so a run resumes.
 
@@ -18,12 +17,11 @@ pixels past its edges so that the edge pixels are optimised like the rest). The 
     tensorboard --logdir runs/l08_style_transfer
 
 It first prints each style layer's Gram matrix shape and the losses at step 0. Look at
-content_style_result.png (photo | painting | result) and the `generated` images in
-TensorBoard; results.json has final/high_frequency_ratio (the result's grain over the
-photo's) and final/border_step_ratio (edge rows against the interior, about 1 when no
-edge stands out). Our figures: README, Lectures table, row "8b style transfer".
+content_style_result.png (photo | painting | result), the `generated` images in TensorBoard,
+and in results.json final/high_frequency_ratio (the result's grain over the photo's) and
+final/border_step_ratio (edge rows against the interior, about 1 when no edge stands out).
+Figures: the README's Lectures table, row "8b style transfer".
 """
-
 
 from __future__ import annotations
 
@@ -41,8 +39,7 @@ LECTURE = "l08_style_transfer"
 
 @dataclasses.dataclass(frozen=True)
 class Config(config.TrainConfig):
-    content: str = config.option("grace_hopper", "Content picture: a path or a registered "
-                                                 "image name.")
+    content: str = config.option("grace_hopper", "Content picture: a path or a registered name.")
     style: str = config.option("starry_night", "Style picture: a path or a registered name.")
     image_size: int = config.option(512, "Longer side of the generated image, in pixels.")
     num_steps: int = config.option(500, "Adam steps on the image.")
@@ -67,8 +64,7 @@ class Config(config.TrainConfig):
         super().__post_init__()
         if self.strategy != "default":
             raise ValueError(f"--strategy {self.strategy} has nothing to split: style transfer "
-                             "optimises one image, not batches of a dataset; use --strategy "
-                             "default")
+                             "optimises one image, not batches; use --strategy default")
         if not 0.0 <= self.noise_ratio <= 1.0:
             raise ValueError(f"--noise-ratio must be between 0 and 1, got {self.noise_ratio}")
         if self.image_size < 32:
@@ -227,17 +223,15 @@ def main(argv=None) -> dict:
         images.save_png(image.pixels[0], run.path(f"step_{current:05d}.png"))
         summaries.images(run.writer, "generated", image.pixels / 255.0, current)
 
-    results = training.train(run, step_fn=step_fn, iterator=None,
-                             checkpoint=checkpoint, step=step,
-                             schedule=training.make_schedule(cfg, steps_per_epoch=cfg.num_steps),
-                             on_summary=save_image)
+    results = training.train(run, step_fn=step_fn, iterator=None, checkpoint=checkpoint,
+                             step=step, on_summary=save_image,
+                             schedule=training.make_schedule(cfg, steps_per_epoch=cfg.num_steps))
 
     # How far the loss fell, from the first image to the last.
     last = loss_terms(image.pixels)
     results.update({f"final/{name}": value for name, value in training.to_floats(last).items()})
-    results["initial/loss"] = float(first["loss"])
-    results["final/loss_reduction"] = float(first["loss"] / last["loss"])
-    results["backbone"] = backbone_name
+    results.update({"initial/loss": float(first["loss"]), "backbone": backbone_name,
+                    "final/loss_reduction": float(first["loss"] / last["loss"])})
     # Grain (the result's high-frequency energy over the photo's) and edge lines.
     final = image.pixels[0].numpy()  # (height, width, 3)
     results["final/high_frequency_ratio"] = (style_transfer.high_frequency_energy(final)

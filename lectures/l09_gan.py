@@ -1,32 +1,23 @@
 """Lecture 9: a generative adversarial network (DCGAN) on MNIST, scored by FID.
 
-A generator G turns noise z ~ N(0, I) into digits; a discriminator D tells them from
-real ones (Goodfellow et al. 2014). Each has its own Adam, and one step updates both: D
-learns to say "real" to digits and "fake" to G(z), then G learns to make D say "real".
-The networks are a small DCGAN (Radford et al. 2016; cs20/models/gan.py); the losses,
-the gradient penalty, the step and sampling are written here.
+A generator G turns noise z ~ N(0, I) into digits; a discriminator D tells them from real ones
+(Goodfellow et al. 2014). Each has its own Adam: a step teaches D to say "real" to digits and
+"fake" to G(z), then G to make D say "real". Both are a small DCGAN (Radford et al. 2016).
 
 - `--loss non-saturating` (default): D minimises the real/fake cross-entropy, G minimises
   -log D(G(z)) (not log(1 - D(G(z))), whose gradient vanishes while D wins).
 - `--loss wgan-gp` (Gulrajani et al. 2017): D is a critic whose score gap estimates the
   Wasserstein distance, kept 1-Lipschitz by a penalty on its gradient norm between real
   and fake digits (a nested GradientTape); usually with `--d-steps 5 --beta1 0`.
-- `--conditional`: both networks also take the digit; the grid shows one row per digit.
-
-A GAN has no likelihood; it is scored like lecture 10's VAE: the Fréchet distance (FID)
-between lecture 7's ConvNet features of 10,000 samples and of the 10,000 test digits,
-and which digits the samples are classified as (cs20/metrics/fid.py).
 
     python lectures/l09_gan.py                  # 5,000 steps of 64 digits
-    python lectures/l09_gan.py --conditional
-    python lectures/l09_gan.py --loss wgan-gp --d-steps 5 --beta1 0
-    tensorboard --logdir runs/l09_gan
+    python lectures/l09_gan.py --conditional    # G and D also take the digit: a row per digit
 
-Look at: train/d_loss and train/g_loss (neither goes to 0 while the game is balanced),
-train/real_accuracy and train/fake_accuracy (well below 1), the `samples` image at every
-evaluation (the same z all along: training as a film), eval/fid falling, eval/modes_covered
-at 10, and samples.png and interpolation.png in the run directory. Measured figures: the
-README's lecture 9 row (benchmarks/generative.py).
+A GAN has no likelihood; like lecture 10's VAE it is scored by FID, the Fréchet distance between
+lecture 7's ConvNet features of samples and of test digits (cs20/metrics/fid.py). Look at
+train/d_loss and train/g_loss (neither goes to 0 while the game is balanced), the real and fake
+accuracies (well below 1), the `samples` image (same z at each evaluation), eval/fid falling,
+eval/modes_covered at 10, samples.png, interpolation.png. Figures: the README's lecture 9 row.
 """
 
 from __future__ import annotations
@@ -160,15 +151,11 @@ def make_train_step(generator, discriminator, g_optimizer, d_optimizer, cfg: Con
 def make_sampler(generator, cfg: Config):
     """(z (n, latent), labels (n,)) -> digits (n, 28, 28, 1) in [0, 1], batch norm in
     inference mode (its moving averages), in compiled batches of 500."""
-    @tf.function
-    def pixels(z, labels):
-        images = generator(conditioned(cfg, z, labels), training=False)
-        return (images + 1.0) / 2.0
-
-    return lambda z, labels: np.concatenate([
-        pixels(tf.constant(z[start:start + 500], tf.float32),
+    images = tf.function(lambda z, labels: generator(conditioned(cfg, z, labels), training=False))
+    return lambda z, labels: (np.concatenate([  # [-1, 1] -> [0, 1]
+        images(tf.constant(z[start:start + 500], tf.float32),
                tf.constant(labels[start:start + 500], tf.int32)).numpy()
-        for start in range(0, len(z), 500)])
+        for start in range(0, len(z), 500)]) + 1.0) / 2.0
 
 
 def grid_inputs(cfg: Config, rng) -> tuple[np.ndarray, np.ndarray, int]:
@@ -189,19 +176,19 @@ def interpolation_inputs(cfg: Config, rng, rows: int = 8, columns: int = 10):
     return z.reshape(-1, cfg.latent_dim), np.repeat(np.arange(rows) % 10, columns)
 
 
-def worked_example(generator, discriminator, digit: np.ndarray, label: int, cfg: Config):
-    """One z through G, and D's opinion of one real digit, before any training."""
+def worked_example(generator, discriminator, digits: mnist.Split, cfg: Config) -> None:
+    """One z through G, and D's opinion of the first real digit, before any training."""
     z = tf.random.stateless_normal((1, cfg.latent_dim), seed=(cfg.seed, 0))  # (1, latent)
-    labels = tf.constant([label])
+    labels = tf.constant([int(digits.labels[0])])  # (1,)
     fake = generator(conditioned(cfg, z, labels), training=False)  # (1, 28, 28, 1)
-    real = tf.constant(digit[None] / 127.5 - 1.0, tf.float32)  # (1, 28, 28, 1) in [-1, 1]
+    real = tf.constant(digits.images[:1] / 127.5 - 1.0, tf.float32)  # (1, 28, 28, 1) in [-1, 1]
     real_score, fake_score = (float(discriminator(conditioned(cfg, x, labels))[0])
                               for x in (real, fake))
     probability = 1 / (1 + np.exp(-np.array([real_score, fake_score])))  # sigmoid
     print(f"Worked example (untrained networks):\n  z {tuple(z.shape)} = [{z[0, 0]:.2f}, "
           f"{z[0, 1]:.2f}, ...] -> generator(z) {tuple(fake.shape)}, pixels in "
           f"[{np.min(fake):.3f}, {np.max(fake):.3f}] (real digits span [-1, 1])\n"
-          f"  discriminator logits: a real {label} {real_score:.4f}, generator(z) "
+          f"  discriminator logits: a real {int(labels[0])} {real_score:.4f}, generator(z) "
           f"{fake_score:.4f}; P(real) {probability[0]:.3f} and {probability[1]:.3f}: a coin toss\n"
           f"  non-saturating losses: D {np.logaddexp(0, -real_score) + np.logaddexp(0, fake_score):.4f}"
           f" (2 ln 2 = 1.386 at a coin toss), G {np.logaddexp(0, -fake_score):.4f}")
@@ -214,8 +201,7 @@ def main(argv=None) -> dict:
     num_classes = splits.num_classes if cfg.conditional else 0
     schedule = training.make_schedule(cfg, len(splits.train) // (cfg.batch_size * cfg.d_steps))
 
-    # Both networks, both optimizers and the step counter in the strategy's scope.
-    with run.strategy.scope():
+    with run.strategy.scope():  # both networks, both optimizers and the step counter
         generator = gan.build_generator(cfg.latent_dim, num_classes, cfg.width)
         discriminator = gan.build_discriminator(num_classes, cfg.width)
         g_optimizer, d_optimizer = (training.with_loss_scaling(keras.optimizers.Adam(
@@ -230,8 +216,7 @@ def main(argv=None) -> dict:
         run.strategy, make_train_step(generator, discriminator, g_optimizer, d_optimizer, cfg),
         jit_compile=cfg.jit_compile)
     if not cfg.quiet:
-        worked_example(generator, discriminator, splits.train.images[0],
-                       int(splits.train.labels[0]), cfg)
+        worked_example(generator, discriminator, splits.train, cfg)
 
     sample = make_sampler(generator, cfg)
     rng = np.random.default_rng(cfg.seed)
@@ -247,7 +232,7 @@ def main(argv=None) -> dict:
 
     results = training.train(run, step_fn=train_step, iterator=iterator, checkpoint=checkpoint,
                              step=step, schedule=schedule, evaluate=evaluate)
-    if scorer:
+    if scorer and run.final_evaluation_due("the test FID"):
         test = scorer(sample(fid_z, fid_labels))
         summaries.scalars(run.writer, test, int(step.numpy()), prefix="test/")
         results.update({f"test/{name}": value for name, value in test.items()})

@@ -213,26 +213,28 @@ def main(argv=None) -> dict:
                              checkpoint=checkpoint, step=step, schedule=schedule,
                              evaluate=evaluate)
 
-    # Test: the ELBO (one z per digit) and the tighter importance-weighted bound.
-    test = {f"test/{name}": value for name, value in evaluate_terms(test_data).items()}
-    print(f"Importance-weighted log-likelihood, k = {cfg.iwae_samples}, "
-          f"{cfg.iwae_digits} test digits ...")
-    test["test/iwae_log_likelihood"] = vae.importance_weighted_log_likelihood(
-        model, binarized_mnist.as_floats(splits.test)[:cfg.iwae_digits], cfg.iwae_samples,
-        seed=cfg.seed + 3)
-    summaries.scalars(run.writer, test, int(step.numpy()))
-    results.update(test)
-    if cfg.fid_samples:  # FID of prior samples on lecture 7's ConvNet features
-        rng = np.random.default_rng(cfg.seed + 4)
-        results.update(fid.report(
-            run, lambda count: vae.decode_probabilities(
-                model, rng.standard_normal((count, cfg.latent_dim)))[..., None],
-            step=int(step.numpy()), data_dir=cfg.data_dir, dataset=cfg.dataset,
-            num_samples=cfg.fid_samples))
+    if run.final_evaluation_due("the test set's ELBO, importance-weighted bound, FID and "
+                                "latent scatter"):
+        # Test: the ELBO (one z per digit) and the tighter importance-weighted bound.
+        test = {f"test/{name}": value for name, value in evaluate_terms(test_data).items()}
+        print(f"Importance-weighted log-likelihood, k = {cfg.iwae_samples}, "
+              f"{cfg.iwae_digits} test digits ...")
+        test["test/iwae_log_likelihood"] = vae.importance_weighted_log_likelihood(
+            model, binarized_mnist.as_floats(splits.test)[:cfg.iwae_digits], cfg.iwae_samples,
+            seed=cfg.seed + 3)
+        summaries.scalars(run.writer, test, int(step.numpy()))
+        results.update(test)
+        if cfg.fid_samples:  # FID of prior samples on lecture 7's ConvNet features
+            rng = np.random.default_rng(cfg.seed + 4)
+            results.update(fid.report(
+                run, lambda count: vae.decode_probabilities(
+                    model, rng.standard_normal((count, cfg.latent_dim)))[..., None],
+                step=int(step.numpy()), data_dir=cfg.data_dir, dataset=cfg.dataset,
+                num_samples=cfg.fid_samples))
 
     # In a multi-worker run only the chief writes files into the run directory.
     vae.log_pictures(run, model, shown, prior_z, int(step.numpy()), save_png=run.chief)
-    if cfg.latent_dim == 2 and run.chief:
+    if cfg.latent_dim == 2 and run.chief and run.complete:
         means = vae.posterior_means(model, binarized_mnist.as_floats(splits.test))
         plots.latent_scatter(means, splits.test.labels, run.path("latent_scatter.png"),
                              title="Test images in latent space (posterior means)",

@@ -31,6 +31,31 @@ def data_dir() -> pathlib.Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny_mnist(tmp_path_factory) -> pathlib.Path:
+    """A folder of MNIST-format IDX files, 300 training and 100 test images of 3 classes
+    (idx_data.py), for `--dataset`: for the runs whose point is not MNIST itself (mirrored
+    equals default, XLA and mixed precision), whose evaluation is then instant."""
+    from idx_data import write_idx_folder
+
+    return write_idx_folder(tmp_path_factory.mktemp("tiny_mnist"))
+
+
+@pytest.fixture
+def tatoeba_file(tmp_path, data_dir) -> pathlib.Path:
+    """The first 3,000 pairs of fra-eng.zip (the shortest) as a plain file with the third,
+    attribution column of manythings.org's newer releases: lecture 12's --corpus for runs
+    that need not read the whole corpus."""
+    from cs20.datasets import translation
+
+    pairs = translation.read_pairs(data_dir / "fra-eng.zip")[:3000]
+    path = tmp_path / "fra.txt"
+    path.write_text("".join(f"{english}\t{french}\tCC-BY 2.0 (France) Attribution: "
+                            f"tatoeba.org #{number}\n"
+                            for number, (english, french) in enumerate(pairs)), encoding="utf-8")
+    return path
+
+
 def load_lecture(name: str):
     """Imports lectures/<name>.py as a module (lectures/ is a folder of scripts)."""
     from cs20 import cli

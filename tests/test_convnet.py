@@ -7,6 +7,7 @@ from cs20 import classification, runtime
 from cs20.datasets import mnist
 from cs20.models import convnet
 
+import keras
 import numpy as np
 import pytest
 from conftest import (
@@ -95,15 +96,18 @@ def test_lecture_resumes_beats_chance_and_writes_its_artefacts(tmp_path, data_di
         assert (run_dir / artefact).stat().st_size > 0
 
 
-def test_mirrored_on_two_logical_cpus_matches_default(tmp_path, data_dir):
+def test_mirrored_on_two_logical_cpus_matches_default(tmp_path, tiny_mnist):
     assert_mirrored_matches_default(
         "l07_convnet", tmp_path, "--num-steps", "3", "--batch-size", "32", "--dropout", "0",
-        "--deterministic", "--data-dir", str(data_dir), rtol=1e-4, atol=1e-5)
+        "--deterministic", "--dataset", str(tiny_mnist), rtol=1e-4, atol=1e-5)
 
 
-def test_mixed_precision_and_xla_train(tmp_path, data_dir):
+def test_mixed_precision_and_xla_train(tmp_path, tiny_mnist):
     lecture = load_lecture("l07_convnet")
-    results = lecture.main(["--num-steps", "20", "--eval-every", "20", "--mixed-precision",
-                            "--jit-compile", "--run-dir", str(tmp_path / "run"),
-                            "--data-dir", str(data_dir)])
-    assert results["steps"] == 20 and results["test/accuracy"] > 0.3
+    try:
+        results = lecture.main(["--num-steps", "20", "--eval-every", "20", "--mixed-precision",
+                                "--jit-compile", "--run-dir", str(tmp_path / "run"),
+                                "--dataset", str(tiny_mnist), "--quiet"])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")  # process-wide: leave it clean
+    assert results["steps"] == 20 and results["test/accuracy"] > 0.6  # 3 classes: chance 1/3

@@ -1,6 +1,8 @@
 """Lecture 9's GAN: network shapes, the gradient penalty, the step, the lecture (resume,
-conditional grid, mixed precision with WGAN-GP, mirrored = default)."""
+stopped early without the test FID, conditional grid, mixed precision with WGAN-GP,
+mirrored = default)."""
 
+import json
 import math
 
 from cs20 import training
@@ -84,19 +86,32 @@ TINY = ["--batch-size", "16", "--width", "4", "--latent-dim", "8", "--summary-ev
         "--eval-every", "2", "--checkpoint-every", "2"]
 
 
-def test_smoke_run_resume_and_fid(tmp_path, data_dir, capsys, monkeypatch):
+def test_smoke_run_stopped_early_then_finished_with_fid(tmp_path, data_dir, capsys, monkeypatch):
     # A classifier of 20 steps in a temporary cache stands in for the real one.
     assert fid.NUM_SAMPLES  # loads the (lazily imported) module before patching it
     monkeypatch.setattr(fid, "CLASSIFIER_STEPS", 20)
     monkeypatch.setattr(fid, "default_cache_directory", lambda: tmp_path / "fid")
     lecture = load_lecture("l09_gan")
     run_dir = tmp_path / "run"
-    flags = ["--run-dir", str(run_dir), "--data-dir", str(data_dir), "--conditional",
-             "--fid-samples", "200"]
-    lecture.main(["--num-steps", "2", *flags, *TINY])
+    flags = ["--num-steps", "2", "--run-dir", str(run_dir), "--data-dir", str(data_dir),
+             "--conditional", "--fid-samples", "200", *TINY]
+    # A budget shorter than one step: stopped after step 1 with its evaluation, but the
+    # test FID waits for the last step.
+    lecture.main([*flags, "--max-seconds", "1e-6"])
     output = capsys.readouterr().out
     assert "Worked example" in output and "generator(z) (1, 28, 28, 1)" in output
+    assert "Stopped early: the test FID will run when the run finishes." in output
+    stopped = read_results(run_dir)
+    assert stopped["steps"] == 1 and 0 < stopped["eval/fid"] < 1e4
+    assert not [name for name in stopped if name.startswith("test/")]
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "stopped"
+
+    lecture.main([*flags, "--max-seconds", "0", "--quiet"])
+    output = capsys.readouterr().out
+    assert "at step 1" in output and "Worked example" not in output
+    assert "Stopped early" not in output
     results = read_results(run_dir)
+    assert results["steps"] == 2 and event_files(run_dir)
     assert 0 < results["test/fid"] < 1e4 and 1 <= results["test/modes_covered"] <= 10
     assert 0 <= results["eval/label_entropy"] <= math.log(10) + 1e-6
     for picture in ("samples.png", "interpolation.png"):
@@ -106,11 +121,6 @@ def test_smoke_run_resume_and_fid(tmp_path, data_dir, capsys, monkeypatch):
     for prefix, count in (("optimizer/_trainable_variables/", 8),
                           ("d_optimizer/_trainable_variables/", 6), ("model_state/", 4)):
         assert sum(key.startswith(prefix) for key in keys) == count, prefix
-
-    lecture.main(["--num-steps", "4", "--quiet", "--fid-samples", "0", *flags[:-2], *TINY])
-    output = capsys.readouterr().out
-    assert "at step 2" in output and "Worked example" not in output
-    assert read_results(run_dir)["steps"] == 4 and event_files(run_dir)
 
 
 def test_mixed_precision_with_wgan_gp(tmp_path, data_dir):

@@ -51,17 +51,18 @@ def test_smoke_run_and_resume(tmp_path, data_dir, shards_dir, capsys):
     assert read_results(run_dir)["steps"] == 40
 
 
-def test_bad_input_is_one_clear_error(tmp_path, data_dir, shards_dir):
+def test_bad_input_is_one_clear_error(tmp_path, data_dir, shards_dir, tiny_mnist):
     lecture = load_lecture("l08_tfrecord")
     with pytest.raises(FileNotFoundError, match="missing.jpg does not exist"):
         lecture.main(run(tmp_path / "a", data_dir, shards_dir, "--num-steps", "1",
                          "--image", str(tmp_path / "missing.jpg")))
     broken = tmp_path / "broken"
-    lecture.main(run(tmp_path / "b", data_dir, broken, "--num-steps", "1"))
+    tiny = ["--num-steps", "1", "--dataset", str(tiny_mnist)]
+    lecture.main(run(tmp_path / "b", data_dir, broken, *tiny))
     shard = broken / "test-00000-of-00002"
     shard.write_bytes(shard.read_bytes()[:1000])
     with pytest.raises(ValueError, match="test-00000-of-00002 is unreadable: 1,000 bytes"):
-        lecture.main(run(tmp_path / "c", data_dir, broken, "--num-steps", "1"))
+        lecture.main(run(tmp_path / "c", data_dir, broken, *tiny))
 
 
 def test_mixed_precision_and_xla_train(tmp_path, data_dir, shards_dir):
@@ -72,10 +73,11 @@ def test_mixed_precision_and_xla_train(tmp_path, data_dir, shards_dir):
     assert results["steps"] == 20 and results["test/accuracy"] > 0.5
 
 
-def test_mirrored_on_two_logical_cpus_matches_default(tmp_path, data_dir, shards_dir):
+def test_mirrored_on_two_logical_cpus_matches_default(tmp_path, data_dir, tiny_mnist):
     # run() names a run directory; the helper passes its own --run-dir after it. One
     # run after the other: the first writes the shards the second reads.
-    flags = run(tmp_path / "unused", data_dir, shards_dir, "--num-steps", "8", "--deterministic")
+    flags = run(tmp_path / "unused", data_dir, tmp_path / "shards", "--num-steps", "8",
+                "--deterministic", "--dataset", str(tiny_mnist))
     assert_mirrored_matches_default("l08_tfrecord", tmp_path, *flags[2:], rtol=1e-5, atol=1e-6,
                                     side_by_side=False)
 

@@ -222,9 +222,11 @@ def test_the_printed_resume_command_keeps_the_run_s_settings(tmp_path, lecture, 
         assert getattr(resumed, name) == value, name
 
 
-def test_fresh_restarts_a_finished_run(tmp_path):
+def test_fresh_restarts_a_finished_run(tmp_path, capsys):
     run_dir = tmp_path / "run"
     train_tiny(run_dir, "--num-steps", "2")
+    capsys.readouterr()
     train_tiny(run_dir, "--num-steps", "2", "--fresh", "--dropout", "0.5")
+    assert "No checkpoint" in capsys.readouterr().out  # starting from step 0, not resuming
     assert json.loads((run_dir / "config.json").read_text())["dropout"] == 0.5
     assert json.loads((run_dir / "run.json").read_text())["status"] == "finished"

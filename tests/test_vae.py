@@ -1,6 +1,7 @@
 """Lecture 10's VAE: the math against hand-computed values, the model, the lecture."""
 
 import functools
+import json
 import math
 import re
 
@@ -167,7 +168,8 @@ TINY = ["--iwae-samples", "4", "--iwae-digits", "40", "--summary-every", "2",
         "--fid-samples", "0"]
 
 
-def test_smoke_run_worked_example_fid_and_resume(tmp_path, data_dir, capsys, monkeypatch):
+def test_smoke_run_stopped_early_then_finished_with_fid(tmp_path, data_dir, capsys,
+                                                       monkeypatch):
     from cs20.metrics import fid
 
     # FID itself is tested in test_fid.py and, end to end, in test_gan.py (scoring the
@@ -180,8 +182,30 @@ def test_smoke_run_worked_example_fid_and_resume(tmp_path, data_dir, capsys, mon
 
     monkeypatch.setattr(fid, "report", report)
     run_dir = tmp_path / "run"
-    lecture.main(["--num-steps", "4", "--run-dir", str(run_dir), "--data-dir", str(data_dir),
-                  *TINY, "--fid-samples", "200"])
+    flags = ["--num-steps", "4", "--run-dir", str(run_dir), "--data-dir", str(data_dir), *TINY,
+             "--fid-samples", "200"]
+    # A budget shorter than one step: stopped after step 1 with its validation ELBO; the
+    # test set's figures wait for the last step.
+    lecture.main([*flags, "--max-seconds", "1e-6"])
+    output = capsys.readouterr().out
+    assert ("Stopped early: the test set's ELBO, importance-weighted bound, FID and latent "
+            "scatter will run when the run finishes.") in output
+    stopped = read_results(run_dir)
+    assert stopped["steps"] == 1 and math.isfinite(stopped["eval/elbo"])
+    assert not [name for name in stopped if name.startswith("test/")] and not handed
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "stopped"
+    assert not (run_dir / "latent_scatter.png").exists()
+    # The worked example: the first test digit's Gaussian and z, and the ELBO's terms.
+    example = output[output.index("Worked example"):].splitlines()[:6]
+    assert re.search(r"a test image \(class \d\) through the untrained encoder \(latent 2\)",
+                     example[0])
+    assert [line.split()[0] for line in example[1:]] == ["mean", "standard", "noise", "z",
+                                                          "ELBO"]
+    assert example[1].count(".") == 2 == example[4].count(".")  # 2-d latent: two numbers
+
+    lecture.main([*flags, "--max-seconds", "0", "--quiet"])
+    output = capsys.readouterr().out
+    assert "at step 1" in output and "Worked example" not in output
     results = read_results(run_dir)
     assert results["steps"] == 4 and results["test/fid"] == 1.5
     assert handed["num_samples"] == 200 and handed["samples"].shape == (7, 28, 28, 1)
@@ -193,20 +217,6 @@ def test_smoke_run_worked_example_fid_and_resume(tmp_path, data_dir, capsys, mon
     assert event_files(run_dir) and (run_dir / "checkpoints" / "checkpoint").is_file()
     for picture in ("reconstructions", "prior_samples", "manifold", "latent_scatter"):
         assert (run_dir / f"{picture}.png").stat().st_size > 0
-    # The worked example: the first test digit's Gaussian and z, and the ELBO's terms.
-    output = capsys.readouterr().out
-    example = output[output.index("Worked example"):].splitlines()[:6]
-    assert re.search(r"a test image \(class \d\) through the untrained encoder \(latent 2\)",
-                     example[0])
-    assert [line.split()[0] for line in example[1:]] == ["mean", "standard", "noise", "z",
-                                                          "ELBO"]
-    assert example[1].count(".") == 2 == example[4].count(".")  # 2-d latent: two numbers
-
-    lecture.main(["--num-steps", "6", "--run-dir", str(run_dir), "--data-dir", str(data_dir),
-                  "--quiet", *TINY])
-    output = capsys.readouterr().out
-    assert "at step 4" in output and "Worked example" not in output
-    assert read_results(run_dir)["steps"] == 6
 
 
 def test_bad_flags_are_one_line_errors(capsys):
@@ -218,12 +228,12 @@ def test_bad_flags_are_one_line_errors(capsys):
         assert message in capsys.readouterr().err
 
 
-def test_xla_and_mixed_precision_train(tmp_path, data_dir):
+def test_xla_and_mixed_precision_train(tmp_path, tiny_mnist):
     run_dir = tmp_path / "fast"
     try:
         lecture.main(["--num-steps", "3", "--latent-dim", "4", "--jit-compile",
-                      "--mixed-precision", "--run-dir", str(run_dir), "--data-dir",
-                      str(data_dir), *TINY])
+                      "--mixed-precision", "--run-dir", str(run_dir), "--dataset",
+                      str(tiny_mnist), *TINY])
     finally:
         keras.mixed_precision.set_global_policy("float32")  # process-wide: leave it clean
     results = read_results(run_dir)
@@ -231,11 +241,11 @@ def test_xla_and_mixed_precision_train(tmp_path, data_dir):
     assert not (run_dir / "manifold.png").exists()  # only drawn for a 2-d latent
 
 
-def test_mirrored_on_two_logical_cpus_matches_default_strategy(tmp_path, data_dir):
+def test_mirrored_on_two_logical_cpus_matches_default_strategy(tmp_path, tiny_mnist):
     # Not bit-identical: two half-batch gradient sums plus an all-reduce round differently
     # from one sum, and a ReLU sitting at zero can turn that into ~1e-3 of a variable's
     # scale after a few Adam steps. Different noise per replica or a wrong loss scaling
     # would move the Adam moments by O(1) of their scale.
     assert_mirrored_matches_default(
         "l10_vae", tmp_path, "--num-steps", "4", "--batch-size", "32", "--latent-dim", "4",
-        "--deterministic", "--data-dir", str(data_dir), *TINY, rtol=1e-3, atol_of_max=5e-3)
+        "--deterministic", "--dataset", str(tiny_mnist), *TINY, rtol=1e-3, atol_of_max=5e-3)
