@@ -420,6 +420,7 @@ from cs20.models import decoding
 train, decode_all = training.train, decoding.decode_all
 
 def interrupted_decode_all(*args, **kwargs):
+    print("test: SIGINT at the test set's decoding", flush=True)
     signal.raise_signal(signal.SIGINT)
     return decode_all(*args, **kwargs)
 
@@ -429,6 +430,9 @@ def train_then_interrupt(*args, **kwargs):
     return results
 
 training.train = train_then_interrupt
+# As in a terminal, whatever this process inherited: Ctrl-C raises KeyboardInterrupt.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name="__main__")
 """
@@ -440,7 +444,8 @@ def test_ctrl_c_during_the_final_decoding_stops_with_one_line(tmp_path, tatoeba_
         [sys.executable, "-c", INTERRUPTED_DECODING, str(LECTURES / "l12_translation.py"),
          "--num-steps", "2", *TINY, "--run-dir", str(run_dir), "--corpus", str(tatoeba_file)],
         capture_output=True, text=True, timeout=300)
-    assert completed.returncode == 130, completed.stderr[-2000:]
+    assert "SIGINT at the test set's decoding" in completed.stdout, completed.stdout[-2000:]
+    assert completed.returncode == 130, completed.stdout[-2000:] + completed.stderr[-2000:]
     assert "Traceback" not in completed.stderr
     assert not (run_dir / "results.json").exists()
 
