@@ -125,8 +125,8 @@ def build_word2vec(data: Data) -> Setup:
     optimizer.build(model.trainable_variables)
     dataset = text_corpus.skip_gram_dataset(data.text8_ids(), 128, 1, seed=0)
     lesson = cli.load_lecture("l05_word2vec")  # the step is written in the lecture
-    return Setup(model, optimizer, lesson.make_train_step(model, optimizer, 128, 64,
-                                                          sampler_seed=0), dataset)
+    cfg = lesson.Config(batch_size=128, num_sampled=64, seed=0)  # the course's settings
+    return Setup(model, optimizer, lesson.make_train_step(model, optimizer, cfg), dataset)
 
 
 def build_vae(data: Data) -> Setup:

@@ -63,11 +63,14 @@ def run_lecture(flags: list[str], data_dir: str, threads: int) -> dict:
         if completed.returncode != 0:
             return {"error": completed.stderr.strip().splitlines()[-1]}
         results = json.loads((pathlib.Path(scratch) / "results.json").read_text())
-        batch_size = json.loads((pathlib.Path(scratch) / "config.json").read_text())["batch_size"]
+        settings = json.loads((pathlib.Path(scratch) / "config.json").read_text())
+    # A negative-sampling batch is a block of words: about skip_window + 1 pairs each.
+    pairs_per_batch = settings["batch_size"] * (
+        settings["skip_window"] + 1 if settings["loss"] == "negative_sampling" else 1)
     return {"flags": " ".join(flags), "threads": threads, "steps": results["steps"],
             "wall_seconds": results["wall_seconds"],
             "train_seconds": results["train_seconds"],
-            "pairs_per_second": round(results["train/steps_per_second"] * batch_size),
+            "pairs_per_second": round(results["train/steps_per_second"] * pairs_per_batch),
             "final_loss": results["train/loss"],
             "analogy_accuracy": results["eval/analogy_accuracy"],
             "analogy_covered": results["eval/analogy_covered"],

@@ -4,6 +4,7 @@
     vocabulary = text_corpus.build_vocabulary(words, 50000)
     ids = vocabulary.to_ids(words)                     # (num_words,) int32, 0 = UNK
     dataset = text_corpus.skip_gram_dataset(ids, batch_size=128, skip_window=1, seed=42)
+    rows = text_corpus.center_rows_dataset(ids, 1024, 5, 42, noise_counts=vocabulary.counts)
 
 The course (`word2vec_utils.py`) made the pairs in a Python generator, one pair at a time,
 which caps the input pipeline at a few hundred thousand pairs per second and cannot be
@@ -146,20 +147,24 @@ def expected_pairs(counts, skip_window: int, keep_probability=None) -> int:
     return int(kept * (skip_window + 1))
 
 
-def chunk_pairs(ids, skip_window: int, seed, keep_probability=None, shuffle: bool = True,
-                by_center: bool = False):
+def subsample(ids, keep_probability, seed):
+    """The ids kept by one draw of Mikolov's subsampling (all of them if it is None)."""
+    if keep_probability is None:
+        return ids
+    draws = tf.random.stateless_uniform(tf.shape(ids), seed)  # (words,)
+    return tf.boolean_mask(ids, draws < tf.gather(keep_probability, ids))
+
+
+def chunk_pairs(ids, skip_window: int, seed, keep_probability=None, shuffle: bool = True):
     """Skip-gram pairs of one chunk of word ids -> (centers, contexts), each (pairs,) int32.
 
     `seed` is a (2,) int tensor for the stateless random ops. For each position i a
     window w_i is drawn in 1..skip_window; (ids[i], ids[i + o]) is a pair for every
     offset o in -w_i..-1, 1..w_i that stays inside the chunk, in that order (the
-    course's order) unless `shuffle`: all pairs shuffled, or with `by_center` the
-    centers shuffled, each one's pairs kept together (a step can then share work per center).
+    course's order) unless `shuffle`.
     """
     seeds = tf.random.experimental.stateless_split(seed, num=3)
-    if keep_probability is not None:
-        draws = tf.random.stateless_uniform(tf.shape(ids), seeds[0])  # (words,)
-        ids = tf.boolean_mask(ids, draws < tf.gather(keep_probability, ids))
+    ids = subsample(ids, keep_probability, seeds[0])
     count = tf.size(ids)
     windows = tf.random.stateless_uniform([count], seeds[1], minval=1, maxval=skip_window + 1,
                                           dtype=tf.int32)  # (words,)
@@ -168,44 +173,94 @@ def chunk_pairs(ids, skip_window: int, seed, keep_probability=None, shuffle: boo
     valid = ((tf.abs(offsets)[None, :] <= windows[:, None])
              & (positions >= 0) & (positions < count))  # (words, 2w)
     centers = tf.broadcast_to(ids[:, None], tf.shape(positions))  # (words, 2w)
-    if shuffle and by_center:
-        order = tf.random.experimental.stateless_shuffle(tf.range(count), seeds[2])
-        centers, positions, valid = (tf.gather(value, order) for value in
-                                     (centers, positions, valid))
     centers = tf.boolean_mask(centers, valid)  # (pairs,)
     contexts = tf.gather(ids, tf.boolean_mask(positions, valid))  # (pairs,)
-    if shuffle and not by_center:
+    if shuffle:
         order = tf.random.experimental.stateless_shuffle(tf.range(tf.size(centers)), seeds[2])
         centers, contexts = tf.gather(centers, order), tf.gather(contexts, order)
     return centers, contexts
 
 
-def skip_gram_dataset(ids: np.ndarray, batch_size: int, skip_window: int, seed: int,
-                      subsample_probability: np.ndarray | None = None,
-                      chunk_words: int = CHUNK_WORDS, shuffle: bool = True,
-                      by_center: bool = False) -> tf.data.Dataset:
-    """Endless ((batch,) centers, (batch,) contexts) int32 batches over the corpus.
-
-    Each pass visits the chunks in a new order (shuffle + repeat reshuffles every pass);
-    the pairs of all chunks flow into fixed-size batches with `rebatch`, which slices
-    tensors instead of handling one pair at a time.
-    """
-    if skip_window < 1:
-        raise ValueError(f"--skip-window must be at least 1, got {skip_window}")
+def corpus_chunks(ids: np.ndarray, chunk_words: int, seed: int,
+                  shuffle: bool = True) -> tf.data.Dataset:
+    """Endless (counter, (chunk_words,) int32 ids) over the corpus's chunks (the last one
+    shorter), visited in a new order each pass (shuffle + repeat reshuffles every pass).
+    The counter numbers the chunks drawn so far: it keys each chunk's random draws."""
     corpus = tf.constant(ids, tf.int32)  # (num_words,)
     num_chunks = -(-len(ids) // chunk_words)
-    keep = None if subsample_probability is None else tf.constant(subsample_probability)
-
-    def pairs_of(counter, chunk):
-        start = chunk * chunk_words
-        words = corpus[start:start + chunk_words]  # (chunk_words,), shorter at the end
-        chunk_seed = tf.stack([tf.constant(seed, tf.int64), counter])
-        return chunk_pairs(words, skip_window, chunk_seed, keep, shuffle, by_center)
-
     chunks = tf.data.Dataset.range(num_chunks)
     if shuffle:
         chunks = chunks.shuffle(num_chunks, seed=seed, reshuffle_each_iteration=True)
-    return (chunks.repeat().enumerate()
+    return chunks.repeat().enumerate().map(
+        lambda counter, chunk: (counter, corpus[chunk * chunk_words:(chunk + 1) * chunk_words]))
+
+
+def skip_gram_dataset(ids: np.ndarray, batch_size: int, skip_window: int, seed: int,
+                      subsample_probability: np.ndarray | None = None,
+                      chunk_words: int = CHUNK_WORDS, shuffle: bool = True) -> tf.data.Dataset:
+    """Endless ((batch,) centers, (batch,) contexts) int32 batches over the corpus: the
+    pairs of all chunks flow into fixed-size batches with `rebatch`, which slices tensors
+    instead of handling one pair at a time."""
+    if skip_window < 1:
+        raise ValueError(f"--skip-window must be at least 1, got {skip_window}")
+    keep = None if subsample_probability is None else tf.constant(subsample_probability)
+
+    def pairs_of(counter, words):
+        chunk_seed = tf.stack([tf.constant(seed, tf.int64), counter])
+        return chunk_pairs(words, skip_window, chunk_seed, keep, shuffle)
+
+    return (corpus_chunks(ids, chunk_words, seed, shuffle)
             .map(pairs_of, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             .rebatch(batch_size, drop_remainder=True)
             .prefetch(tf.data.AUTOTUNE))
+
+
+def noise_distribution(counts) -> np.ndarray:
+    """word2vec's negative-sampling law: P(w) proportional to count(w) ** 0.75."""
+    weights = np.asarray(counts, np.float64) ** 0.75
+    return (weights / weights.sum()).astype(np.float32)
+
+
+def center_rows_dataset(ids: np.ndarray, batch_size: int, skip_window: int, seed: int,
+                        subsample_probability: np.ndarray | None = None, noise_counts=None,
+                        negatives_per_row: int = 16, row_words: int = 64,
+                        chunk_words: int = CHUNK_WORDS) -> tf.data.Dataset:
+    """Endless batches for negative sampling, whose pairs are never listed; rows =
+    batch_size / row_words rows of consecutive center words, each with:
+      spans (rows, row_words + 2 skip_window) int32: the row, and skip_window words of
+        context either side (consecutive rows overlap by 2 skip_window words);
+      windows (rows, row_words) int32: each center's window, drawn in 1..skip_window;
+      negatives (rows, negatives_per_row) int32: the row's own, drawn from
+        `noise_distribution(noise_counts)` by inverting its cumulative sum.
+    A chunk's words are subsampled anew each pass and cut into rows with `tf.signal.frame`;
+    a row is a unit of work, so tf.distribute splits a batch between replicas exactly.
+    """
+    if skip_window < 1:
+        raise ValueError(f"--skip-window must be at least 1, got {skip_window}")
+    if batch_size % row_words:
+        raise ValueError(f"--batch-size {batch_size} must be a multiple of {row_words}: "
+                         f"negative sampling's batches are rows of {row_words} center words")
+    kept_words = len(ids) if subsample_probability is None else float(
+        np.sum(np.asarray(subsample_probability)[np.asarray(ids)]))
+    if kept_words < 2 * batch_size:
+        raise ValueError(f"the corpus keeps about {int(kept_words):,} words per pass, too few "
+                         f"for batches of {batch_size:,}; lower --batch-size")
+    keep = None if subsample_probability is None else tf.constant(subsample_probability)
+    cumulative = tf.constant(np.cumsum(noise_distribution(noise_counts)))  # (vocab,)
+    span = row_words + 2 * skip_window
+
+    def rows_of(counter, words):
+        seeds = tf.random.experimental.stateless_split(
+            tf.stack([tf.constant(seed, tf.int64), counter]), num=3)
+        spans = tf.signal.frame(subsample(words, keep, seeds[0]), span, row_words)  # (n, span)
+        count = tf.shape(spans)[0]
+        windows = tf.random.stateless_uniform((count, row_words), seeds[1], minval=1,
+                                              maxval=skip_window + 1, dtype=tf.int32)
+        uniforms = tf.random.stateless_uniform([count * negatives_per_row], seeds[2])
+        negatives = tf.reshape(tf.searchsorted(cumulative, uniforms * cumulative[-1],
+                                               side="right", out_type=tf.int32),
+                               (count, negatives_per_row))
+        return tf.data.Dataset.from_tensor_slices((spans, windows, negatives))
+
+    return (corpus_chunks(ids, chunk_words, seed).flat_map(rows_of)
+            .batch(batch_size // row_words, drop_remainder=True).prefetch(tf.data.AUTOTUNE))

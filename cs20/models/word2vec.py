@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from cs20 import summaries
+from cs20.metrics import word_vectors
 
 import keras
 import numpy as np
@@ -110,3 +111,15 @@ def write_projector(directory, embedding: np.ndarray, words, count: int) -> str:
     files = summaries.projector(directory, "embedding", embedding[:count], list(words[:count]))
     return (f"Projector: {files['config']} ({count} words); vectors.tsv and metadata.tsv "
             f"for projector.tensorflow.org")
+
+
+def evaluate_and_export(run, embedding: np.ndarray, vocabulary, step: int,
+                        num_visualize: int) -> dict:
+    """Scores the final embedding (analogies, WordSim-353: eval/ scalars at `step`) and, on
+    the chief, writes the `num_visualize` most frequent words for the Projector; returns
+    the scores as {"eval/<name>": value}."""
+    scores = word_vectors.evaluate(normalized(embedding), vocabulary.index(), run.config.data_dir)
+    summaries.scalars(run.writer, scores, step, prefix="eval/")
+    if run.chief and num_visualize:
+        print(write_projector(run.directory, embedding, vocabulary.words, num_visualize))
+    return {f"eval/{name}": value for name, value in scores.items()}
