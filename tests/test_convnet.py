@@ -130,7 +130,7 @@ def test_lecture_resumes_beats_chance_and_writes_its_artefacts(tmp_path, mnist_s
     assert "Resumed from" in output and "Worked example" not in output
     results = read_results(run_dir)
     assert results["steps"] == 40
-    assert results["test/accuracy"] > 0.6  # chance is 0.1
+    assert results["test/accuracy"] > 0.7  # chance is 0.1
     assert np.isfinite(results["test/loss"])
     assert event_files(run_dir)
     assert (run_dir / "checkpoints" / "ckpt-40.index").is_file()
