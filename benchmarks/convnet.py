@@ -3,9 +3,9 @@ model, and the FLOP/s of a training step versus a large matmul, as JSON.
 
     CS20_DATA_DIR=../shared/data python benchmarks/convnet.py [--epochs 2]
 
-1. The same model (cs20/models/convnet.py), optimizer (Adam 1e-3), batch (128) and
+1. The same model (lecture 7's `build_convnet`), optimizer (Adam 1e-3), batch (128) and
    tf.data pipeline trained for `--epochs` epochs by our loop (`training.train` with
-   `classification`'s step) and by `model.fit`. Both evaluate on the 5,000 validation
+   lecture 7's step) and by `model.fit`. Both evaluate on the 5,000 validation
    digits and save a checkpoint of model + optimizer at the end of every epoch; fit does
    it with a callback saving the same kind of `tf.train.Checkpoint`. The first epoch
    holds tracing and is not timed: `epoch_seconds` is the mean of the later epochs.
@@ -27,9 +27,8 @@ import platform
 import tempfile
 import time
 
-from cs20 import checkpoints, classification, config, runtime, training
+from cs20 import checkpoints, classification, cli, config, runtime, training
 from cs20.datasets import mnist
-from cs20.models import convnet
 
 import keras
 import numpy as np
@@ -37,6 +36,7 @@ import tensorflow as tf
 
 BATCH_SIZE = 128
 LEARNING_RATE = 1e-3
+l07_convnet = cli.load_lecture("l07_convnet")  # the ConvNet and its train step
 
 
 def layer_flops(layer) -> int:
@@ -83,14 +83,14 @@ def pipeline_records_per_second(dataset: tf.data.Dataset, num_batches: int) -> f
 def time_our_loop(splits, num_epochs: int, steps_per_epoch: int, run_dir: str) -> dict:
     cfg = config.TrainConfig(run_dir=run_dir, fresh=True, batch_size=BATCH_SIZE)
     run = runtime.start("benchmark_convnet", cfg)
-    model = convnet.build()
+    model = l07_convnet.build_convnet()
     optimizer = keras.optimizers.Adam(LEARNING_RATE)
     optimizer.build(model.trainable_variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False)
     iterator = iter(mnist.make_dataset(splits.train, BATCH_SIZE, shuffle=True, repeat=True))
     checkpoint = checkpoints.make(step, model, optimizer, iterator)
     train_step = training.compile_step(
-        run.strategy, classification.make_train_step(model, optimizer, BATCH_SIZE))
+        run.strategy, l07_convnet.make_train_step(model, optimizer, BATCH_SIZE))
     evaluate = classification.make_evaluate(classification.make_eval_step(model))
     validation_data = mnist.make_dataset(splits.validation, 1000)
     epoch_seconds, rates = [], []
@@ -139,7 +139,7 @@ class _EpochClock(keras.callbacks.Callback):
 
 
 def time_keras_fit(splits, num_epochs: int, steps_per_epoch: int, run_dir: str) -> dict:
-    model = convnet.build()
+    model = l07_convnet.build_convnet()
     model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"], jit_compile=False)
@@ -182,7 +182,7 @@ def main() -> None:
         mnist.make_dataset(splits.train, BATCH_SIZE, shuffle=True, repeat=True),
         arguments.pipeline_batches)
     consumed = ours["training_steps_per_second"] * BATCH_SIZE
-    step_flops = training_flops_per_example(convnet.build()) * BATCH_SIZE
+    step_flops = training_flops_per_example(l07_convnet.build_convnet()) * BATCH_SIZE
     achieved = step_flops * ours["training_steps_per_second"]
     peak = matmul_flops_per_second(arguments.matmul_size)
     report = {

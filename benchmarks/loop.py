@@ -40,13 +40,14 @@ import time
 
 from cs20 import checkpoints, classification, cli, config, runtime, training
 from cs20.datasets import binarized_mnist, chars, mnist, sources, text_corpus
-from cs20.models import convnet, logistic, vae, word2vec
+from cs20.models import logistic, vae, word2vec
 
 import keras
 import tensorflow as tf
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # The lectures' own train steps.
+l07_convnet = cli.load_lecture("l07_convnet")
 l10_vae = cli.load_lecture("l10_vae")
 l11_char_rnn = cli.load_lecture("l11_char_rnn")
 
@@ -107,14 +108,14 @@ class Data:
         return self.get("tweets", load)
 
 
-def classifier(build_model, flatten: bool):
+def classifier(build_model, make_train_step, flatten: bool):
     def build(data: Data) -> Setup:
         model = build_model()
         optimizer = keras.optimizers.Adam(1e-3)
         optimizer.build(model.trainable_variables)
         dataset = mnist.make_dataset(data.mnist().train, 128, shuffle=True, seed=0,
                                      repeat=True, flatten=flatten)
-        return Setup(model, optimizer, classification.make_train_step(model, optimizer, 128),
+        return Setup(model, optimizer, make_train_step(model, optimizer, 128),
                      dataset, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return build
 
@@ -155,8 +156,9 @@ def build_char_rnn(data: Data) -> Setup:
 
 
 BENCHMARKS = (
-    Benchmark("logistic", 3000, classifier(logistic.build, True)),
-    Benchmark("convnet", 40, classifier(convnet.build, False)),
+    Benchmark("logistic", 3000, classifier(logistic.build, classification.make_train_step, True)),
+    Benchmark("convnet", 40, classifier(l07_convnet.build_convnet, l07_convnet.make_train_step,
+                                        False)),
     Benchmark("word2vec", 6000, build_word2vec, fits=False),
     Benchmark("vae", 150, build_vae),
     Benchmark("char_rnn", 60, build_char_rnn),

@@ -1,9 +1,13 @@
-"""train_step / eval_step / train_and_evaluate for classifiers (logistic regression, ConvNet).
+"""The classifier step of lectures 3b and 8a, and the evaluation and recipe of every
+MNIST classifier lecture (3b, 7, 8a) and of exercise e02.
 
-The classifier step is the one train step that lives in the library: lectures 3b, 7 and
-8a and the benchmarks train with it unchanged (docs/design.md, "Where a train step lives").
+`make_train_step` is logistic regression's train step (lectures 3b and 8a train the same
+model, and e02 grades a student's Keras classifier with it), so it takes any Keras
+classifier: logits of any dtype (cast to float32) and the weight penalties of a model
+that has them (`model.losses`). Lecture 7 writes its own step for its ConvNet and passes
+it to `train_and_evaluate` (docs/design.md, "Where a train step lives").
 
-The train step is written per replica: the loss is averaged over the *global* batch with
+A train step is written per replica: the loss is averaged over the *global* batch with
 `tf.nn.compute_average_loss`, so `training.compile_step` can sum it across replicas.
 Evaluation sums loss, correct answers and count over a whole dataset in one compiled call.
 `train_and_evaluate` is the whole recipe the MNIST lectures share: build under the
@@ -20,6 +24,18 @@ import numpy as np
 import tensorflow as tf
 
 
+def _cross_entropy(model: keras.Model, images, labels, *, training: bool):
+    """-> (per-example softmax cross-entropy (batch,), float32 logits (batch, classes))."""
+    logits = tf.cast(model(images, training=training), tf.float32)
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits), logits
+
+
+def _number_correct(logits, labels):
+    """-> (number of right answers, predicted classes (batch,))."""
+    predictions = tf.argmax(logits, axis=-1)
+    return tf.reduce_sum(tf.cast(tf.equal(predictions, labels), tf.float32)), predictions
+
+
 def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
                     global_batch_size: int):
     """A per-replica train step: batch (images, labels) -> {"loss", "accuracy"}."""
@@ -27,17 +43,15 @@ def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
     def train_step(batch):
         images, labels = batch
         with tf.GradientTape() as tape:
-            logits = tf.cast(model(images, training=True), tf.float32)  # (batch, classes)
-            per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+            per_example, logits = _cross_entropy(model, images, labels, training=True)
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
-            if model.losses:
+            if model.losses:  # weight penalties, summed over replicas like the loss
                 loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))
             scaled_loss = optimizer.scale_loss(loss)  # unchanged unless mixed_float16
         gradients = tape.gradient(scaled_loss, model.trainable_variables)
         optimizer.apply(gradients, model.trainable_variables)
-        correct = tf.cast(tf.equal(tf.argmax(logits, axis=-1), labels), tf.float32)
-        accuracy = tf.reduce_sum(correct) / global_batch_size
-        return {"loss": loss, "accuracy": accuracy}
+        correct, _ = _number_correct(logits, labels)
+        return {"loss": loss, "accuracy": correct / global_batch_size}
 
     return train_step
 
@@ -47,10 +61,8 @@ def make_eval_step(model: keras.Model):
 
     @tf.function
     def eval_step(images, labels):
-        logits = tf.cast(model(images, training=False), tf.float32)
-        per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
-        predictions = tf.argmax(logits, axis=-1)
-        correct = tf.reduce_sum(tf.cast(tf.equal(predictions, labels), tf.float32))
+        per_example, logits = _cross_entropy(model, images, labels, training=False)
+        correct, predictions = _number_correct(logits, labels)
         return tf.reduce_sum(per_example), correct, tf.size(labels), predictions
 
     return eval_step
@@ -84,13 +96,14 @@ def predict(eval_step, dataset: tf.data.Dataset):
     return np.concatenate(labels_list), np.concatenate(predictions_list)
 
 
-def train_and_evaluate(run, cfg, build_model, *, train_data: tf.data.Dataset,
-                       validation_data: tf.data.Dataset, test_data: tf.data.Dataset,
-                       steps_per_epoch: int, on_summary=None):
+def train_and_evaluate(run, cfg, build_model, *, make_train_step=make_train_step,
+                       train_data: tf.data.Dataset, validation_data: tf.data.Dataset,
+                       test_data: tf.data.Dataset, steps_per_epoch: int, on_summary=None):
     """Trains `build_model()` with Adam on repeated `train_data`; returns (model, results).
 
-    `cfg` supplies learning_rate, decay, batch_size (global), jit_compile and the
-    step/epoch counts. `on_summary(model, step)` runs at every summary step. The results
+    `make_train_step(model, optimizer, global_batch_size)` makes the per-replica step
+    (lecture 7 passes its own; by default the classifier step above). `cfg` supplies
+    learning_rate, decay, batch_size (global), jit_compile and the step/epoch counts. `on_summary(model, step)` runs at every summary step. The results
     hold the last train/eval metrics and `test/accuracy`, `test/loss`.
     """
     schedule = training.make_schedule(cfg, steps_per_epoch)

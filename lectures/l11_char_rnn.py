@@ -12,17 +12,16 @@ Read it in this order:
 4. `sample`: the next character drawn from softmax(logits / temperature), until the
    end-of-tweet marker `_E_` (--end-text).
 
-Before training it prints one window with its targets and mask (--quiet: not). Unlike
-the course, short tweets are kept, and the temperature is used correctly (the course fed
-exp(logits / T) to `tf.multinomial`, which expects logits). Each evaluation prints (and
-logs as TensorBoard text) a sample from each seed (the course's; --corpus: its first
-validation words; or --start-text) and the validation bits per character over whole
-held-out tweets (5% of the lines, by hash). Characters outside the vocabulary are
-dropped, and counted. The run exports a SavedModel generator; `--generate` samples from
-it and neither trains nor writes.
-`--preset whole-tweets` trains on whole tweets (each character once, from the tweet's
-start) through one GRU of 256. Not the default: whole tweets make fewer, larger updates,
-and in 180 s (GRUs 128 + 256) learned less than the course's windows (README row).
+Before training it prints one window with its targets and mask (--quiet: not). Unlike the
+course, short tweets are kept, and the temperature is used correctly (the course fed
+exp(logits / T) to `tf.multinomial`, which expects logits). Each evaluation prints (and logs
+as TensorBoard text) a sample from each seed (the course's; --corpus: its first validation
+words; or --start-text) and the validation bits per character over whole held-out tweets
+(5% of the lines, by hash). Characters outside the vocabulary are dropped, and counted. The
+run exports a SavedModel generator; `--generate` samples from it and neither trains nor
+writes. `--preset whole-tweets` trains on whole tweets (each character once, from the
+tweet's start) through one GRU of 256. Not the default: whole tweets make fewer, larger
+updates, and in 180 s (GRUs 128 + 256) learned less than the course's windows (README row).
 
     python lectures/l11_char_rnn.py                       # trump_tweets.txt
     python lectures/l11_char_rnn.py --corpus my_text.txt --vocabulary corpus
@@ -63,8 +62,7 @@ class Config(config.TrainConfig):
     decay_rate: float = config.option(0.1, "Exponential decay: the learning rate is multiplied "
                                            "by this over the whole run (1: constant).")
     clip_norm: float = config.option(5.0, "Clip the gradient's global norm to this.")
-    eval_every: int = config.option(1000, "Validation bits per character and samples "
-                                          "every N steps.")
+    eval_every: int = config.option(1000, "Validation bits/character and samples every N steps.")
     checkpoint_every: int = config.option(1000, "Checkpoint every N steps.")
     corpus: str = config.option("", "Text file to learn, one sequence per line "
                                     "(default: trump_tweets.txt).")
@@ -78,9 +76,8 @@ class Config(config.TrainConfig):
                                          "end-of-tweet marker; '': never).")
     temperature: float = config.option(0.8, "Sampling temperature (0: greedy).", changeable=True)
     length: int = config.option(200, "Characters generated per sample.", changeable=True)
-    start_text: str = config.option("", "Seed of the samples (default: the course's 11 seeds; "
-                                        "with --corpus, its first validation words).",
-                                    changeable=True)
+    start_text: str = config.option("", "Seed of the samples (default: the course's 11 seeds; with "
+                                        "--corpus, its first validation words).", changeable=True)
     generate: bool = config.option(False, "Print samples from the generator saved in "
                                           "--run-dir; no training.", changeable=True)
 
@@ -175,8 +172,7 @@ def sample(logits, temperature):
     otherwise drawn from softmax(logits / temperature)."""
     logits = tf.cast(logits, tf.float32)
     greedy = tf.argmax(logits, axis=-1, output_type=tf.int32)
-    drawn = tf.random.categorical(logits / tf.maximum(temperature, 1e-6), 1,
-                                  dtype=tf.int32)[:, 0]
+    drawn = tf.random.categorical(logits / tf.maximum(temperature, 1e-6), 1, dtype=tf.int32)[:, 0]
     return tf.where(temperature > 0.0, drawn, greedy)  # (batch,)
 
 
@@ -216,8 +212,7 @@ def main(argv=None) -> dict:
     validation_ids = [vocabulary.encode(line) for line in split.validation]
     steps_per_epoch = max(len(windows) // cfg.batch_size, 1)
     schedule = training.make_schedule(cfg, steps_per_epoch)
-    print(f"{len(windows):,} windows of {cfg.window} characters: {steps_per_epoch:,} steps "
-          f"per epoch")
+    print(f"{len(windows):,} windows of {cfg.window} characters, {steps_per_epoch:,} steps/epoch")
     if not cfg.quiet:
         show_worked_example(windows, vocabulary)
 
@@ -232,17 +227,14 @@ def main(argv=None) -> dict:
     train_data = chars.training_dataset(windows, cfg.batch_size, cfg.seed)
     iterator = training.distribute(run, train_data)
     checkpoint = checkpoints.make(step, model, optimizer, iterator)
-    train_step = training.compile_step(run.strategy,
-                                       make_train_step(model, optimizer, cfg.clip_norm),
-                                       jit_compile=cfg.jit_compile)
+    train_step = training.compile_step(
+        run.strategy, make_train_step(model, optimizer, cfg.clip_norm), jit_compile=cfg.jit_compile)
     generator = char_rnn.Generator(stepper, vocabulary, seeds, sample, cfg.end_text)
     bits_per_character = char_rnn.make_bits_per_character(model, masked_loss_terms)
 
     def evaluate() -> dict:
-        char_rnn.log_samples(run, generator, seeds, cfg.length, cfg.temperature,
-                             int(step.numpy()))
-        return {"bits_per_character": bits_per_character(
-            chars.padded_lines(validation_ids, 256))}
+        char_rnn.log_samples(run, generator, seeds, cfg.length, cfg.temperature, int(step.numpy()))
+        return {"bits_per_character": bits_per_character(chars.padded_lines(validation_ids, 256))}
 
     results = training.train(run, step_fn=train_step, iterator=iterator, checkpoint=checkpoint,
                              step=step, schedule=schedule, evaluate=evaluate)

@@ -1,15 +1,16 @@
-"""Lecture 7's ConvNet: shapes, dropout, a one-epoch run, the lecture's outputs, resume,
-and the scale flags (mirrored on 2 logical CPUs equals the default strategy)."""
+"""Lecture 7's ConvNet: shapes, dropout, its train step, a run of the recipe with the step
+it is given, the lecture's outputs and resume on a slice of MNIST, and the scale flags
+(mirrored on 2 logical CPUs equals the default strategy)."""
 
 import dataclasses
 
 from cs20 import classification, runtime
-from cs20.datasets import mnist
-from cs20.models import convnet
+from cs20.datasets import idx, mnist, sources
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from conftest import (
     assert_mirrored_matches_default,
     event_files,
@@ -17,9 +18,11 @@ from conftest import (
     read_results,
 )
 
+lecture = load_lecture("l07_convnet")  # the ConvNet's layers and its train step live there
+
 
 def test_shapes_and_parameter_count():
-    model = convnet.build()
+    model = lecture.build_convnet()
     # conv1 5*5*1*32+32, conv2 5*5*32*64+64, fc 7*7*64*1024+1024, logits 1024*10+10
     assert model.count_params() == 832 + 51_264 + 3_212_288 + 10_250 == 3_274_634
     assert model.get_layer("pool2").output.shape == (None, 7, 7, 64)
@@ -27,17 +30,40 @@ def test_shapes_and_parameter_count():
 
 
 def test_dropout_only_while_training():
-    model = convnet.build(dropout_rate=0.5)
+    model = lecture.build_convnet(dropout_rate=0.5)
     images = np.random.default_rng(0).uniform(size=(4, 28, 28, 1)).astype(np.float32)
     np.testing.assert_array_equal(model(images, training=False), model(images, training=False))
     assert not np.allclose(model(images, training=True), model(images, training=True))
 
 
+def test_train_step_drops_units_and_averages_over_the_global_batch():
+    images = np.random.default_rng(0).uniform(size=(4, 28, 28, 1)).astype(np.float32)
+    labels = tf.constant([0, 1, 2, 3], tf.int64)
+    for rate in (0.0, 0.5):
+        model = lecture.build_convnet(dropout_rate=rate)
+        before = [weight.numpy().copy() for weight in model.trainable_weights]
+        # A learning rate of 0: the weights stay, so the step's loss can be compared with
+        # evaluation's. As one replica of 2: averaged over a global batch of 8.
+        step = tf.function(lecture.make_train_step(model, keras.optimizers.SGD(0.0), 8))
+        logs = [step((images, labels)) for _ in range(2)]
+        logits = model(images, training=False)
+        expected = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+        right = np.sum(np.argmax(logits, axis=-1) == labels.numpy())
+        if rate == 0.0:  # no dropout: exactly evaluation's loss and accuracy, halved
+            np.testing.assert_allclose(logs[0]["loss"], np.sum(expected) / 8, rtol=1e-5)
+            assert float(logs[0]["accuracy"]) == right / 8
+        else:  # training=True: units dropped, a new draw each step
+            assert not np.isclose(logs[0]["loss"], np.sum(expected) / 8, rtol=1e-3)
+            assert not np.isclose(logs[0]["loss"], logs[1]["loss"], rtol=1e-3)
+        for old, new in zip(before, model.trainable_weights, strict=True):
+            np.testing.assert_array_equal(old, new.numpy())
+
+
 def test_worked_example_leaves_the_model_and_its_random_state_alone(capsys):
-    model = convnet.build()
+    model = lecture.build_convnet()
     before = [variable.numpy().copy() for variable in model.variables]  # dropout's seed too
     digit = np.random.default_rng(0).uniform(size=(1, 28, 28, 1)).astype(np.float32)
-    load_lecture("l07_convnet").print_worked_example(model, digit, "7", seed=0)
+    lecture.print_worked_example(model, digit, "7", seed=0)
     for old, new in zip(before, model.variables, strict=True):
         np.testing.assert_array_equal(old, new.numpy())  # --quiet cannot change the run
     assert "of the active units zeroed, the rest x1.33" in capsys.readouterr().out
@@ -45,35 +71,51 @@ def test_worked_example_leaves_the_model_and_its_random_state_alone(capsys):
 
 def test_bad_dropout_rate_is_refused():
     with pytest.raises(ValueError, match="dropout rate"):
-        convnet.build(dropout_rate=1.0)
+        lecture.build_convnet(dropout_rate=1.0)
 
 
-def small_split(split, size):
-    return mnist.Split(split.images[:size], split.labels[:size])
-
-
-def test_one_epoch_on_a_small_slice(tmp_path, data_dir):
-    lecture = load_lecture("l07_convnet")
-    cfg = dataclasses.replace(lecture.Config(), num_epochs=1, batch_size=64,
-                              run_dir=str(tmp_path / "run"), data_dir=str(data_dir))
+def test_train_and_evaluate_trains_with_the_step_it_is_given(tmp_path, tiny_mnist):
+    cfg = dataclasses.replace(lecture.Config(), num_epochs=2, batch_size=64,
+                              run_dir=str(tmp_path / "run"))
     run = runtime.start("l07_convnet", cfg)
-    splits = mnist.load_splits(data_dir)
-    train = small_split(splits.train, 640)  # 10 steps of 64
+    splits = mnist.load_splits(dataset=str(tiny_mnist))  # 270 / 30 / 100 digits, 3 classes
+    made = []
+
+    def make_train_step(model, optimizer, global_batch_size):
+        made.append(global_batch_size)
+        return lecture.make_train_step(model, optimizer, global_batch_size)
+
     _, results = classification.train_and_evaluate(
-        run, cfg, convnet.build,
-        train_data=mnist.make_dataset(train, 64, shuffle=True, repeat=True),
-        validation_data=mnist.make_dataset(small_split(splits.validation, 500), 250),
-        test_data=mnist.make_dataset(small_split(splits.test, 500), 250), steps_per_epoch=10)
-    assert results["steps"] == 10
+        run, cfg, lambda: lecture.build_convnet(splits.num_classes),
+        make_train_step=make_train_step,
+        train_data=mnist.make_dataset(splits.train, 64, shuffle=True, repeat=True),
+        validation_data=mnist.make_dataset(splits.validation, 30),
+        test_data=mnist.make_dataset(splits.test, 50), steps_per_epoch=5)
+    assert made == [64] and results["steps"] == 10
     assert np.isfinite(results["train/loss"]) and 0.0 <= results["eval/accuracy"] <= 1.0
+    assert 0.0 <= results["test/accuracy"] <= 1.0
     assert (tmp_path / "run" / "checkpoints" / "ckpt-10.index").is_file()
 
 
-def test_lecture_resumes_beats_chance_and_writes_its_artefacts(tmp_path, data_dir, capsys):
-    lecture = load_lecture("l07_convnet")
+@pytest.fixture
+def mnist_slice(tmp_path, data_dir):
+    """The first 1,100 training and 500 test digits of MNIST as a folder of IDX files, for
+    --dataset: real digits (so beating chance means something) that evaluate in no time.
+    The lecture holds out a tenth of them (110) for validation."""
+    names = sources.idx_source_names("mnist")  # {"train_images": "mnist_train_images", ...}
+    folder = tmp_path / "mnist_slice"
+    folder.mkdir()
+    for part, stem in idx.FILE_STEMS.items():
+        count = 1100 if part.startswith("train") else 500
+        idx.write(folder / f"{stem}.gz",
+                  idx.read(sources.resolve(names[part], data_dir))[:count])
+    return folder
+
+
+def test_lecture_resumes_beats_chance_and_writes_its_artefacts(tmp_path, mnist_slice, capsys):
     run_dir = tmp_path / "run"
     flags = ["--summary-every", "10", "--eval-every", "20", "--batch-size", "64",
-             "--run-dir", str(run_dir), "--data-dir", str(data_dir)]
+             "--run-dir", str(run_dir), "--dataset", str(mnist_slice)]
     lecture.main(["--num-steps", "20", *flags])
     output = capsys.readouterr().out
     # The worked example: one digit's shape after every layer, and dropout's two modes.
@@ -88,7 +130,7 @@ def test_lecture_resumes_beats_chance_and_writes_its_artefacts(tmp_path, data_di
     assert "Resumed from" in output and "Worked example" not in output
     results = read_results(run_dir)
     assert results["steps"] == 40
-    assert results["test/accuracy"] > 0.6  # chance is 0.1
+    assert results["test/accuracy"] > 0.7  # chance is 0.1
     assert np.isfinite(results["test/loss"])
     assert event_files(run_dir)
     assert (run_dir / "checkpoints" / "ckpt-40.index").is_file()
@@ -103,7 +145,6 @@ def test_mirrored_on_two_logical_cpus_matches_default(tmp_path, tiny_mnist):
 
 
 def test_mixed_precision_and_xla_train(tmp_path, tiny_mnist):
-    lecture = load_lecture("l07_convnet")
     try:
         results = lecture.main(["--num-steps", "20", "--eval-every", "20", "--mixed-precision",
                                 "--jit-compile", "--run-dir", str(tmp_path / "run"),

@@ -27,9 +27,8 @@ import hashlib
 import json
 import pathlib
 
-from cs20 import classification, summaries, training
+from cs20 import cli, summaries, training
 from cs20.datasets import mnist, sources
-from cs20.models import convnet
 
 import keras
 import numpy as np
@@ -83,6 +82,11 @@ def label_statistics(predictions: np.ndarray, num_classes: int) -> dict:
 
 # --- The feature network: lecture 7's ConvNet, trained once and cached. ---
 
+def lecture_7():
+    """Lecture 7, where the ConvNet (`build_convnet`) and its train step are written."""
+    return cli.load_lecture("l07_convnet")
+
+
 class FeatureNetwork:
     """A trained classifier; `__call__(images)` gives its penultimate features and its
     predicted classes for (n, 28, 28, 1) images in [0, 1]."""
@@ -109,7 +113,7 @@ def float32_classifier(num_classes: int) -> keras.Model:
     policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
     try:
-        return convnet.build(num_classes=num_classes, dropout_rate=0.25)
+        return lecture_7().build_convnet(num_classes=num_classes, dropout_rate=0.25)
     finally:
         keras.mixed_precision.set_global_policy(policy)
 
@@ -122,7 +126,7 @@ def train_classifier(splits: mnist.Splits, steps: int) -> keras.Model:
         optimizer = keras.optimizers.Adam(training.learning_rate(
             CLASSIFIER_LEARNING_RATE, "cosine", steps))
         run_steps = training.compile_step(tf.distribute.get_strategy(),
-                                          classification.make_train_step(
+                                          lecture_7().make_train_step(
                                               model, optimizer, CLASSIFIER_BATCH))
     batches = iter(mnist.make_dataset(splits.train, CLASSIFIER_BATCH, shuffle=True,
                                       seed=CLASSIFIER_SEED, repeat=True))
