@@ -91,6 +91,28 @@ def with_loss_scaling(optimizer: keras.optimizers.Optimizer) -> keras.optimizers
     return optimizer
 
 
+def dense_gradients(gradients: list) -> list:
+    """`gradients` with the sparse ones (`tf.IndexedSlices`, from embedding lookups) made
+    dense, for a step that applies them with Adam, or under several replicas.
+
+    An embedding's gradient is an IndexedSlices with one row per token of the batch, so
+    a word seen twice has two rows. Keras 3's Adam squares the gradient row by row: its
+    second moment gets the sum of the squares of the two rows, not the square of their
+    sum, and the word's update comes out up to sqrt(n) times too large for a word seen n
+    times (the dense gradient is the sum, as the maths says). And TensorFlow all-reduces
+    an IndexedSlices by gathering each replica's row count and indices, which depend on
+    the batch alone: inside one call of `compile_step` (a loop of steps) a replica can
+    start those gathers for its next step while another is still in the current one,
+    and they pair across steps ("Shape mismatch in the collective instance" once two
+    steps' batches differ in shape). A dense gradient depends on the weights, so its
+    all-reduce keeps the replicas in step. The cost: a (vocabulary, embedding) gradient,
+    which Adam's dense moment updates read in full anyway. SGD is linear in the gradient
+    and may keep its rows (lecture 5a).
+    """
+    return [tf.convert_to_tensor(gradient) if isinstance(gradient, tf.IndexedSlices)
+            else gradient for gradient in gradients]
+
+
 # One call of the compiled step runs steps for about this long when --steps-per-call is 0:
 # long enough that the per-call cost on the host is a fraction of a percent, short enough
 # that Ctrl-C and --max-seconds are answered at once.

@@ -115,8 +115,9 @@ def make_train_step(model, optimizer, global_batch_size: int):
             per_sentence = masked_cross_entropy(target[:, 1:], logits)  # (batch,)
             loss = tf.nn.compute_average_loss(per_sentence, global_batch_size=global_batch_size)
             scaled_loss = optimizer.scale_loss(loss)  # unchanged unless mixed_float16
-        optimizer.apply(tape.gradient(scaled_loss, model.trainable_variables),
-                        model.trainable_variables)
+        gradients = tape.gradient(scaled_loss, model.trainable_variables)
+        # Embeddings' gradients are rows per token: summed per word, Adam's moments are right.
+        optimizer.apply(training.dense_gradients(gradients), model.trainable_variables)
         return {"loss": loss}
 
     return train_step
