@@ -14,7 +14,7 @@ of about a tenth of a second). Between calls the loop shows progress, writes `tr
 scalars, evaluates, checkpoints, and refuses to go on (or to save) once the loss is NaN
 or infinite. SIGINT (Ctrl-C) and SIGTERM save a checkpoint at the end of the current call
 and stop with a message saying how to resume; a run killed harder resumes from its last
-checkpoint.
+checkpoint. A --max-seconds stop saves too, without evaluating (the budget is spent).
 """
 
 from __future__ import annotations
@@ -352,7 +352,8 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
             out_of_time, stopping = agree(
                 run.strategy, bool(max_seconds) and time.perf_counter() - started >= max_seconds,
                 stop["signum"] is not None)
-            last = current == schedule.num_steps or out_of_time
+            finished = current == schedule.num_steps
+            last = finished or out_of_time
             summary_due = current % schedule.summary_every == 0 or last
             with clock.side_work():
                 values = interval.means()
@@ -367,8 +368,10 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
                     summaries.scalars(run.writer, values, current, prefix="train/")
                 if summary_due and on_summary is not None and not stopping:
                     on_summary(current)
-                if (evaluate is not None and not stopping
-                        and (current % schedule.eval_every == 0 or last)):
+                # Not at a --max-seconds stop: the budget is spent, and an evaluation can
+                # take minutes (lecture 9's FID); the next one comes when the run goes on.
+                if evaluate is not None and not stopping and (
+                        finished or (current % schedule.eval_every == 0 and not out_of_time)):
                     metrics = to_floats(evaluate())
                     summaries.scalars(run.writer, metrics, current, prefix="eval/")
                     progress.message(f"step {current}: eval " + "  ".join(
@@ -385,7 +388,7 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
                 raise TrainingInterrupted(
                     f"\n{name} at step {current}: checkpoint saved to {manager.latest_checkpoint}."
                     f"\nResume with: {run.resume_command()}", signum)
-            if out_of_time and current < schedule.num_steps:
+            if out_of_time and not finished:
                 run.complete = False
                 progress.message(f"--max-seconds {max_seconds:g} reached at step {current} "
                                  f"of {schedule.num_steps}; go on with: {run.resume_command()}")

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -127,6 +128,36 @@ def test_max_seconds_stops_with_a_checkpoint_and_the_same_command_goes_on(tmp_pa
     tiny_training.main([*flags, "--max-seconds", "0"])
     assert "at step 1" in capsys.readouterr().out
     assert "ckpt-20" in (tmp_path / "run" / "checkpoints" / "checkpoint").read_text()
+
+
+def train_counting_evaluations(tmp_path, max_seconds: float, num_steps: int = 4) -> list:
+    """The loop on a step that does nothing, evaluating every step; -> the evaluated steps."""
+    from cs20 import training
+
+    import tensorflow as tf
+
+    step = tf.Variable(0, dtype=tf.int64)
+    run = types.SimpleNamespace(
+        config=types.SimpleNamespace(max_seconds=max_seconds, steps_per_call=1),
+        strategy=tf.distribute.get_strategy(), writer=tf.summary.create_noop_writer(),
+        checkpoint_dir=tmp_path / "checkpoints", checkpoint_write_dir=tmp_path / "checkpoints",
+        complete=True, resume_command=lambda: "python resume")
+    evaluated = []
+    training.train(run, step_fn=lambda iterator, steps: {"loss": tf.constant(1.0)},
+                   iterator=None, checkpoint=tf.train.Checkpoint(step=step), step=step,
+                   schedule=training.Schedule(num_steps, eval_every=1, checkpoint_every=10,
+                                              summary_every=1),
+                   evaluate=lambda: evaluated.append(int(step.numpy())) or {"score": 1.0})
+    return evaluated
+
+
+def test_max_seconds_stop_saves_without_the_periodic_evaluation(tmp_path):
+    # Lecture 9 evaluates an FID of 10,000 samples: not at a stop for time (step 1 here).
+    assert train_counting_evaluations(tmp_path / "stopped", max_seconds=1e-6) == []
+    assert "ckpt-1" in (tmp_path / "stopped" / "checkpoints" / "checkpoint").read_text()
+    # At the end of the schedule the evaluation runs, out of time or not.
+    assert train_counting_evaluations(tmp_path / "last", max_seconds=1e-6, num_steps=1) == [1]
+    assert train_counting_evaluations(tmp_path / "whole", max_seconds=0.0) == [1, 2, 3, 4]
 
 
 def test_lecture_killed_with_sigkill_resumes_and_finishes(tmp_path, data_dir):
