@@ -22,7 +22,6 @@ from conftest import (
     event_files,
     load_lecture,
     read_results,
-    run_lecture_process,
 )
 from run_state import directory_state
 
@@ -479,15 +478,6 @@ def test_refused_flags_say_why(capsys):
             lecture.config.parse(lecture.Config, flags)
         error = capsys.readouterr().err
         assert exit_info.value.code == 2 and message in error and "Traceback" not in error
-
-
-def test_mirrored_on_two_logical_cpus_with_mixed_precision_trains(tmp_path, tatoeba_file):
-    completed = run_lecture_process(
-        "l12_translation", "--num-steps", "2", "--strategy", "mirrored", "--logical-devices",
-        "2", "--mixed-precision", *TINY, "--run-dir", str(tmp_path / "mirrored"),
-        "--corpus", str(tatoeba_file))
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    assert math.isfinite(read_results(tmp_path / "mirrored")["train/loss"])
 
 
 def test_mirrored_on_two_logical_cpus_matches_default_strategy(tmp_path, tatoeba_file):
