@@ -390,8 +390,10 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
                     f"\nResume with: {run.resume_command()}", signum)
             if out_of_time and not finished:
                 run.complete = False
+                skipped = "" if evaluate is None else ", saved without evaluating"
                 progress.message(f"--max-seconds {max_seconds:g} reached at step {current} "
-                                 f"of {schedule.num_steps}; go on with: {run.resume_command()}")
+                                 f"of {schedule.num_steps}{skipped}; go on with: "
+                                 f"{run.resume_command()}")
                 break
     run.writer.flush()
     results.pop("train/steps_per_second", None)

@@ -151,9 +151,11 @@ def train_counting_evaluations(tmp_path, max_seconds: float, num_steps: int = 4)
     return evaluated
 
 
-def test_max_seconds_stop_saves_without_the_periodic_evaluation(tmp_path):
+def test_max_seconds_stop_saves_without_the_periodic_evaluation(tmp_path, capsys):
     # Lecture 9 evaluates an FID of 10,000 samples: not at a stop for time (step 1 here).
     assert train_counting_evaluations(tmp_path / "stopped", max_seconds=1e-6) == []
+    assert "reached at step 1 of 4, saved without evaluating; go on with:" in \
+        capsys.readouterr().out
     assert "ckpt-1" in (tmp_path / "stopped" / "checkpoints" / "checkpoint").read_text()
     # At the end of the schedule the evaluation runs, out of time or not.
     assert train_counting_evaluations(tmp_path / "last", max_seconds=1e-6, num_steps=1) == [1]
