@@ -14,7 +14,7 @@ of about a tenth of a second). Between calls the loop shows progress, writes `tr
 scalars, evaluates, checkpoints, and refuses to go on (or to save) once the loss is NaN
 or infinite. SIGINT (Ctrl-C) and SIGTERM save a checkpoint at the end of the current call
 and stop with a message saying how to resume; a run killed harder resumes from its last
-checkpoint.
+checkpoint. A --max-seconds stop saves too, without evaluating (the budget is spent).
 """
 
 from __future__ import annotations
@@ -89,6 +89,28 @@ def with_loss_scaling(optimizer: keras.optimizers.Optimizer) -> keras.optimizers
     if keras.mixed_precision.global_policy().name == "mixed_float16":
         return keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
+
+
+def dense_gradients(gradients: list) -> list:
+    """`gradients` with the sparse ones (`tf.IndexedSlices`, from embedding lookups) made
+    dense, for a step that applies them with Adam, or under several replicas.
+
+    An embedding's gradient is an IndexedSlices with one row per token of the batch, so
+    a word seen twice has two rows. Keras 3's Adam squares the gradient row by row: its
+    second moment gets the sum of the squares of the two rows, not the square of their
+    sum, and the word's update comes out up to sqrt(n) times too large for a word seen n
+    times (the dense gradient is the sum, as the maths says). And TensorFlow all-reduces
+    an IndexedSlices by gathering each replica's row count and indices, which depend on
+    the batch alone: inside one call of `compile_step` (a loop of steps) a replica can
+    start those gathers for its next step while another is still in the current one,
+    and they pair across steps ("Shape mismatch in the collective instance" once two
+    steps' batches differ in shape). A dense gradient depends on the weights, so its
+    all-reduce keeps the replicas in step. The cost: a (vocabulary, embedding) gradient,
+    which Adam's dense moment updates read in full anyway. SGD is linear in the gradient
+    and may keep its rows (lecture 5a).
+    """
+    return [tf.convert_to_tensor(gradient) if isinstance(gradient, tf.IndexedSlices)
+            else gradient for gradient in gradients]
 
 
 # One call of the compiled step runs steps for about this long when --steps-per-call is 0:
@@ -330,7 +352,8 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
             out_of_time, stopping = agree(
                 run.strategy, bool(max_seconds) and time.perf_counter() - started >= max_seconds,
                 stop["signum"] is not None)
-            last = current == schedule.num_steps or out_of_time
+            finished = current == schedule.num_steps
+            last = finished or out_of_time
             summary_due = current % schedule.summary_every == 0 or last
             with clock.side_work():
                 values = interval.means()
@@ -345,8 +368,10 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
                     summaries.scalars(run.writer, values, current, prefix="train/")
                 if summary_due and on_summary is not None and not stopping:
                     on_summary(current)
-                if (evaluate is not None and not stopping
-                        and (current % schedule.eval_every == 0 or last)):
+                # Not at a --max-seconds stop: the budget is spent, and an evaluation can
+                # take minutes (lecture 9's FID); the next one comes when the run goes on.
+                if evaluate is not None and not stopping and (
+                        finished or (current % schedule.eval_every == 0 and not out_of_time)):
                     metrics = to_floats(evaluate())
                     summaries.scalars(run.writer, metrics, current, prefix="eval/")
                     progress.message(f"step {current}: eval " + "  ".join(
@@ -363,10 +388,12 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
                 raise TrainingInterrupted(
                     f"\n{name} at step {current}: checkpoint saved to {manager.latest_checkpoint}."
                     f"\nResume with: {run.resume_command()}", signum)
-            if out_of_time and current < schedule.num_steps:
+            if out_of_time and not finished:
                 run.complete = False
+                skipped = "" if evaluate is None else ", saved without evaluating"
                 progress.message(f"--max-seconds {max_seconds:g} reached at step {current} "
-                                 f"of {schedule.num_steps}; go on with: {run.resume_command()}")
+                                 f"of {schedule.num_steps}{skipped}; go on with: "
+                                 f"{run.resume_command()}")
                 break
     run.writer.flush()
     results.pop("train/steps_per_second", None)

@@ -1,9 +1,9 @@
 """Lecture 12: neural machine translation with attention, beam search and BLEU.
 
-English -> French on Tatoeba's pairs (up to 10 tokens a side; --reverse: French ->
-English; --corpus: any other parallel file). The model (cs20/models/seq2seq.py): a
-bidirectional GRU encoder, a GRU decoder and attention (cs20/models/attention.py:
-additive, Bahdanau et al. 2015, or multiplicative, Luong et al. 2015). Read in order:
+English -> French on Tatoeba's pairs (up to 10 tokens a side; --reverse: French -> English;
+--corpus: any other parallel file). The model (cs20/models/seq2seq.py): a bidirectional GRU
+encoder, a GRU decoder and attention (cs20/models/attention.py: additive, Bahdanau et al.
+2015, or multiplicative, Luong et al. 2015). Read in order:
 
 1. `attention_of`: attention scores and context, step by step, for one sentence pair;
 2. `masked_cross_entropy` and `make_train_step`: teacher forcing (the decoder reads the
@@ -11,21 +11,20 @@ additive, Bahdanau et al. 2015, or multiplicative, Luong et al. 2015). Read in o
 3. `greedy`: the decoding loop, one word at a time; beam search keeps the best few
    partial translations instead (`decoding.beam_search`, with a length penalty).
 
-Before training it prints one sentence pair with the decoder input shifted by one, as
-words and ids, and where the untrained attention looks (--quiet: not). The course had
-its chatbot assignment here (legacy `embedding_attention_seq2seq`, greedy, no BLEU).
-BLEU-4 compares tokens with every reference of a sentence; translations are written
-back as the training targets are ("Montrez-moi !"). The run exports a SavedModel that
-translates a string; `--translate` uses it and neither trains nor writes anything.
+Before training it prints one sentence pair with the decoder input shifted by one, as words
+and ids, and where the untrained attention looks (--quiet: not). The course had its chatbot
+here (legacy `embedding_attention_seq2seq`, greedy, no BLEU). BLEU-4 compares tokens with
+every reference of a sentence; translations are written back as the training targets are
+("Montrez-moi !"). The run exports a SavedModel that translates a string; `--translate` uses
+it and neither trains nor writes anything.
 
     python lectures/l12_translation.py
     python lectures/l12_translation.py --corpus deu.txt --reverse     # German -> English
     python lectures/l12_translation.py --run-dir runs/l12_translation/DIR --translate "I am cold."
     tensorboard --logdir runs/l12_translation
 
-Look at eval/bleu, then test/bleu_greedy against test/bleu_beam4 (higher is better),
-the example translations and attention.png. Our figures: the README's row
-"12 translation" (benchmarks/translation.py).
+Look at eval/bleu, then test/bleu_greedy against test/bleu_beam4 (higher is better), the
+example translations and attention.png. Our figures: README, row "12 translation".
 """
 
 from __future__ import annotations
@@ -115,8 +114,9 @@ def make_train_step(model, optimizer, global_batch_size: int):
             per_sentence = masked_cross_entropy(target[:, 1:], logits)  # (batch,)
             loss = tf.nn.compute_average_loss(per_sentence, global_batch_size=global_batch_size)
             scaled_loss = optimizer.scale_loss(loss)  # unchanged unless mixed_float16
-        optimizer.apply(tape.gradient(scaled_loss, model.trainable_variables),
-                        model.trainable_variables)
+        gradients = tape.gradient(scaled_loss, model.trainable_variables)
+        # dense_gradients: an embedding's rows summed per word, for Adam and the replicas.
+        optimizer.apply(training.dense_gradients(gradients), model.trainable_variables)
         return {"loss": loss}
 
     return train_step
@@ -130,8 +130,7 @@ def greedy(step, state, max_length, source_length):
     tokens = tf.fill([batch_size], translation.BOS_ID)  # (batch,)
     finished = tf.zeros([batch_size], tf.bool)
     outputs = tf.TensorArray(tf.int32, size=max_length)
-    weights = tf.TensorArray(tf.float32, size=max_length,
-                             element_shape=tf.TensorShape([None, None]))
+    weights = tf.TensorArray(tf.float32, size=max_length, element_shape=[None, None])
     for position in tf.range(max_length):
         log_probs, state, attention_weights = step(tokens, state)  # (batch, vocab), ...
         tokens = tf.argmax(log_probs, axis=-1, output_type=tf.int32)  # (batch,)
@@ -231,8 +230,7 @@ def main(argv=None) -> dict:
                     "test/sentences": len(test_sources)})
     summaries.scalars(run.writer, {name[5:]: value for name, value in results.items()
                                    if name.startswith("test/")}, int(step.numpy()), "test/")
-    print("\nExample translations" + ("" if cfg.corpus else f" ({translation.ATTRIBUTION})")
-          + ":")
+    print(f"\nExample translations{'' if cfg.corpus else f' ({translation.ATTRIBUTION})'}:")
     decoding.show_examples(run, corpus, test_sources[:6], test_references[:6],
                            greedy_tokens[:6], beam_tokens[:6], int(step.numpy()))
     if run.chief:  # where each output word looked

@@ -18,14 +18,14 @@ def test_smoke_run_writes_events_checkpoint_and_results(tmp_path, data_dir):
     assert (run_dir / "weights.png").stat().st_size > 0
 
 
-def test_xla_and_mixed_precision_flags_train(tmp_path, data_dir):
+def test_xla_and_mixed_precision_flags_train(tmp_path, tiny_mnist):
     lecture = load_lecture("l03_logistic_regression")
     run_dir = tmp_path / "fast"
     lecture.main(["--num-steps", "40", "--jit-compile", "--mixed-precision", "--run-dir",
-                  str(run_dir), "--data-dir", str(data_dir)])
+                  str(run_dir), "--dataset", str(tiny_mnist)])
     results = read_results(run_dir)
-    assert results["steps"] == 40 and results["test/accuracy"] > 0.5
+    assert results["steps"] == 40 and results["test/accuracy"] > 0.6  # 3 classes: chance 1/3
     # The policy is process-wide: the next run without the flag must be back to float32.
     lecture.main(["--num-steps", "1", "--run-dir", str(tmp_path / "plain"),
-                  "--data-dir", str(data_dir)])
+                  "--dataset", str(tiny_mnist)])
     assert keras.mixed_precision.global_policy().name == "float32"

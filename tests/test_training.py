@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -129,11 +130,43 @@ def test_max_seconds_stops_with_a_checkpoint_and_the_same_command_goes_on(tmp_pa
     assert "ckpt-20" in (tmp_path / "run" / "checkpoints" / "checkpoint").read_text()
 
 
-def test_lecture_killed_with_sigkill_resumes_and_finishes(tmp_path, data_dir):
+def train_counting_evaluations(tmp_path, max_seconds: float, num_steps: int = 4) -> list:
+    """The loop on a step that does nothing, evaluating every step; -> the evaluated steps."""
+    from cs20 import training
+
+    import tensorflow as tf
+
+    step = tf.Variable(0, dtype=tf.int64)
+    run = types.SimpleNamespace(
+        config=types.SimpleNamespace(max_seconds=max_seconds, steps_per_call=1),
+        strategy=tf.distribute.get_strategy(), writer=tf.summary.create_noop_writer(),
+        checkpoint_dir=tmp_path / "checkpoints", checkpoint_write_dir=tmp_path / "checkpoints",
+        complete=True, resume_command=lambda: "python resume")
+    evaluated = []
+    training.train(run, step_fn=lambda iterator, steps: {"loss": tf.constant(1.0)},
+                   iterator=None, checkpoint=tf.train.Checkpoint(step=step), step=step,
+                   schedule=training.Schedule(num_steps, eval_every=1, checkpoint_every=10,
+                                              summary_every=1),
+                   evaluate=lambda: evaluated.append(int(step.numpy())) or {"score": 1.0})
+    return evaluated
+
+
+def test_max_seconds_stop_saves_without_the_periodic_evaluation(tmp_path, capsys):
+    # Lecture 9 evaluates an FID of 10,000 samples: not at a stop for time (step 1 here).
+    assert train_counting_evaluations(tmp_path / "stopped", max_seconds=1e-6) == []
+    assert "reached at step 1 of 4, saved without evaluating; go on with:" in \
+        capsys.readouterr().out
+    assert "ckpt-1" in (tmp_path / "stopped" / "checkpoints" / "checkpoint").read_text()
+    # At the end of the schedule the evaluation runs, out of time or not.
+    assert train_counting_evaluations(tmp_path / "last", max_seconds=1e-6, num_steps=1) == [1]
+    assert train_counting_evaluations(tmp_path / "whole", max_seconds=0.0) == [1, 2, 3, 4]
+
+
+def test_lecture_killed_with_sigkill_resumes_and_finishes(tmp_path, tiny_mnist):
     run_dir = tmp_path / "killed"
     command = [sys.executable, str(ROOT / "lectures" / "l03_logistic_regression.py"),
-               "--run-dir", str(run_dir), "--num-steps", "2000", "--checkpoint-every", "100",
-               "--data-dir", str(data_dir)]
+               "--run-dir", str(run_dir), "--num-steps", "5000", "--checkpoint-every", "500",
+               "--eval-every", "5000", "--dataset", str(tiny_mnist)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     checkpoint_state = run_dir / "checkpoints" / "checkpoint"
     deadline = time.monotonic() + 120
@@ -148,7 +181,7 @@ def test_lecture_killed_with_sigkill_resumes_and_finishes(tmp_path, data_dir):
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "Resumed from" in resumed.stdout
     results = json.loads((run_dir / "results.json").read_text())
-    assert results["steps"] == 2000 and results["test/accuracy"] > 0.85
+    assert results["steps"] == 5000 and results["test/accuracy"] > 0.85  # 3 classes
 
 
 def test_mirrored_on_two_logical_cpus_matches_default_strategy(tmp_path):
@@ -260,16 +293,18 @@ def tiny_corpus(tmp_path):
 # Small runs of a classifier and of a recurrent model (with dropout, whose random state
 # lives in the graph), five steps per call.
 LECTURE_FLAGS = {
-    "l03_logistic_regression": lambda tmp_path: ("--num-steps", "30", "--batch-size", "32"),
-    "l11_char_rnn": lambda tmp_path: (
+    "l03_logistic_regression": lambda tmp_path, tiny_mnist: (
+        "--num-steps", "30", "--batch-size", "32", "--eval-every", "10", "--dataset",
+        str(tiny_mnist)),
+    "l11_char_rnn": lambda tmp_path, tiny_mnist: (
         "--num-steps", "12", "--hidden-sizes", "8,16", "--batch-size", "8", "--dropout", "0.1",
         "--eval-every", "12", "--length", "4", "--corpus", str(tiny_corpus(tmp_path))),
 }
 
 
 @pytest.mark.parametrize("lecture", sorted(LECTURE_FLAGS))
-def test_one_step_per_call_and_several_train_the_same_weights(lecture, tmp_path, data_dir):
-    flags = (*LECTURE_FLAGS[lecture](tmp_path), "--deterministic", "--data-dir", str(data_dir))
+def test_one_step_per_call_and_several_train_the_same_weights(lecture, tmp_path, tiny_mnist):
+    flags = (*LECTURE_FLAGS[lecture](tmp_path, tiny_mnist), "--deterministic")
     runs = {}
     # A fixed 5 rather than the automatic size, which depends on the machine's load (a
     # busy machine gets calls of one step, and the test would compare K=1 with itself).
