@@ -14,7 +14,7 @@ of about a tenth of a second). Between calls the loop shows progress, writes `tr
 scalars, evaluates, checkpoints, and refuses to go on (or to save) once the loss is NaN
 or infinite. SIGINT (Ctrl-C) and SIGTERM save a checkpoint at the end of the current call
 and stop with a message saying how to resume; a run killed harder resumes from its last
-checkpoint. A --max-seconds stop saves too, without evaluating (the budget is spent).
+checkpoint. A --max-seconds stop evaluates and saves, and says how to go on.
 """
 
 from __future__ import annotations
@@ -298,7 +298,7 @@ class _Progress:
 
 def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.Variable,
           schedule: Schedule, evaluate=None, on_summary=None,
-          steps_per_call: int | None = None) -> dict:
+          steps_per_call: int | None = None, max_loss: float | None = None) -> dict:
     """Calls `step_fn(iterator, n)` (from `compile_step`) until `step` reaches
     `schedule.num_steps`; each call runs n steps.
 
@@ -310,7 +310,8 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
     `step` after each call, never reading it back. `evaluate()` returns a dict of metrics,
     logged as `eval/*`. `on_summary(step)` runs at every summary step (histograms,
     images, samples). The `train/*` scalars at a summary step are the means over the
-    steps since the previous one. Returns the last train and eval metrics under their
+    steps since the previous one. A call whose mean loss passes `max_loss` (a bound a
+    healthy run stays under) stops the run as a NaN loss does. Returns the last train and eval metrics under their
     TensorBoard tags, with `train/steps_per_call` (the mean) and
     `seconds_to_first_step` (from the start of the process, where it can be read).
     """
@@ -347,7 +348,7 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
             clock.step_done(current)
             if sizer.calls == 1:
                 seconds_to_first_step = seconds_since_process_start()
-            _require_finite(logs, first, current, manager)
+            _require_finite(logs, first, current, manager, max_loss)
             interval.add(logs, advance)
             out_of_time, stopping = agree(
                 run.strategy, bool(max_seconds) and time.perf_counter() - started >= max_seconds,
@@ -368,10 +369,10 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
                     summaries.scalars(run.writer, values, current, prefix="train/")
                 if summary_due and on_summary is not None and not stopping:
                     on_summary(current)
-                # Not at a --max-seconds stop: the budget is spent, and an evaluation can
-                # take minutes (lecture 9's FID); the next one comes when the run goes on.
+                # Also at a --max-seconds stop: a time-budgeted run's result is its evaluation
+                # (lecture 11's 10 minutes against an n-gram); the test set waits for the end.
                 if evaluate is not None and not stopping and (
-                        finished or (current % schedule.eval_every == 0 and not out_of_time)):
+                        last or current % schedule.eval_every == 0):
                     metrics = to_floats(evaluate())
                     summaries.scalars(run.writer, metrics, current, prefix="eval/")
                     progress.message(f"step {current}: eval " + "  ".join(
@@ -390,10 +391,8 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
                     f"\nResume with: {run.resume_command()}", signum)
             if out_of_time and not finished:
                 run.complete = False
-                skipped = "" if evaluate is None else ", saved without evaluating"
                 progress.message(f"--max-seconds {max_seconds:g} reached at step {current} "
-                                 f"of {schedule.num_steps}{skipped}; go on with: "
-                                 f"{run.resume_command()}")
+                                 f"of {schedule.num_steps}; go on with: {run.resume_command()}")
                 break
     run.writer.flush()
     results.pop("train/steps_per_second", None)
@@ -483,16 +482,19 @@ class _TrainingClock:
 
 
 def _require_finite(values: dict, first: int, last: int,
-                    manager: tf.train.CheckpointManager) -> None:
+                    manager: tf.train.CheckpointManager, max_loss: float | None = None) -> None:
     """Stops the run when a metric of the call that ran steps first..last is NaN or
-    infinite (a call's metrics are means, so one bad step shows)."""
+    infinite (a call's metrics are means, so one bad step shows), or its loss passed
+    `max_loss`: training diverged, and what it would save is garbage."""
     for name, value in values.items():
-        if not math.isfinite(value):
+        too_high = name == "loss" and max_loss is not None and value > max_loss
+        if not math.isfinite(value) or too_high:
             kept = manager.latest_checkpoint or "none saved yet"
             where = (f"at step {last}" if first == last else
                      f"in steps {first}-{last} (one call; --steps-per-call 1 finds the step)")
+            became = f"rose to {value:.4g}, above {max_loss:.4g}," if too_high else f"became {value}"
             raise NonFiniteLoss(
-                f"{name} became {value} {where}; stopped without saving "
+                f"{name} {became} {where}; stopped without saving "
                 f"(last good checkpoint: {kept}). Try a lower --learning-rate.")
 
 

@@ -19,6 +19,7 @@ words' neighbours, the projector, analogies and WordSim-353 at the end (results.
 """
 
 import dataclasses
+import math
 import time
 import typing
 
@@ -233,9 +234,12 @@ def main(argv=None) -> dict:
                                        vocabulary, cfg.probe_words.split(",")), flush=True)
 
     started = time.perf_counter()
+    # Negative sampling starts at (1 + k) log 2 a pair (all logits 0): twice that is a
+    # divergence (batched SGD sums a frequent word's rows), stopped instead of saved.
     results = training.train(run, step_fn=steps, iterator=iterator, checkpoint=checkpoint,
                              step=step, schedule=schedule, on_summary=on_summary,
-                             steps_per_call=cfg.steps_per_call)
+                             steps_per_call=cfg.steps_per_call, max_loss=2 * (
+                                 1 + cfg.negatives_per_pair) * math.log(2) if by_rows else None)
     results["train_seconds"] = time.perf_counter() - started
 
     # Analogies and WordSim-353 (eval/ in TensorBoard), then the Projector's files.

@@ -95,14 +95,14 @@ def test_smoke_run_stopped_early_then_finished_with_fid(tmp_path, data_dir, caps
     run_dir = tmp_path / "run"
     flags = ["--num-steps", "2", "--run-dir", str(run_dir), "--data-dir", str(data_dir),
              "--conditional", "--fid-samples", "200", *TINY]
-    # A budget shorter than one step: stopped after step 1, saved without its evaluation
-    # (an FID); the test FID waits for the last step too.
+    # A budget shorter than one step: stopped after step 1 with its evaluation, but the
+    # test FID waits for the last step.
     lecture.main([*flags, "--max-seconds", "1e-6"])
     output = capsys.readouterr().out
     assert "Worked example" in output and "generator(z) (1, 28, 28, 1)" in output
     assert "Stopped early: the test FID will run when the run finishes." in output
     stopped = read_results(run_dir)
-    assert stopped["steps"] == 1 and "eval/fid" not in stopped
+    assert stopped["steps"] == 1 and 0 < stopped["eval/fid"] < 1e4
     assert not [name for name in stopped if name.startswith("test/")]
     assert json.loads((run_dir / "run.json").read_text())["status"] == "stopped"
 

@@ -130,8 +130,10 @@ def test_max_seconds_stops_with_a_checkpoint_and_the_same_command_goes_on(tmp_pa
     assert "ckpt-20" in (tmp_path / "run" / "checkpoints" / "checkpoint").read_text()
 
 
-def train_counting_evaluations(tmp_path, max_seconds: float, num_steps: int = 4) -> list:
-    """The loop on a step that does nothing, evaluating every step; -> the evaluated steps."""
+def train_counting_evaluations(tmp_path, max_seconds: float, num_steps: int = 4,
+                               eval_every: int = 3, loss: float = 1.0,
+                               max_loss: float | None = None) -> list:
+    """The loop on a step that does nothing; -> the steps where it evaluated."""
     from cs20 import training
 
     import tensorflow as tf
@@ -143,23 +145,31 @@ def train_counting_evaluations(tmp_path, max_seconds: float, num_steps: int = 4)
         checkpoint_dir=tmp_path / "checkpoints", checkpoint_write_dir=tmp_path / "checkpoints",
         complete=True, resume_command=lambda: "python resume")
     evaluated = []
-    training.train(run, step_fn=lambda iterator, steps: {"loss": tf.constant(1.0)},
+    training.train(run, step_fn=lambda iterator, steps: {"loss": tf.constant(loss)},
                    iterator=None, checkpoint=tf.train.Checkpoint(step=step), step=step,
-                   schedule=training.Schedule(num_steps, eval_every=1, checkpoint_every=10,
+                   schedule=training.Schedule(num_steps, eval_every=eval_every, checkpoint_every=10,
                                               summary_every=1),
-                   evaluate=lambda: evaluated.append(int(step.numpy())) or {"score": 1.0})
+                   evaluate=lambda: evaluated.append(int(step.numpy())) or {"score": 1.0},
+                   max_loss=max_loss)
     return evaluated
 
 
-def test_max_seconds_stop_saves_without_the_periodic_evaluation(tmp_path, capsys):
-    # Lecture 9 evaluates an FID of 10,000 samples: not at a stop for time (step 1 here).
-    assert train_counting_evaluations(tmp_path / "stopped", max_seconds=1e-6) == []
-    assert "reached at step 1 of 4, saved without evaluating; go on with:" in \
-        capsys.readouterr().out
+def test_max_seconds_stop_evaluates_once_and_saves(tmp_path, capsys):
+    # A time-budgeted run's result is its evaluation (lecture 11 against an n-gram): at
+    # the stop step (1 here, not a multiple of the evaluation interval), then saved.
+    assert train_counting_evaluations(tmp_path / "stopped", max_seconds=1e-6) == [1]
+    assert "reached at step 1 of 4; go on with:" in capsys.readouterr().out
     assert "ckpt-1" in (tmp_path / "stopped" / "checkpoints" / "checkpoint").read_text()
-    # At the end of the schedule the evaluation runs, out of time or not.
-    assert train_counting_evaluations(tmp_path / "last", max_seconds=1e-6, num_steps=1) == [1]
-    assert train_counting_evaluations(tmp_path / "whole", max_seconds=0.0) == [1, 2, 3, 4]
+    assert train_counting_evaluations(tmp_path / "whole", max_seconds=0.0) == [3, 4]
+
+
+def test_a_loss_above_max_loss_stops_the_run_as_divergence(tmp_path):
+    from cs20 import training
+
+    assert train_counting_evaluations(tmp_path / "fine", 0.0, loss=8.0, max_loss=8.3) == [3, 4]
+    with pytest.raises(training.NonFiniteLoss,
+                       match="loss rose to 9, above 8.3, at step 1; stopped without saving"):
+        train_counting_evaluations(tmp_path / "diverged", 0.0, loss=9.0, max_loss=8.3)
 
 
 def test_lecture_killed_with_sigkill_resumes_and_finishes(tmp_path, tiny_mnist):
