@@ -27,6 +27,7 @@ questions-words.txt and Spearman's correlation on WordSim-353, computed by the s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pathlib
@@ -118,7 +119,7 @@ def comparison(ours: dict, gensim: dict) -> dict:
             "better_on_both_in_no_more_time": analogy > 0 and spearman > 0 and ratio <= 1}
 
 
-def main() -> None:
+def main() -> dict:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", default="text8_prefix", help="registered name or path")
@@ -165,8 +166,10 @@ def main() -> None:
                                  arguments.data_dir, threads)
     if "gensim_defaults" in report and "error" not in report["fast"]:
         report["fast_vs_gensim_defaults"] = comparison(report["fast"], report["gensim_defaults"])
-    print(json.dumps(report, indent=2))
+    return report
 
 
 if __name__ == "__main__":
-    main()
+    with contextlib.redirect_stdout(sys.stderr):  # progress and data lines; stdout: the JSON
+        figures = main()
+    print(json.dumps(figures, indent=2))

@@ -33,11 +33,11 @@ import tensorflow as tf
 
 @dataclasses.dataclass(frozen=True)
 class Config(config.TrainConfig):
-    # fast: word2vec.c's settings; learning rate 0.025 per pair x a block's ~6,000 pairs.
+    # fast: word2vec.c's, with subsampling 1e-4 and 0.016 a pair (1e-3, 0.025 can diverge).
     PRESETS: typing.ClassVar[dict] = {"course": {}, "fast": {
-        "loss": "negative_sampling", "skip_window": 5, "subsample": 1e-3,
+        "loss": "negative_sampling", "skip_window": 5, "subsample": 1e-4,
         "embedding_init": "word2vec", "learning_rate_decay": "linear", "batch_size": 1024,
-        "learning_rate": 154.0, "num_sampled": 32, "num_steps": 0, "num_epochs": 5}}
+        "learning_rate": 100.0, "num_sampled": 32, "num_steps": 0, "num_epochs": 5}}
     preset: str = config.option("course", "Named settings.", choices=tuple(PRESETS))
     num_steps: int = config.option(100_000, "Training steps (0: use --num-epochs).")
     batch_size: int = config.option(128, "Global batch of (center, context) pairs; with "
@@ -188,14 +188,13 @@ def main(argv=None) -> dict:
     cfg = config.parse(Config, argv, __doc__, prog="l05_word2vec")
     run = runtime.start("l05_word2vec", cfg)
 
-    # Data: words -> vocabulary (0 = UNK) -> ids -> shuffled skip-gram pair batches.
+    # Data: words -> vocabulary (0 = UNK) -> ids -> pair batches, or rows of centers.
     words = text_corpus.read_words(text_corpus.resolve_corpus(cfg.corpus, cfg.data_dir))
     vocabulary = text_corpus.build_vocabulary(words, cfg.vocab_size)
     vocabulary.save_tsv(run.path("vocab.tsv"))
     print(f"{len(words):,} words, vocabulary {vocabulary.size:,}, UNK {vocabulary.counts[0]:,}")
     keep = text_corpus.keep_probabilities(vocabulary.counts, cfg.subsample)  # None: keep all
-    by_rows = cfg.loss == "negative_sampling"  # rows of centers with their negatives
-    ids = vocabulary.to_ids(words)
+    by_rows, ids = cfg.loss == "negative_sampling", vocabulary.to_ids(words)
     dataset = (text_corpus.center_rows_dataset(ids, cfg.batch_size, cfg.skip_window, cfg.seed,
                                                keep, vocabulary.counts, cfg.num_sampled)
                if by_rows else
@@ -220,8 +219,8 @@ def main(argv=None) -> dict:
     if cfg.strategy == "default":
         summaries.step_graph(run.writer, train_step, dataset)  # name scopes in the Graphs tab
     steps = training.compile_step(run.strategy, train_step)
-    # A fixed batch and NCE's negatives to show and watch (drawn after the step is built:
-    # drawn before, the seeded sampler would give the step other negatives).
+    # A fixed batch (and NCE's negatives) to show and watch; drawn after the step is built,
+    # or the seeded sampler would give the step other negatives.
     probe_batch = next(iter(dataset))
     probe_negatives = None if by_rows else sample_negatives(probe_batch[1], cfg.num_sampled,
                                                             cfg.vocab_size, cfg.seed)
@@ -234,12 +233,11 @@ def main(argv=None) -> dict:
                                        vocabulary, cfg.probe_words.split(",")), flush=True)
 
     started = time.perf_counter()
-    # Negative sampling starts at (1 + k) log 2 a pair (all logits 0): twice that is a
-    # divergence (batched SGD sums a frequent word's rows), stopped instead of saved.
+    # Negative sampling starts near (1 + k) log 2 a pair: twice that is divergence, not saved.
+    diverged = 2 * (1 + cfg.negatives_per_pair) * math.log(2) if by_rows else None
     results = training.train(run, step_fn=steps, iterator=iterator, checkpoint=checkpoint,
                              step=step, schedule=schedule, on_summary=on_summary,
-                             steps_per_call=cfg.steps_per_call, max_loss=2 * (
-                                 1 + cfg.negatives_per_pair) * math.log(2) if by_rows else None)
+                             steps_per_call=cfg.steps_per_call, max_loss=diverged)
     results["train_seconds"] = time.perf_counter() - started
 
     # Analogies and WordSim-353 (eval/ in TensorBoard), then the Projector's files.
