@@ -18,6 +18,8 @@ words' neighbours, the projector, analogies and WordSim-353 at the end (results.
 `--help` lists what each preset sets (typed flags win). Figures: README, row "5a".
 """
 
+from __future__ import annotations
+
 import dataclasses
 import math
 import time
@@ -40,8 +42,7 @@ class Config(config.TrainConfig):
         "learning_rate": 100.0, "num_sampled": 32, "num_steps": 0, "num_epochs": 5}}
     preset: str = config.option("course", "Named settings.", choices=tuple(PRESETS))
     num_steps: int = config.option(100_000, "Training steps (0: use --num-epochs).")
-    batch_size: int = config.option(128, "Global batch of (center, context) pairs; with "
-                                    "negative_sampling, of centers (rows of 64).")
+    batch_size: int = config.option(128, "Global batch: pairs, or centers in rows of 64.")
     learning_rate: float = config.option(1.0, "SGD learning rate (the course's 1.0).")
     learning_rate_decay: str = config.option("constant", "Or linear to 0.",
                                              choices=("constant", "linear"))
@@ -52,8 +53,7 @@ class Config(config.TrainConfig):
                                         "word2vec: +-0.5/dim.", choices=("course", "word2vec"))
     skip_window: int = config.option(1, "Context up to a random 1..N words on each side.")
     subsample: float = config.option(0.0, "Subsampling threshold t of frequent words (0: off).")
-    num_sampled: int = config.option(64, "NCE's negatives per batch, shared by its pairs; "
-                                     "negative_sampling's per row of 64 centers.")
+    num_sampled: int = config.option(64, "NCE's negatives a batch; negative_sampling's a row.")
     loss: str = config.option("nce", "Sampled loss.", choices=("nce", "negative_sampling"))
     negatives_per_pair: float = config.option(5.0, "negative_sampling's k per pair.")
     summary_every: int = config.option(5000, "Loss, histograms and neighbours every N steps.")

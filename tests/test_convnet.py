@@ -53,8 +53,9 @@ def test_train_step_drops_units_and_averages_over_the_global_batch():
             np.testing.assert_allclose(logs[0]["loss"], np.sum(expected) / 8, rtol=1e-5)
             assert float(logs[0]["accuracy"]) == right / 8
         else:  # training=True: units dropped, a new draw each step
-            assert not np.isclose(logs[0]["loss"], np.sum(expected) / 8, rtol=1e-3)
-            assert not np.isclose(logs[0]["loss"], logs[1]["loss"], rtol=1e-3)
+            # (an untrained model's losses move little: 8e-4 apart once, so not 1e-3)
+            assert not np.isclose(logs[0]["loss"], np.sum(expected) / 8, rtol=1e-5)
+            assert not np.isclose(logs[0]["loss"], logs[1]["loss"], rtol=1e-5)
         for old, new in zip(before, model.trainable_weights, strict=True):
             np.testing.assert_array_equal(old, new.numpy())
 
