@@ -123,7 +123,7 @@ def test_training_lowers_the_loss_on_a_tiny_corpus(loss, jit_compile):
     first = float(step(iterator, tf.constant(20))["loss"])
     for _ in range(13):
         last = float(step(iterator, tf.constant(20))["loss"])
-    assert np.isfinite(last) and last < 0.7 * first
+    assert np.isfinite(last) and last < 0.8 * first
 
 
 def test_negative_sampling_mirrored_on_two_logical_cpus_matches_default(tmp_path, data_dir):
