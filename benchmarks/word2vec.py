@@ -65,7 +65,7 @@ def run_lecture(flags: list[str], data_dir: str, threads: int) -> dict:
             return {"error": completed.stderr.strip().splitlines()[-1]}
         results = json.loads((pathlib.Path(scratch) / "results.json").read_text())
         settings = json.loads((pathlib.Path(scratch) / "config.json").read_text())
-    # A negative-sampling batch is a block of words: about skip_window + 1 pairs each.
+    # A negative-sampling batch counts centers: about skip_window + 1 pairs each.
     pairs_per_batch = settings["batch_size"] * (
         settings["skip_window"] + 1 if settings["loss"] == "negative_sampling" else 1)
     return {"flags": " ".join(flags), "threads": threads, "steps": results["steps"],

@@ -17,6 +17,7 @@ import os
 import pathlib
 import shutil
 import socket
+import sys
 import tempfile
 import time
 
@@ -248,7 +249,15 @@ class Run:
         return self.directory / name
 
     def resume_command(self) -> str:
-        return f"python lectures/{self.lecture}.py --run-dir {self.directory}"
+        """The command that goes on with this run, typed in the current directory: the
+        script that is running (or `python -m cs20 run`) and the run directory, each as a
+        path that works from here."""
+        script = pathlib.Path(sys.argv[0])
+        if script.suffix == ".py" and script.name != "__main__.py" and script.is_file():
+            program = f"python {path_from_here(script)}"
+        else:  # python -m cs20 run LECTURE, or a notebook
+            program = f"python -m cs20 run {self.lecture}"
+        return f"{program} --run-dir {path_from_here(self.directory)}"
 
     def final_evaluation_due(self, what: str) -> bool:
         """Whether the costly end-of-run evaluation `what` runs now: not after --max-seconds
@@ -301,6 +310,15 @@ def saved_model_of(run_dir: str, name: str, lecture: str, flag: str) -> pathlib.
 
 def _worker_scratch_dir() -> pathlib.Path:
     return pathlib.Path(tempfile.gettempdir()) / f"cs20-worker-{os.getpid()}"
+
+
+def path_from_here(path) -> str:
+    """`path` relative to the current directory when it lies below it, else absolute."""
+    absolute = pathlib.Path(path).resolve()
+    try:
+        return str(absolute.relative_to(pathlib.Path.cwd().resolve()))
+    except ValueError:
+        return str(absolute)
 
 
 def _plain(value):

@@ -311,8 +311,8 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
     logged as `eval/*`. `on_summary(step)` runs at every summary step (histograms,
     images, samples). The `train/*` scalars at a summary step are the means over the
     steps since the previous one. A call whose mean loss passes `max_loss` (a bound a
-    healthy run stays under) stops the run as a NaN loss does. Returns the last train and eval metrics under their
-    TensorBoard tags, with `train/steps_per_call` (the mean) and
+    healthy run stays under) stops the run as a NaN loss does. Returns the last train and
+    eval metrics under their TensorBoard tags, with `train/steps_per_call` (the mean) and
     `seconds_to_first_step` (from the start of the process, where it can be read).
     """
     if steps_per_call is None:
@@ -492,7 +492,8 @@ def _require_finite(values: dict, first: int, last: int,
             kept = manager.latest_checkpoint or "none saved yet"
             where = (f"at step {last}" if first == last else
                      f"in steps {first}-{last} (one call; --steps-per-call 1 finds the step)")
-            became = f"rose to {value:.4g}, above {max_loss:.4g}," if too_high else f"became {value}"
+            became = (f"rose to {value:.4g}, above {max_loss:.4g}," if too_high
+                      else f"became {value}")
             raise NonFiniteLoss(
                 f"{name} {became} {where}; stopped without saving "
                 f"(last good checkpoint: {kept}). Try a lower --learning-rate.")

@@ -120,7 +120,7 @@ def row_losses(model: word2vec.SkipGram, spans, windows, negatives,
 
 def batch_losses(model: word2vec.SkipGram, batch, negatives, cfg: Config):
     """(batch,) losses: of each (center, context) pair, or with negative_sampling of each
-    center of a block of words (the sum over its pairs)."""
+    center of a row (the sum over its pairs)."""
     if cfg.loss == "negative_sampling":  # the batch holds its negatives
         return tf.reshape(row_losses(model, *batch, cfg.negatives_per_pair)[0], (-1,))
     centers, contexts = batch  # (batch,) ids each
@@ -195,10 +195,10 @@ def main(argv=None) -> dict:
     print(f"{len(words):,} words, vocabulary {vocabulary.size:,}, UNK {vocabulary.counts[0]:,}")
     keep = text_corpus.keep_probabilities(vocabulary.counts, cfg.subsample)  # None: keep all
     by_rows, ids = cfg.loss == "negative_sampling", vocabulary.to_ids(words)
-    dataset = (text_corpus.center_rows_dataset(ids, cfg.batch_size, cfg.skip_window, cfg.seed,
-                                               keep, vocabulary.counts, cfg.num_sampled)
-               if by_rows else
-               text_corpus.skip_gram_dataset(ids, cfg.batch_size, cfg.skip_window, cfg.seed, keep))
+    common = (ids, cfg.batch_size, cfg.skip_window, cfg.seed, keep)
+    dataset = (text_corpus.center_rows_dataset(*common, noise_counts=vocabulary.counts,
+                                               negatives_per_row=cfg.num_sampled)
+               if by_rows else text_corpus.skip_gram_dataset(*common))
     pairs = text_corpus.expected_pairs(vocabulary.counts, cfg.skip_window, keep)  # per epoch
     pairs_per_batch = cfg.batch_size * (cfg.skip_window + 1 if by_rows else 1)
     schedule = training.make_schedule(cfg, steps_per_epoch=max(1, pairs // pairs_per_batch))

@@ -3,6 +3,7 @@ finished, one process per run directory, and one-line errors for broken run fold
 
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -220,6 +221,25 @@ def test_the_printed_resume_command_keeps_the_run_s_settings(tmp_path, lecture, 
     resumed = module.config.parse(module.Config, ["--run-dir", str(run_dir)], prog=lecture)
     for name, value in {**defining, **changed}.items():
         assert getattr(resumed, name) == value, name
+
+
+def test_the_printed_resume_command_works_from_the_directory_it_is_printed_in(
+        tmp_path, monkeypatch):
+    lectures = pathlib.Path(__file__).resolve().parents[1] / "lectures"
+    elsewhere = tmp_path / "my_project"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    run = runtime.Run(lecture="l05_word2vec", config=None, directory=elsewhere / "runs" / "w2v",
+                      strategy=None, writer=None)
+    monkeypatch.setattr(sys, "argv", [str(lectures / "l05_word2vec.py")])
+    assert run.resume_command() == (f"python {lectures / 'l05_word2vec.py'} "
+                                    "--run-dir runs/w2v")  # the script from here: absolute
+    monkeypatch.chdir(lectures.parent)
+    monkeypatch.setattr(sys, "argv", ["lectures/l05_word2vec.py"])
+    assert run.resume_command() == ("python lectures/l05_word2vec.py --run-dir "
+                                    f"{elsewhere / 'runs' / 'w2v'}")
+    monkeypatch.setattr(sys, "argv", [str(lectures.parent / "cs20" / "__main__.py")])
+    assert run.resume_command().startswith("python -m cs20 run l05_word2vec --run-dir /")
 
 
 def test_fresh_restarts_a_finished_run(tmp_path, capsys):

@@ -38,7 +38,7 @@ def test_interrupt_in_the_middle_of_a_call_saves_at_its_end_and_resumes_exactly(
                            "--steps-per-call", "4", "--interrupt-at", "7")
     assert interrupted.returncode == 128 + signal.SIGINT, interrupted.stderr[-2000:]
     assert "SIGINT at step 8: checkpoint saved" in interrupted.stderr
-    assert "Resume with: python lectures/tiny.py --run-dir" in interrupted.stderr
+    assert "Resume with: python tests/tiny_training.py --run-dir" in interrupted.stderr
     assert not (tmp_path / "resumed" / "results.json").exists()
 
     resumed = run_tiny(tmp_path / "resumed", "--num-steps", "20", *LONG_CALLS)

@@ -24,6 +24,7 @@ def test_rows_are_overlapping_spans_of_consecutive_words_reproducible():
     again = text_corpus.center_rows_dataset(positions.astype(np.int32), 128, 3, seed=5,
                                             noise_counts=np.ones(2001), negatives_per_row=7,
                                             row_words=64, chunk_words=500)
+    overlaps = 0
     for (spans, windows, negatives), (spans_again, _, negatives_again) in zip(
             first.take(12), again.take(12), strict=True):
         assert spans.shape == (2, 70) and windows.shape == (2, 64) and negatives.shape == (2, 7)
@@ -32,8 +33,10 @@ def test_rows_are_overlapping_spans_of_consecutive_words_reproducible():
         assert np.all(np.diff(spans.numpy(), axis=1) == 1)  # consecutive, no subsampling
         if spans[1, 0] == spans[0, 0] + 64:  # two rows of one chunk overlap by 2 x 3 words
             np.testing.assert_array_equal(spans[0, -6:], spans[1, :6])
+            overlaps += 1
         assert windows.numpy().min() >= 1 and windows.numpy().max() <= 3
         assert negatives.numpy().min() >= 0 and negatives.numpy().max() <= 2000
+    assert overlaps >= 6  # most batches' two rows come from one chunk
 
 
 def test_negatives_follow_counts_to_the_three_quarters():

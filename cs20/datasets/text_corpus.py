@@ -222,7 +222,7 @@ def noise_distribution(counts) -> np.ndarray:
 
 
 def center_rows_dataset(ids: np.ndarray, batch_size: int, skip_window: int, seed: int,
-                        subsample_probability: np.ndarray | None = None, noise_counts=None,
+                        subsample_probability: np.ndarray | None = None, *, noise_counts,
                         negatives_per_row: int = 16, row_words: int = 64,
                         chunk_words: int = CHUNK_WORDS) -> tf.data.Dataset:
     """Endless batches for negative sampling, whose pairs are never listed; rows =
