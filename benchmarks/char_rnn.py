@@ -2,12 +2,14 @@
 and the speed of our training step against the same network in `model.fit`.
 
     CS20_DATA_DIR=../shared/data flock /tmp/cs20_cpu.lock python benchmarks/char_rnn.py \
-        [--budget-seconds 600] [--run-dir DIR] [--presets course,whole-tweets] [--skip-speed]
+        [--budget-seconds 600] [--run-dir DIR] [--presets course,fast] [--skip-speed]
+        [--eval-every 300] [--run 'LABEL=FLAGS' ...]
 
 1. Trains the real lecture script with each of its presets (`course`, the default, and
-   `whole-tweets`), each stopped by --max-seconds at the budget, and reads its validation bits
-   per character (whole held-out tweets, every character but the first of each predicted
-   from the ones before it).
+   `fast`) and each --run's flags, each stopped by --max-seconds at the budget,
+   and reads its validation bits per character (whole held-out tweets, every character
+   but the first of each predicted from the ones before it) at the end and at each of
+   its evaluations (the curve against time).
 2. Scores the same validation characters (course character set, same split) with two
    baselines fitted on the training lines: the unigram distribution (add-one smoothed),
    and character n-grams of orders 2..6 with interpolated absolute discounting (D = 0.75),
@@ -23,10 +25,12 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
 import math
 import os
 import pathlib
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -40,25 +44,46 @@ from cs20.datasets import chars, sources  # noqa: E402
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from tensorflow.core.util import event_pb2  # noqa: E402
 
 l11_char_rnn = cli.load_lecture("l11_char_rnn")  # the lecture's train step
 
 LINE_START = "\x00"  # history before a tweet's first character
 
 
-def train_lecture(run_dir: pathlib.Path, budget_seconds: float, preset: str) -> dict:
-    """The lecture's figures after --max-seconds `budget_seconds` with `--preset`."""
+def train_lecture(run_dir: pathlib.Path, budget_seconds: float, eval_every: int,
+                  flags: list[str]) -> dict:
+    """The lecture's figures after --max-seconds `budget_seconds` with `flags`, and its
+    curve of validation bits/char against time (an evaluation every `eval_every` steps
+    unless the flags say otherwise)."""
     command = [sys.executable, str(ROOT / "lectures" / "l11_char_rnn.py"), "--run-dir",
-               str(run_dir), "--max-seconds", str(budget_seconds), "--preset", preset]
+               str(run_dir), "--max-seconds", str(budget_seconds), "--quiet",
+               "--eval-every", str(eval_every), *flags]
     finished = subprocess.run(command, capture_output=True, text=True)
     if finished.returncode != 0:
         sys.exit(f"l11_char_rnn failed: {finished.stderr.strip().splitlines()[-1:]}")
     trained = json.loads((run_dir / "results.json").read_text())
-    return {"run_dir": str(run_dir), "training_steps": trained["steps"],
+    return {"flags": " ".join(flags), "run_dir": str(run_dir), "training_steps": trained["steps"],
             "train_steps_per_second": trained.get("train/steps_per_second"),
             "wall_seconds": trained["wall_seconds"],
             "final_train_bits_per_character": trained.get("train/bits_per_character"),
-            "validation_bits_per_character": trained["eval/bits_per_character"]}
+            "validation_bits_per_character": trained["eval/bits_per_character"],
+            "curve_seconds_step_bits": evaluation_curve(run_dir)}
+
+
+def evaluation_curve(run_dir: pathlib.Path) -> list[list[float]]:
+    """[seconds since the run's TensorBoard writer opened, step, validation bits/char] at
+    each evaluation, read from the run's event file."""
+    points, opened = [], None
+    for path in sorted(run_dir.glob("events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = event_pb2.Event.FromString(record.numpy())
+            opened = event.wall_time if opened is None else opened
+            for value in event.summary.value:
+                if value.tag == "eval/bits_per_character":
+                    points.append([round(event.wall_time - opened, 1), event.step,
+                                   round(float(tf.make_ndarray(value.tensor)), 4)])
+    return points
 
 
 def unigram_bits(train_lines: list[str], validation_lines: list[str], alphabet: int) -> float:
@@ -169,7 +194,7 @@ def training_speed(data_dir: str | None, steps: int = 200, warmup: int = 20) -> 
             "ours_over_fit_no_xla": round(ours / fit_plain, 3)}
 
 
-def main() -> None:
+def main() -> dict:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget-seconds", type=float, default=600.0,
@@ -177,9 +202,14 @@ def main() -> None:
     parser.add_argument("--run-dir", default="", help="run directory (default: a temporary one)")
     parser.add_argument("--speed-only", action="store_true",
                         help="only time our step against model.fit")
-    parser.add_argument("--presets", default="course,whole-tweets",
+    parser.add_argument("--presets", default="course,fast",
                         help="the lecture's presets to train, comma-separated "
-                             "(default: course,whole-tweets)")
+                             "(default: course,fast)")
+    parser.add_argument("--eval-every", type=int, default=300,
+                        help="steps between the evaluations of each run's curve (default: 300)")
+    parser.add_argument("--run", action="append", default=[], metavar="LABEL=FLAGS",
+                        help="also train the lecture with these flags (a lever), e.g. "
+                             "'bptt48=--window 300 --bptt 48'; repeatable")
     parser.add_argument("--skip-speed", action="store_true",
                         help="leave out the timing of our step against model.fit")
     arguments = parser.parse_args()
@@ -187,17 +217,25 @@ def main() -> None:
     run_dir = pathlib.Path(arguments.run_dir or tempfile.mkdtemp(prefix="l11-benchmark-"))
 
     if arguments.speed_only:
-        print(json.dumps(training_speed(data_dir), indent=2))
-        return
+        return training_speed(data_dir)
+    runs = {f"preset_{preset}": ["--preset", preset]
+            for preset in arguments.presets.split(",") if preset}
+    for run in arguments.run:
+        label, separator, flags = run.partition("=")
+        if not separator or not label:
+            parser.error(f"--run takes LABEL=FLAGS, got {run!r}")
+        runs[label] = shlex.split(flags)
     result = {"budget_seconds": arguments.budget_seconds,
-              **{f"preset_{preset}": train_lecture(run_dir / preset, arguments.budget_seconds,
-                                                   preset)
-                 for preset in arguments.presets.split(",")},
+              **{label: train_lecture(run_dir / label, arguments.budget_seconds,
+                                      arguments.eval_every, flags)
+                 for label, flags in runs.items()},
               **baselines(data_dir)}
     if not arguments.skip_speed:
         result["course_network_step"] = training_speed(data_dir)
-    print(json.dumps(result, indent=2))
+    return result
 
 
 if __name__ == "__main__":
-    main()
+    with contextlib.redirect_stdout(sys.stderr):  # data and progress lines; stdout: the JSON
+        figures = main()
+    print(json.dumps(figures, indent=2))

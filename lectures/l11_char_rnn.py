@@ -9,19 +9,18 @@ Read it in this order:
    last window is padded, and the loss counts real characters only;
 3. `clip_global_gradient`, `make_train_step`: the gradient's global norm is clipped (the
    lecture notes' recipe for RNNs); the learning rate decays exponentially;
+   `make_truncated_train_step` (--bptt N): truncated back-propagation, pieces of N
+   characters that carry the GRU states, one update each;
 4. `sample`: the next character drawn from softmax(logits / temperature), until the
    end-of-tweet marker `_E_` (--end-text).
 
 Before training it prints one window with its targets and mask (--quiet: not). Unlike the
 course, short tweets are kept, and the temperature is used correctly (the course fed
 exp(logits / T) to `tf.multinomial`, which expects logits). Each evaluation prints (and logs
-as TensorBoard text) a sample from each seed (the course's; --corpus: its first validation
-words; or --start-text) and the validation bits per character over whole held-out tweets
-(5% of the lines, by hash). Characters outside the vocabulary are dropped, and counted. The
-run exports a SavedModel generator; `--generate` samples from it and neither trains nor
-writes. `--preset whole-tweets` trains on whole tweets (each character once, from the
-tweet's start) through one GRU of 256. Not the default: whole tweets make fewer, larger
-updates, and in 180 s (GRUs 128 + 256) learned less than the course's windows (README row).
+as TensorBoard text) a sample from each seed and the validation bits per character over
+whole held-out tweets (5% of the lines, by hash). The run exports a SavedModel generator;
+`--generate` samples from it and neither trains nor writes. `--preset fast`: the same
+network at learning rate 0.01, the lever that won in 10 minutes (benchmarks/char_rnn.py).
 
     python lectures/l11_char_rnn.py                       # trump_tweets.txt
     python lectures/l11_char_rnn.py --corpus my_text.txt --vocabulary corpus
@@ -51,8 +50,7 @@ import tensorflow as tf
 class Config(config.TrainConfig):
     PRESETS: typing.ClassVar[dict] = {
         "course": {},
-        "whole-tweets": {"window": 300, "overlap": 50, "hidden_sizes": "256",
-                         "batch_size": 32, "num_steps": 2700},
+        "fast": {"learning_rate": 0.01},
     }
     preset: str = config.option("course", "Named settings.", choices=tuple(PRESETS))
     num_steps: int = config.option(6000, "Training steps (0: use --num-epochs).")
@@ -70,6 +68,9 @@ class Config(config.TrainConfig):
                                               "of the corpus.", choices=("course", "corpus"))
     window: int = config.option(50, "Characters per training window.")
     overlap: int = config.option(25, "Characters shared by neighbouring windows.")
+    bptt: int = config.option(0, "Truncated back-propagation: read each batch in pieces of at "
+                                 "most N characters, the GRU states carried from piece to "
+                                 "piece, one update per piece (0: one update per batch).")
     hidden_sizes: str = config.option("128,256", "Units of each stacked GRU, comma-separated.")
     dropout: float = config.option(0.0, "Dropout between the GRUs and before the output.")
     end_text: str = config.option("_E_", "Samples stop after this text (trump_tweets.txt's "
@@ -90,6 +91,10 @@ class Config(config.TrainConfig):
             raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}")
         if not 0.0 < self.decay_rate <= 1.0:
             raise ValueError(f"--decay-rate must be in (0, 1], got {self.decay_rate}")
+        if self.bptt < 0:
+            raise ValueError(f"--bptt must be 0 (off) or a number of characters, got {self.bptt}")
+        if self.bptt and self.strategy != "default":  # tf.distribute cannot all-reduce in a loop
+            raise ValueError("--bptt trains on one device: use it with --strategy default")
         if not self.clip_norm > 0:
             raise ValueError(f"--clip-norm must be positive, got {self.clip_norm}")
         char_rnn.hidden_sizes(self.hidden_sizes)  # a malformed list: an error now
@@ -145,24 +150,63 @@ def clip_global_gradient(gradients, clip_norm: float):
     return [gradient * scale for gradient in gradients], norm
 
 
+def global_mean_loss(labels, logits):
+    """This replica's share of the loss averaged over the *global* batch's real characters."""
+    total, count = masked_loss_terms(labels, logits)
+    global_count = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, count)
+    return total / tf.maximum(global_count, 1.0)
+
+
+def clipped_update(optimizer, tape, scaled_loss, variables, clip_norm: float):
+    """One optimizer update from the gradient of `tape`'s loss, clipped -> its norm."""
+    gradients = tape.gradient(scaled_loss, variables)
+    gradients, norm = clip_global_gradient(gradients, clip_norm)
+    optimizer.apply(gradients, variables)
+    return norm / tf.distribute.get_replica_context().num_replicas_in_sync
+
+
 def make_train_step(model, optimizer, clip_norm: float):
     """Per replica: masked next-character loss averaged over the global batch's real
     characters, gradient clipped on its global norm, one optimizer update."""
 
     def train_step(batch):
         inputs, labels = batch  # (batch, time) each
-        context = tf.distribute.get_replica_context()
         with tf.GradientTape() as tape:
             logits = model(inputs, training=True)  # (batch, time, vocabulary)
-            total, count = masked_loss_terms(labels, logits)
-            global_count = context.all_reduce(tf.distribute.ReduceOp.SUM, count)
-            loss = total / tf.maximum(global_count, 1.0)  # this replica's share
+            loss = global_mean_loss(labels, logits)
             scaled_loss = optimizer.scale_loss(loss)  # unchanged unless mixed_float16
-        gradients = tape.gradient(scaled_loss, model.trainable_variables)
-        gradients, norm = clip_global_gradient(gradients, clip_norm)
-        optimizer.apply(gradients, model.trainable_variables)
+        norm = clipped_update(optimizer, tape, scaled_loss, model.trainable_variables, clip_norm)
         # compile_step sums every value over replicas.
-        return {"loss": loss, "gradient_norm": norm / context.num_replicas_in_sync}
+        return {"loss": loss, "gradient_norm": norm}
+
+    return train_step
+
+
+def make_truncated_train_step(stepper, optimizer, clip_norm: float, longest_piece: int):
+    """Truncated back-propagation through time. A batch (whole tweets, with --window 300)
+    is read in equal pieces of at most `longest_piece` characters: each piece starts from
+    the GRU states where the last one ended, its gradient stops there, and the optimizer
+    updates after every piece: a tweet keeps its whole context, with several updates. On
+    one device only: tf.distribute cannot all-reduce inside the loop over pieces."""
+
+    def train_step(batch):
+        inputs, labels = batch  # (batch, time) each
+        time = tf.shape(inputs)[1]
+        input_pieces = chars.pieces(inputs, time, longest_piece)  # (pieces, batch, piece)
+        label_pieces = chars.pieces(labels, time, longest_piece)
+        states = char_rnn.zero_states(stepper, tf.shape(inputs)[0])  # [(batch, size)]
+        summed_loss, summed_norm = tf.constant(0.0), tf.constant(0.0)
+        for index in tf.range(tf.shape(input_pieces)[0]):
+            with tf.GradientTape() as tape:
+                logits, states = char_rnn.step(stepper, input_pieces[index], states,
+                                               training=True)  # (batch, piece, vocabulary)
+                loss = global_mean_loss(label_pieces[index], logits)
+                scaled_loss = optimizer.scale_loss(loss)
+            summed_norm += clipped_update(optimizer, tape, scaled_loss,
+                                          stepper.trainable_variables, clip_norm)
+            summed_loss += loss
+        num_pieces = tf.cast(tf.shape(input_pieces)[0], tf.float32)  # the pieces' means:
+        return {"loss": summed_loss / num_pieces, "gradient_norm": summed_norm / num_pieces}
 
     return train_step
 
@@ -174,25 +218,6 @@ def sample(logits, temperature):
     greedy = tf.argmax(logits, axis=-1, output_type=tf.int32)
     drawn = tf.random.categorical(logits / tf.maximum(temperature, 1e-6), 1, dtype=tf.int32)[:, 0]
     return tf.where(temperature > 0.0, drawn, greedy)  # (batch,)
-
-
-def show_worked_example(windows, vocabulary: chars.Vocabulary) -> None:
-    """The first training window that ends in padding, up to two padding positions: its
-    input, targets and mask."""
-    window = next((window for window in windows if window[-1] == chars.PAD_ID), windows[0])
-    shown = window[:int((window != chars.PAD_ID).sum()) + 2]
-    inputs, labels = chars.inputs_and_labels(tf.constant(shown[None]))
-    mask = chars.masks(labels)[0].numpy()  # (window - 1,)
-
-    def text(ids) -> str:  # one character per position, padding as ·
-        return "".join(vocabulary.decode([i]) or "·" for i in ids)
-
-    print(f"Worked example: a training window ({len(window)} characters; input and target "
-          f"shifted by one; id {chars.PAD_ID} pads, shown as ·)\n"
-          f"  input   {text(inputs[0].numpy())}\n  target  {text(labels[0].numpy())}\n"
-          f"  mask    {''.join(str(int(m)) for m in mask)}  ({int(mask.sum())} targets "
-          f"in the loss)\n  ids     {inputs[0, :12].numpy().tolist()} ... -> "
-          f"{labels[0, :12].numpy().tolist()} ...")
 
 
 def main(argv=None) -> dict:
@@ -214,21 +239,24 @@ def main(argv=None) -> dict:
     schedule = training.make_schedule(cfg, steps_per_epoch)
     print(f"{len(windows):,} windows of {cfg.window} characters, {steps_per_epoch:,} steps/epoch")
     if not cfg.quiet:
-        show_worked_example(windows, vocabulary)
+        chars.show_worked_example(windows, vocabulary)
 
     with run.strategy.scope():  # model, optimizer and step counter
         model, stepper = build_model(len(vocabulary), char_rnn.hidden_sizes(cfg.hidden_sizes),
                                      cfg.dropout)
         optimizer = training.with_loss_scaling(keras.optimizers.Adam(
             keras.optimizers.schedules.ExponentialDecay(
-                cfg.learning_rate, max(schedule.num_steps, 1), cfg.decay_rate)))
+                # It decays with the optimizer's updates: --bptt makes several a batch.
+                cfg.learning_rate, max(round(schedule.num_steps * chars.mean_pieces(
+                    windows, cfg.bptt)), 1), cfg.decay_rate)))
         optimizer.build(model.trainable_variables)
         step = tf.Variable(0, dtype=tf.int64, name="global_step", trainable=False)
     train_data = chars.training_dataset(windows, cfg.batch_size, cfg.seed)
     iterator = training.distribute(run, train_data)
     checkpoint = checkpoints.make(step, model, optimizer, iterator)
-    train_step = training.compile_step(
-        run.strategy, make_train_step(model, optimizer, cfg.clip_norm), jit_compile=cfg.jit_compile)
+    replica_step = make_truncated_train_step(stepper, optimizer, cfg.clip_norm, cfg.bptt) \
+        if cfg.bptt else make_train_step(model, optimizer, cfg.clip_norm)
+    train_step = training.compile_step(run.strategy, replica_step, jit_compile=cfg.jit_compile)
     generator = char_rnn.Generator(stepper, vocabulary, seeds, sample, cfg.end_text)
     bits_per_character = char_rnn.make_bits_per_character(model, masked_loss_terms)
 

@@ -35,3 +35,23 @@ def test_sampler_restores_the_lectures_network(tmp_path, name):
     digits = generative.sampler(name, tmp_path)(3)
     assert digits.shape == (3, 28, 28, 1)
     assert digits.min() >= 0.0 and digits.max() <= 1.0 and np.ptp(digits) > 0
+
+
+def test_char_rnn_curve_reads_each_evaluation_of_a_run(tmp_path):
+    import importlib.util
+
+    import tensorflow as tf
+
+    spec = importlib.util.spec_from_file_location("char_rnn_benchmark",
+                                                  ROOT / "benchmarks" / "char_rnn.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    with writer.as_default():
+        tf.summary.scalar("train/loss", 3.0, step=1)  # not an evaluation
+        for step, bits in ((300, 2.5), (600, 2.0)):
+            tf.summary.scalar("eval/bits_per_character", bits, step=step)
+    writer.flush()
+    curve = benchmark.evaluation_curve(tmp_path)
+    assert [point[1:] for point in curve] == [[300, 2.5], [600, 2.0]]
+    assert 0 <= curve[0][0] <= curve[1][0] < 60  # seconds since the writer opened

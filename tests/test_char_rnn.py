@@ -269,6 +269,65 @@ def test_train_step_lowers_the_loss():
     assert last < 0.3 * first
 
 
+def test_pieces_of_a_batch_golden_values():
+    assert [chars.piece_length(time, 64) for time in (16, 64, 65, 144, 130)] == [16, 64, 33, 48, 44]
+    batch = tf.constant([[1, 2, 3, 4, 5, 6, 7], [8, 9, 0, 0, 0, 0, 0]])  # (batch 2, time 7)
+    pieces = chars.pieces(batch, 7, 3)  # 3 pieces of 3: 7 padded to 9
+    np.testing.assert_array_equal(pieces.numpy(), [[[1, 2, 3], [8, 9, 0]],
+                                                   [[4, 5, 6], [0, 0, 0]],
+                                                   [[7, 0, 0], [0, 0, 0]]])
+    # A replica's batch may be shorter than the longest of all replicas: padded to it.
+    assert chars.pieces(batch, 12, 5).shape == (3, 2, 4)
+
+
+def test_carried_states_read_pieces_like_the_whole_line():
+    model, stepper = tiny_model()
+    ids = tf.constant([[3, 1, 4, 1, 5, 9, 2, 6, 5, 3]])
+    states = char_rnn.zero_states(stepper, 1)
+    pieces = []
+    for piece in chars.pieces(ids, 10, 4):  # 3 pieces of 4 (2 padding ids at the end)
+        logits, states = char_rnn.step(stepper, piece, states)
+        pieces.append(logits.numpy())
+    np.testing.assert_allclose(np.concatenate(pieces, axis=1)[:, :10], model(ids).numpy(),
+                               atol=1e-5)
+
+
+def make_optimizer_and_steps(longest_piece):
+    """Two copies of one tiny model, each with its own Adam: the whole-window step and
+    the truncated step."""
+    steps = []
+    for make in (lambda model, stepper, optimizer: lecture.make_train_step(model, optimizer, 5.0),
+                 lambda model, stepper, optimizer: lecture.make_truncated_train_step(
+                     stepper, optimizer, 5.0, longest_piece)):
+        model, stepper = tiny_model()
+        optimizer = keras.optimizers.Adam(0.05)
+        optimizer.build(model.trainable_variables)
+        steps.append((model, optimizer, tf.function(make(model, stepper, optimizer))))
+    return steps
+
+
+def test_truncated_step_with_one_piece_is_the_whole_window_step():
+    batch = chars.inputs_and_labels(tf.constant([[1, 2, 3, 1, 2, 3, 0, 0], [3, 2, 1, 3, 0, 0, 0, 0]]))
+    (whole_model, _, whole_step), (piece_model, piece_optimizer, piece_step) = \
+        make_optimizer_and_steps(longest_piece=7)
+    for _ in range(3):
+        whole, truncated = whole_step(batch), piece_step(batch)
+        np.testing.assert_allclose(float(truncated["loss"]), float(whole["loss"]), rtol=1e-5)
+    for expected, actual in zip(whole_model.get_weights(), piece_model.get_weights(), strict=True):
+        np.testing.assert_allclose(actual, expected, atol=1e-5)
+    assert int(piece_optimizer.iterations) == 3
+
+
+def test_truncated_step_updates_once_per_piece_and_lowers_the_loss():
+    batch = chars.inputs_and_labels(tf.constant([[1, 2, 3, 1, 2, 3, 1, 2, 3]] * 4))  # time 8
+    _, (model, optimizer, step) = make_optimizer_and_steps(longest_piece=3)
+    first = float(step(batch)["loss"])
+    assert int(optimizer.iterations) == 3  # 8 characters in pieces of 3, 3, 2 (padded to 3)
+    for _ in range(15):
+        last = float(step(batch)["loss"])
+    assert last < 0.3 * first
+
+
 # --- Lecture ---
 
 CORPUS = "\n".join(f"the cat {i} sat on the mat and the dog ran {i % 7} times" for i in range(300))
@@ -282,11 +341,10 @@ def test_presets_resolve_to_the_flags_they_name_and_typed_flags_win():
     assert (course.hidden_sizes, course.window, course.overlap, course.batch_size,
             course.learning_rate, course.num_steps) == ("128,256", 50, 25, 64, 3e-3, 6000)
     assert parse() == course
-    whole = parse("--preset", "whole-tweets")
-    assert (whole.hidden_sizes, whole.window, whole.overlap, whole.batch_size,
-            whole.num_steps, whole.learning_rate) == ("256", 300, 50, 32, 2700, 3e-3)
-    mixed = parse("--preset", "whole-tweets", "--window", "80", "--batch-size", "8")
-    assert (mixed.window, mixed.overlap, mixed.batch_size) == (80, 50, 8)
+    fast = parse("--preset", "fast")
+    assert (fast.hidden_sizes, fast.window, fast.learning_rate) == ("128,256", 50, 0.01)
+    mixed = parse("--preset", "fast", "--window", "80", "--learning-rate", "0.5")
+    assert (mixed.window, mixed.overlap, mixed.learning_rate) == (80, 25, 0.5)
 
 
 @pytest.fixture
@@ -367,6 +425,7 @@ def test_bad_input_is_a_one_line_error(tmp_path, corpus_file, capsys):
                 *TINY]
     cases = ((["--hidden-sizes", "128,x"], "--hidden-sizes must be positive integers"),
              (["--overlap", "50"], "0 <= --overlap < --window"),
+             (["--bptt", "16", "--strategy", "mirrored"], "--bptt trains on one device"),
              ([*tiny_run, "--temperature", "nan"], "--temperature must be a finite number"),
              ([*tiny_run, "--clip-norm", "nan"], "--clip-norm must be a finite number"),
              (["--generate"], "--generate needs --run-dir"),
@@ -381,6 +440,13 @@ def test_bad_input_is_a_one_line_error(tmp_path, corpus_file, capsys):
         error = capsys.readouterr().err
         assert message in error and "Traceback" not in error
     assert not (tmp_path / "r").exists()
+
+
+def test_truncated_back_propagation_trains_whole_tweets(tmp_path, corpus_file):
+    results = lecture.main(["--run-dir", str(tmp_path / "bptt"), "--corpus", str(corpus_file),
+                            "--num-steps", "2", "--window", "300", "--bptt", "16", "--quiet",
+                            *TINY])
+    assert results["steps"] == 2 and math.isfinite(results["eval/bits_per_character"])
 
 
 def test_xla_and_mixed_precision_train(tmp_path, corpus_file):

@@ -136,3 +136,21 @@ def test_negative_sampling_mirrored_on_two_logical_cpus_matches_default(tmp_path
         "--embedding-size", "16", "--num-visualize", "0", "--batch-size", "256",
         "--learning-rate", "20", "--num-steps", "20", "--deterministic", "--data-dir",
         str(data_dir), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("power", [0.0, 0.5, 1.0])
+def test_rows_of_one_word_are_divided_by_their_count_to_the_power(power):
+    # Word 3 is updated by three rows, word 5 by one; the dense bias gradient is unchanged.
+    sparse = tf.IndexedSlices(tf.constant([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]]),
+                              tf.constant([3, 5, 3, 3]), tf.constant([6, 2]))
+    biases = tf.IndexedSlices(tf.constant([1.0, 2.0]), tf.constant([3, 3]), tf.constant([6]))
+    dense = tf.constant([1.0, 2.0])
+    scaled, scaled_biases, unchanged = word2vec.scaled_by_row_counts([sparse, biases, dense],
+                                                                     power)
+    np.testing.assert_allclose(scaled_biases.values.numpy(), [1.0 / 2 ** power, 2.0 / 2 ** power],
+                               rtol=1e-6)
+    counts = np.array([3.0, 1.0, 3.0, 3.0])[:, None]
+    np.testing.assert_allclose(scaled.values.numpy(), sparse.values.numpy() / counts ** power,
+                               rtol=1e-6)
+    np.testing.assert_array_equal(scaled.indices.numpy(), [3, 5, 3, 3])
+    np.testing.assert_array_equal(unchanged.numpy(), dense.numpy())

@@ -274,6 +274,53 @@ def training_dataset(windows: np.ndarray, batch_size: int, seed: int,
             .prefetch(tf.data.AUTOTUNE))
 
 
+def piece_length(time, longest_piece: int):
+    """The length of the pieces that cut `time` characters into as few equal pieces of at
+    most `longest_piece` as possible (truncated back-propagation: 144 in pieces of at
+    most 64 -> 3 pieces of 48, not 64 + 64 + 16)."""
+    num_pieces = (time + longest_piece - 1) // longest_piece
+    return (time + num_pieces - 1) // num_pieces
+
+
+def pieces(ids: tf.Tensor, time, longest_piece: int) -> tf.Tensor:
+    """(batch, t <= time) -> (num_pieces, batch, piece): the batch padded to `time`
+    characters and cut along time into equal consecutive pieces of at most
+    `longest_piece` (the last padded further when they do not divide `time`)."""
+    length = piece_length(time, longest_piece)
+    num_pieces = (time + length - 1) // length
+    padded = tf.pad(ids, [[0, 0], [0, num_pieces * length - tf.shape(ids)[1]]],
+                    constant_values=PAD_ID)  # (batch, num_pieces * piece)
+    return tf.transpose(tf.reshape(padded, [tf.shape(ids)[0], num_pieces, length]), [1, 0, 2])
+
+
+def show_worked_example(windows, vocabulary: Vocabulary) -> None:
+    """The first training window that ends in padding, up to two padding positions: its
+    input, targets and mask."""
+    window = next((window for window in windows if window[-1] == PAD_ID), windows[0])
+    shown = window[:int((window != PAD_ID).sum()) + 2]
+    inputs, labels = inputs_and_labels(tf.constant(shown[None]))
+    mask = masks(labels)[0].numpy()  # (window - 1,)
+
+    def text(ids) -> str:  # one character per position, padding as ·
+        return "".join(vocabulary.decode([i]) or "·" for i in ids)
+
+    print(f"Worked example: a training window ({len(window)} characters; input and target "
+          f"shifted by one; id {PAD_ID} pads, shown as ·)\n"
+          f"  input   {text(inputs[0].numpy())}\n  target  {text(labels[0].numpy())}\n"
+          f"  mask    {''.join(str(int(m)) for m in mask)}  ({int(mask.sum())} targets "
+          f"in the loss)\n  ids     {inputs[0, :12].numpy().tolist()} ... -> "
+          f"{labels[0, :12].numpy().tolist()} ...")
+
+
+def mean_pieces(windows: np.ndarray, longest_piece: int) -> float:
+    """About how many pieces (`pieces`) a batch of `windows` is cut into: the mean over
+    the windows of their targets over `longest_piece`, rounded up; 1 when 0 (not cut)."""
+    if not longest_piece:
+        return 1.0
+    targets = np.count_nonzero(windows != PAD_ID, axis=1) - 1
+    return float(np.mean(np.ceil(targets / longest_piece)))
+
+
 def padded_lines(lines_ids: list[list[int]], batch_size: int) -> tf.data.Dataset:
     """Whole lines, sorted by length and padded per batch, for evaluation: batches of
     (inputs, labels) with shapes (batch, longest - 1)."""

@@ -48,12 +48,12 @@ def zero_states(stepper, batch_size) -> list[tf.Tensor]:
     return [tf.zeros([batch_size, state.shape[-1]]) for state in stepper.inputs[1:]]
 
 
-def step(stepper, ids, states):
+def step(stepper, ids, states, training: bool = False):
     """-> (logits (batch, time, vocabulary) float32, new states [(batch, size) float32])
     from a stepper: ids (batch, time) and states -> logits and states. float32 whatever
     the compute dtype, so that the states can be carried through a loop."""
     # int32 whatever Keras guesses for a traced signature (it assumes floats).
-    logits, *new_states = stepper([tf.cast(ids, tf.int32), *states])
+    logits, *new_states = stepper([tf.cast(ids, tf.int32), *states], training=training)
     return tf.cast(logits, tf.float32), [tf.cast(state, tf.float32) for state in new_states]
 
 

@@ -51,6 +51,26 @@ class SkipGram(keras.Model):
                                           initializer="zeros")
 
 
+def scaled_by_row_counts(gradients, power: float):
+    """Each row of a sparse gradient (tf.IndexedSlices) divided by count^power, where count
+    is how many rows of the *global* batch update the same word (summed over replicas, so
+    the update does not depend on their number). power 0: plain batched SGD, which sums a
+    frequent word's rows into one large step; 1: their mean; dense gradients unchanged."""
+    context = tf.distribute.get_replica_context()
+    scaled = []
+    for gradient in gradients:
+        if isinstance(gradient, tf.IndexedSlices):
+            rows = tf.math.unsorted_segment_sum(tf.ones_like(gradient.indices, tf.float32),
+                                                gradient.indices, gradient.dense_shape[0])
+            rows = context.all_reduce(tf.distribute.ReduceOp.SUM, rows)  # (vocab,)
+            scale = tf.gather(rows, gradient.indices) ** -power  # (rows,)
+            scale = tf.reshape(scale, [-1] + [1] * (gradient.values.shape.rank - 1))
+            gradient = tf.IndexedSlices(gradient.values * scale, gradient.indices,
+                                        gradient.dense_shape)
+        scaled.append(gradient)
+    return scaled
+
+
 def normalized(embedding: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length, so a dot product is a cosine similarity."""
     norms = np.linalg.norm(embedding, axis=1, keepdims=True)
