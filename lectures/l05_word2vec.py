@@ -70,6 +70,8 @@ class Config(config.TrainConfig):
         super().__post_init__()
         if self.mixed_precision:
             raise ValueError("--mixed-precision does not apply to word2vec: logits need float32")
+        if not 0.0 <= self.row_power <= 1.0:
+            raise ValueError(f"--row-power must be in [0, 1] (0: sum, 1: mean), got {self.row_power}")
         if self.vocab_size < self.num_sampled:
             raise ValueError(f"--vocab-size {self.vocab_size} is smaller than --num-sampled "
                              f"{self.num_sampled}; raise --vocab-size or lower --num-sampled")

@@ -212,6 +212,7 @@ def test_bad_flags_are_one_line_errors(tmp_path, data_dir, capsys):
     for flags, message in (
             (["--mixed-precision", "--run-dir", str(tmp_path / "mp")],
              "--mixed-precision does not apply"),
+            (["--row-power", "1.5", "--run-dir", str(tmp_path / "rp")], "--row-power must be in"),
             (["--vocab-size", "10000000", "--run-dir", str(tmp_path / "big"), "--data-dir",
               str(data_dir)], "larger than the corpus's"),
             (["--corpus", str(tmp_path / "nope.txt"), "--run-dir", str(tmp_path / "missing")],
