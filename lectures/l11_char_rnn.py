@@ -70,7 +70,7 @@ class Config(config.TrainConfig):
     overlap: int = config.option(25, "Characters shared by neighbouring windows.")
     bptt: int = config.option(0, "Truncated back-propagation: read each batch in pieces of at "
                                  "most N characters, the GRU states carried from piece to "
-                                 "piece, one update per piece (0: one update per batch).")
+                                 "piece, one update per piece; one device (0: off).")
     hidden_sizes: str = config.option("128,256", "Units of each stacked GRU, comma-separated.")
     dropout: float = config.option(0.0, "Dropout between the GRUs and before the output.")
     end_text: str = config.option("_E_", "Samples stop after this text (trump_tweets.txt's "
