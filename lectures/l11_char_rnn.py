@@ -91,8 +91,6 @@ class Config(config.TrainConfig):
             raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}")
         if not 0.0 < self.decay_rate <= 1.0:
             raise ValueError(f"--decay-rate must be in (0, 1], got {self.decay_rate}")
-        if self.bptt < 0:
-            raise ValueError(f"--bptt must be 0 (off) or a number of characters, got {self.bptt}")
         if self.bptt and self.strategy != "default":  # tf.distribute cannot all-reduce in a loop
             raise ValueError("--bptt trains on one device: use it with --strategy default")
         if not self.clip_norm > 0:
