@@ -8,7 +8,9 @@ The course's 04_word2vec.py trains a 50,000 x 128 embedding on text8. The lesson
 3. `--loss negative_sampling`, word2vec.c's loss, lists no pairs: `row_losses` scores
    every pair of a row of consecutive centers with one batched matmul;
 4. the train step: SGD changes only the rows the step touched (--row-power P divides a
-   word's rows by their count^P: --preset fast uses 0.75).
+   word's rows by their count^P: --preset fast uses 0.75);
+5. the vectors kept: a word's input row (the course), or `--vectors input+output`, its
+   input row plus its output row (GloVe's choice; --preset fast uses it).
 Around it: name scopes, checkpoints and resuming (the same --run-dir), histograms, probe
 words' neighbours, the projector, analogies and WordSim-353 at the end (results.json).
 
@@ -41,7 +43,8 @@ class Config(config.TrainConfig):
     PRESETS: typing.ClassVar[dict] = {"course": {}, "fast": {
         "loss": "negative_sampling", "skip_window": 5, "subsample": 1e-3, "row_power": 0.75,
         "embedding_init": "word2vec", "learning_rate_decay": "linear", "batch_size": 1024,
-        "learning_rate": 250.0, "num_sampled": 48, "num_steps": 0, "num_epochs": 5}}
+        "learning_rate": 250.0, "num_sampled": 48, "num_steps": 0, "num_epochs": 5,
+        "vectors": "input+output"}}
     preset: str = config.option("course", "Named settings.", choices=tuple(PRESETS))
     num_steps: int = config.option(100_000, "Training steps (0: use --num-epochs).")
     batch_size: int = config.option(128, "Global batch: pairs, or centers in rows of 64.")
@@ -60,6 +63,9 @@ class Config(config.TrainConfig):
     negatives_per_pair: float = config.option(5.0, "negative_sampling's k per pair.")
     row_power: float = config.option(0.0, "Divide the rows that update one word by (their "
                                           "number in the batch)^P: 0 sums them, 1 averages.")
+    vectors: str = config.option("input", "The vectors kept (neighbours, evaluation, projector): "
+                                 "input rows, or input + output rows.",
+                                 choices=word2vec.KEPT_VECTORS)
     summary_every: int = config.option(5000, "Loss, histograms and neighbours every N steps.")
     checkpoint_every: int = config.option(5000, "Checkpoint every N steps.")
     num_visualize: int = config.option(3000, "Words in the projector.", changeable=True)
@@ -237,8 +243,9 @@ def main(argv=None) -> dict:
 
     def on_summary(current: int) -> None:
         losses = batch_losses(model, probe_batch, probe_negatives, cfg)  # (batch,)
-        print(word2vec.write_summaries(run.writer, current, model.embedding.numpy(), losses,
-                                       vocabulary, cfg.probe_words.split(",")), flush=True)
+        vectors = word2vec.kept_vectors(model, cfg.vectors)  # (vocab, embedding)
+        print(word2vec.write_summaries(run.writer, current, vectors, losses, vocabulary,
+                                       cfg.probe_words.split(",")), flush=True)
 
     started = time.perf_counter()
     # Negative sampling starts near (1 + k) log 2 a pair: twice that is divergence, not saved.
@@ -249,7 +256,8 @@ def main(argv=None) -> dict:
     results["train_seconds"] = time.perf_counter() - started
 
     # Analogies and WordSim-353 (eval/ in TensorBoard), then the Projector's files.
-    results.update(word2vec.evaluate_and_export(run, model.embedding.numpy(), vocabulary,
+    vectors = word2vec.kept_vectors(model, cfg.vectors)  # (vocab, embedding)
+    results.update(word2vec.evaluate_and_export(run, vectors, vocabulary,
                                                 int(step.numpy()), cfg.num_visualize))
     return run.finish(results, steps=int(step.numpy()))
 

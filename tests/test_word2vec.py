@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 from conftest import (
     assert_mirrored_matches_default,
+    checkpoint_variables,
     event_files,
     load_lecture,
     read_results,
@@ -239,6 +240,24 @@ def test_one_step_per_call_with_the_fast_preset(tmp_path, data_dir):
                                        "--run-dir", str(run_dir), "--data-dir", str(data_dir)])
     results = read_results(run_dir)
     assert results["steps"] == 3 and np.isfinite(results["train/loss"])
+    # The preset keeps input + output rows: the projector shows their sum.
+    trained = checkpoint_variables(run_dir)
+    embedding, output = (next(value for key, value in trained.items()
+                              if key.startswith(f"model/{name}/")) for name in ("embedding", "nce_weights"))
+    np.testing.assert_allclose(np.loadtxt(run_dir / "vectors.tsv"), (embedding + output)[:50],
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_kept_vectors_are_the_input_rows_or_their_sum_with_the_output_rows():
+    model = word2vec.SkipGram(3, 2, seed=0)
+    model.embedding.assign([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    model.nce_weights.assign([[0.5, 0.0], [0.0, -1.0], [2.0, 2.0]])
+    np.testing.assert_array_equal(word2vec.kept_vectors(model, "input"),
+                                  [[1, 2], [3, 4], [5, 6]])
+    np.testing.assert_array_equal(word2vec.kept_vectors(model, "input+output"),
+                                  [[1.5, 2], [3, 3], [7, 8]])
+    with pytest.raises(ValueError, match="--vectors must be one of input, input[+]output"):
+        word2vec.kept_vectors(model, "output")
 
 
 def test_mirrored_on_two_logical_cpus_matches_default_strategy(tmp_path, data_dir):

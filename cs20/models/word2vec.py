@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 EMBEDDING_INITS = ("course", "word2vec")
+KEPT_VECTORS = ("input", "input+output")
 
 
 class SkipGram(keras.Model):
@@ -49,6 +50,18 @@ class SkipGram(keras.Model):
                 seed=None if seed is None else seed + 1))
         self.nce_biases = self.add_weight(shape=(vocab_size,), name="nce_biases",
                                           initializer="zeros")
+
+
+def kept_vectors(model: SkipGram, kept: str) -> np.ndarray:
+    """(vocab, embedding) vectors a word keeps after training. "input": its embedding row,
+    the course's (it is what `tf.nn.embedding_lookup` reads for a center). "input+output":
+    that row plus the word's output row (its row of `nce_weights`, trained as a context):
+    GloVe keeps this sum, and Levy, Goldberg and Dagan (2015) found it helps skip-gram's
+    vectors too, at no cost in training."""
+    if kept not in KEPT_VECTORS:
+        raise ValueError(f"--vectors must be one of {', '.join(KEPT_VECTORS)}, not {kept!r}")
+    embedding = model.embedding.numpy()
+    return embedding + model.nce_weights.numpy() if kept == "input+output" else embedding
 
 
 def scaled_by_row_counts(gradients, power: float):
