@@ -2,12 +2,14 @@
 
     CS20_DATA_DIR=../shared/data python benchmarks/word2vec.py [--corpus text8_prefix]
         [--course-steps 100000] [--skip-course] [--skip-gensim] [--threads N]
-        [--flags "--batch-size 2048"]
+        [--flags "--batch-size 2048"] [--similarity-file PATH]
 
 Prints one JSON object with, for each configuration: training seconds, (center, context)
 pairs per second, the final loss where there is one, analogy accuracy on
-questions-words.txt and Spearman's correlation on WordSim-353, computed by the same code
-(cs20.metrics.word_vectors) for every model, and the thread counts.
+questions-words.txt and Spearman's correlation on WordSim-353 and on --similarity-file
+(`similarity_file_spearman`; by default SimLex-999 from gensim's test data, a set the
+lecture does not ship), computed by the same code (cs20.metrics.word_vectors) for every
+model, and the thread counts.
 
 1. `course`: lectures/l05_word2vec.py with its defaults (the course's hyper-parameters),
    run as a separate process; figures from its results.json.
@@ -77,20 +79,35 @@ def run_lecture(flags: list[str], data_dir: str, threads: int) -> dict:
             "final_loss": results["train/loss"],
             "analogy_accuracy": results["eval/analogy_accuracy"],
             "analogy_covered": results["eval/analogy_covered"],
-            "wordsim353_spearman": results["eval/wordsim353_spearman"]}
+            "wordsim353_spearman": results["eval/wordsim353_spearman"],
+            **({"similarity_file_spearman": results["eval/similarity_file_spearman"]}
+               if "eval/similarity_file_spearman" in results else {})}
 
 
-def evaluate(vectors: np.ndarray, words: list[str], data_dir: str) -> dict:
+def evaluate(vectors: np.ndarray, words: list[str], data_dir: str,
+             similarity_file: str) -> dict:
     """The lecture's metrics on any embedding: row 0 is left for UNK, as in ours."""
     unit = word2vec.normalized(np.vstack([np.zeros((1, vectors.shape[1])), vectors]))
     index = {word: position + 1 for position, word in enumerate(words)}
-    scores = word_vectors.evaluate(unit, index, data_dir)
-    return {name: scores[name]
-            for name in ("analogy_accuracy", "analogy_covered", "wordsim353_spearman")}
+    scores = word_vectors.evaluate(unit, index, data_dir, similarity_file)
+    return {name: scores[name] for name in ("analogy_accuracy", "analogy_covered",
+                                            "wordsim353_spearman", "similarity_file_spearman")
+            if name in scores}
 
 
-def run_gensim(words: list[str], vocabulary, data_dir: str, seed: int, threads: int,
-               **settings) -> dict:
+def gensim_simlex() -> str:
+    """SimLex-999 (similarity, not relatedness), as gensim ships it in its test data: a
+    word-similarity set the lecture does not use, scored for every model when gensim is
+    installed; "" without gensim."""
+    try:
+        from gensim.test.utils import datapath
+    except ImportError:
+        return ""
+    return datapath("simlex999.txt")
+
+
+def run_gensim(words: list[str], vocabulary, data_dir: str, similarity_file: str, seed: int,
+               threads: int, **settings) -> dict:
     """gensim's skip-gram on our vocabulary (without UNK: gensim drops unknown words), so
     both models answer exactly the same analogy questions."""
     from gensim.models import Word2Vec
@@ -110,8 +127,9 @@ def run_gensim(words: list[str], vocabulary, data_dir: str, seed: int, threads: 
     # what our --vectors input+output keeps, is scored too, so that the comparison is fair.
     return {"settings": settings, "threads": threads, "train_seconds": round(seconds, 2),
             "pairs_per_second": round(pairs / seconds), "pairs_estimated": pairs,
-            **evaluate(model.wv.vectors, words_kept, data_dir),
-            "input_plus_output": evaluate(model.wv.vectors + model.syn1neg, words_kept, data_dir)}
+            **evaluate(model.wv.vectors, words_kept, data_dir, similarity_file),
+            "input_plus_output": evaluate(model.wv.vectors + model.syn1neg, words_kept, data_dir,
+                                          similarity_file)}
 
 
 def comparison(ours: dict, gensim: dict) -> dict:
@@ -119,8 +137,11 @@ def comparison(ours: dict, gensim: dict) -> dict:
     analogy = ours["analogy_accuracy"] - gensim["analogy_accuracy"]
     spearman = ours["wordsim353_spearman"] - gensim["wordsim353_spearman"]
     ratio = ours["train_seconds"] / gensim["train_seconds"]
+    extra = ({"similarity_file_spearman_difference": round(
+        ours["similarity_file_spearman"] - gensim["similarity_file_spearman"], 4)}
+        if "similarity_file_spearman" in ours and "similarity_file_spearman" in gensim else {})
     return {"analogy_accuracy_difference": round(analogy, 4),
-            "wordsim353_spearman_difference": round(spearman, 4),
+            "wordsim353_spearman_difference": round(spearman, 4), **extra,
             "train_seconds_ratio": round(ratio, 3),
             "better_on_both_in_no_more_time": analogy > 0 and spearman > 0 and ratio <= 1}
 
@@ -138,12 +159,19 @@ def main() -> dict:
                         help="gensim's workers and TensorFlow's threads per pool")
     parser.add_argument("--flags", default="", help="flags added after --preset fast")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--similarity-file", default=None,
+                        help="a word-similarity file also scored for every model (default: "
+                             "SimLex-999 from gensim's test data when gensim is installed; "
+                             "'' for none)")
     arguments = parser.parse_args()
 
     corpus, threads = arguments.corpus, arguments.threads
-    common = ["--corpus", corpus, "--seed", str(arguments.seed)]
+    similarity_file = (gensim_simlex() if arguments.similarity_file is None
+                       else arguments.similarity_file)
+    common = ["--corpus", corpus, "--seed", str(arguments.seed),
+              *(["--similarity-file", similarity_file] if similarity_file else [])]
     report = {"machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
-              "corpus": corpus, "threads": threads}
+              "corpus": corpus, "threads": threads, "similarity_file": similarity_file}
     if not arguments.skip_course:
         report["course"] = run_lecture([*common, "--num-steps", str(arguments.course_steps)],
                                        arguments.data_dir, threads)
@@ -163,10 +191,11 @@ def main() -> dict:
             if not arguments.skip_course:
                 epochs = max(1, round(COURSE_PAIRS / (2 * len(words))))
                 report["gensim_same_pairs"] = run_gensim(
-                    words, vocabulary, arguments.data_dir, arguments.seed, threads, window=1,
+                    words, vocabulary, arguments.data_dir, similarity_file, arguments.seed,
+                    threads, window=1,
                     sample=0, negative=5, epochs=epochs)
             report["gensim_defaults"] = run_gensim(words, vocabulary, arguments.data_dir,
-                                                   arguments.seed, threads)
+                                                   similarity_file, arguments.seed, threads)
 
     report["fast"] = run_lecture([*common, "--preset", "fast", *shlex.split(arguments.flags)],
                                  arguments.data_dir, threads)

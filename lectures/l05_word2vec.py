@@ -30,6 +30,7 @@ import typing
 
 from cs20 import checkpoints, cli, config, runtime, summaries, training
 from cs20.datasets import text_corpus
+from cs20.metrics import word_vectors
 from cs20.models import word2vec
 
 import keras
@@ -66,6 +67,9 @@ class Config(config.TrainConfig):
     vectors: str = config.option("input", "The vectors kept (neighbours, evaluation, projector): "
                                  "input rows, or input + output rows.",
                                  choices=word2vec.KEPT_VECTORS)
+    similarity_file: str = config.option("", "Also score your own word-similarity file: word, "
+                                         "word, human score a line (commas or tabs).",
+                                         changeable=True)
     summary_every: int = config.option(5000, "Loss, histograms and neighbours every N steps.")
     checkpoint_every: int = config.option(5000, "Checkpoint every N steps.")
     num_visualize: int = config.option(3000, "Words in the projector.", changeable=True)
@@ -78,6 +82,8 @@ class Config(config.TrainConfig):
             raise ValueError("--mixed-precision does not apply to word2vec: logits need float32")
         if not 0.0 <= self.row_power <= 1.0:
             raise ValueError(f"--row-power must be in [0, 1] (0: sum, 1: mean), got {self.row_power}")
+        if self.similarity_file:  # read now: a bad file would otherwise fail after training
+            word_vectors.read_word_similarity(self.similarity_file)
         if self.vocab_size < self.num_sampled:
             raise ValueError(f"--vocab-size {self.vocab_size} is smaller than --num-sampled "
                              f"{self.num_sampled}; raise --vocab-size or lower --num-sampled")
@@ -258,7 +264,8 @@ def main(argv=None) -> dict:
     # Analogies and WordSim-353 (eval/ in TensorBoard), then the Projector's files.
     vectors = word2vec.kept_vectors(model, cfg.vectors)  # (vocab, embedding)
     results.update(word2vec.evaluate_and_export(run, vectors, vocabulary,
-                                                int(step.numpy()), cfg.num_visualize))
+                                                int(step.numpy()), cfg.num_visualize,
+                                                cfg.similarity_file))
     return run.finish(results, steps=int(step.numpy()))
 
 

@@ -55,3 +55,21 @@ def test_char_rnn_curve_reads_each_evaluation_of_a_run(tmp_path):
     curve = benchmark.evaluation_curve(tmp_path)
     assert [point[1:] for point in curve] == [[300, 2.5], [600, 2.0]]
     assert 0 <= curve[0][0] <= curve[1][0] < 60  # seconds since the writer opened
+
+
+def test_word2vec_comparison_scores_every_similarity_set_both_models_have():
+    import word2vec as benchmark
+
+    ours = {"analogy_accuracy": 0.08, "wordsim353_spearman": 0.48, "train_seconds": 25.0,
+            "similarity_file_spearman": 0.20}
+    gensim = {"analogy_accuracy": 0.06, "wordsim353_spearman": 0.40, "train_seconds": 28.0,
+              "similarity_file_spearman": 0.22}
+    result = benchmark.comparison(ours, gensim)
+    assert result["analogy_accuracy_difference"] == 0.02
+    assert result["similarity_file_spearman_difference"] == -0.02
+    assert result["train_seconds_ratio"] == round(25 / 28, 3)
+    assert result["better_on_both_in_no_more_time"]
+    del gensim["similarity_file_spearman"]
+    assert "similarity_file_spearman_difference" not in benchmark.comparison(ours, gensim)
+    assert not benchmark.comparison({**ours, "train_seconds": 29.0},
+                                    gensim)["better_on_both_in_no_more_time"]

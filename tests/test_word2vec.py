@@ -1,6 +1,7 @@
 """Lecture 5a: corpus and pairs, the skip-gram model, metrics, and the lecture end to end."""
 
 import json
+import re
 
 from cs20.datasets import text_corpus
 from cs20.metrics import word_vectors
@@ -224,6 +225,37 @@ def test_bad_flags_are_one_line_errors(tmp_path, data_dir, capsys):
         assert exit_info.value.code == 2 and message in error and "Traceback" not in error
 
 
+def test_word_similarity_files_with_commas_or_tabs_comments_and_a_header(tmp_path):
+    (tmp_path / "wordsim.csv").write_text("Word 1,Word 2,Human (mean)\nLove,sex,6.77\n")
+    assert word_vectors.read_word_similarity(tmp_path / "wordsim.csv") == [("love", "sex", 6.77)]
+    (tmp_path / "simlex.txt").write_text("# SimLex\n# Word 1\tWord 2\tHuman\n\nold\tnew\t1.58\n"
+                                         "smart\tintelligent\t9.2\n")
+    assert word_vectors.read_word_similarity(tmp_path / "simlex.txt") == [
+        ("old", "new", 1.58), ("smart", "intelligent", 9.2)]
+    bad = {"two.txt": ("a,b,1\nc d 2\n", "line 2: expected word, word and score"),
+           "score.txt": ("a,b,1\nc,d,high\n", "line 2: the score 'high' is not a number"),
+           "empty.txt": ("# nothing\n", "has no .word, word, score. lines")}
+    for name, (text, message) in bad.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(ValueError, match=message):
+            word_vectors.read_word_similarity(tmp_path / name)
+
+
+@pytest.mark.parametrize("file_text, message", [
+    (None, "missing.txt: no such word-similarity file"),
+    ("a,b,1\nc,d,high\n", "line 2: the score 'high' is not a number")])
+def test_a_bad_similarity_file_is_refused_before_training(tmp_path, capsys, file_text, message):
+    path, run_dir = tmp_path / "missing.txt", tmp_path / "run"
+    if file_text is not None:
+        path.write_text(file_text)
+    with pytest.raises(SystemExit) as exit_info:
+        load_lecture("l05_word2vec").main(["--similarity-file", str(path),
+                                           "--run-dir", str(run_dir)])
+    assert exit_info.value.code == 2
+    assert re.search(message, capsys.readouterr().err.splitlines()[-1])
+    assert not run_dir.exists()
+
+
 def test_vocabulary_smaller_than_the_negatives_is_refused_before_writing(tmp_path, capsys):
     run_dir = tmp_path / "small"
     with pytest.raises(SystemExit) as exit_info:
@@ -234,12 +266,15 @@ def test_vocabulary_smaller_than_the_negatives_is_refused_before_writing(tmp_pat
 
 
 def test_one_step_per_call_with_the_fast_preset(tmp_path, data_dir):
-    run_dir = tmp_path / "one"
+    run_dir, similarity = tmp_path / "one", tmp_path / "mine.tsv"
+    similarity.write_text("# my own set\nking\tqueen\t9\nking\tthe\t2\nthree\tfour\t7\n")
     load_lecture("l05_word2vec").main([*TINY, "--preset", "fast", "--steps-per-call", "1",
-                                       "--num-steps", "3",
+                                       "--num-steps", "3", "--similarity-file", str(similarity),
                                        "--run-dir", str(run_dir), "--data-dir", str(data_dir)])
     results = read_results(run_dir)
     assert results["steps"] == 3 and np.isfinite(results["train/loss"])
+    assert results["eval/similarity_file_covered"] == 3
+    assert -1.0 <= results["eval/similarity_file_spearman"] <= 1.0
     # The preset keeps input + output rows: the projector shows their sum.
     trained = checkpoint_variables(run_dir)
     embedding, output = (next(value for key, value in trained.items()

@@ -43,10 +43,31 @@ def analogy_accuracy(unit_embedding: np.ndarray, word_index: dict[str, int], que
 
 
 def read_word_similarity(path: pathlib.Path) -> list[tuple[str, str, float]]:
-    """WordSim-353 csv (header `Word 1,Word 2,Human (mean)`) -> (word, word, score)."""
-    with open(path, encoding="utf-8", newline="") as stream:
-        rows = list(csv.reader(stream))[1:]
-    return [(first.lower(), second.lower(), float(score)) for first, second, score in rows]
+    """A word-similarity file -> (word, word, score), lower-cased: one pair a line, the two
+    words and the human score separated by commas (WordSim-353's csv) or tabs (SimLex-999);
+    blank lines, `#` comments and a header line (its score is not a number) are skipped."""
+    if not pathlib.Path(path).is_file():
+        raise ValueError(f"{path}: no such word-similarity file")
+    pairs = []
+    lines = pathlib.Path(path).read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = next(csv.reader([line], delimiter="\t" if "\t" in line else ","))
+        if len(fields) < 3:
+            raise ValueError(f"{path}, line {number}: expected word, word and score "
+                             f"separated by commas or tabs, got {line!r}")
+        try:
+            score = float(fields[2])
+        except ValueError:
+            if pairs:  # only the first line may be a header
+                raise ValueError(f"{path}, line {number}: the score {fields[2]!r} is not a "
+                                 "number") from None
+            continue
+        pairs.append((fields[0].strip().lower(), fields[1].strip().lower(), score))
+    if not pairs:
+        raise ValueError(f"{path} has no (word, word, score) lines")
+    return pairs
 
 
 def ranks(values) -> np.ndarray:
@@ -83,13 +104,21 @@ def similarity_correlation(unit_embedding: np.ndarray, word_index: dict[str, int
     return {"spearman": spearman(cosines, scores), "covered": len(covered), "total": len(pairs)}
 
 
-def evaluate(unit_embedding: np.ndarray, word_index: dict[str, int], data_dir=None) -> dict:
+def evaluate(unit_embedding: np.ndarray, word_index: dict[str, int], data_dir=None,
+             similarity_file: str = "") -> dict:
     """Both scores of an embedding with unit rows: Mikolov's analogies (questions-words.txt)
-    and the Spearman correlation with WordSim-353, with how many questions each covered."""
+    and the Spearman correlation with WordSim-353, with how many questions each covered;
+    with `similarity_file`, the correlation with that file's scores too (`similarity_file_*`)."""
     analogies = analogy_accuracy(
         unit_embedding, word_index, read_analogies(sources.resolve("questions_words", data_dir)))
     similarity = similarity_correlation(
         unit_embedding, word_index, read_word_similarity(sources.resolve("wordsim353", data_dir)))
-    return {"analogy_accuracy": analogies["accuracy"], "analogy_covered": analogies["covered"],
-            "wordsim353_spearman": similarity["spearman"],
-            "wordsim353_covered": similarity["covered"]}
+    scores = {"analogy_accuracy": analogies["accuracy"], "analogy_covered": analogies["covered"],
+              "wordsim353_spearman": similarity["spearman"],
+              "wordsim353_covered": similarity["covered"]}
+    if similarity_file:
+        extra = similarity_correlation(unit_embedding, word_index,
+                                       read_word_similarity(similarity_file))
+        scores.update(similarity_file_spearman=extra["spearman"],
+                      similarity_file_covered=extra["covered"])
+    return scores

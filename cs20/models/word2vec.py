@@ -147,11 +147,12 @@ def write_projector(directory, embedding: np.ndarray, words, count: int) -> str:
 
 
 def evaluate_and_export(run, embedding: np.ndarray, vocabulary, step: int,
-                        num_visualize: int) -> dict:
-    """Scores the final embedding (analogies, WordSim-353: eval/ scalars at `step`) and, on
-    the chief, writes the `num_visualize` most frequent words for the Projector; returns
-    the scores as {"eval/<name>": value}."""
-    scores = word_vectors.evaluate(normalized(embedding), vocabulary.index(), run.config.data_dir)
+                        num_visualize: int, similarity_file: str = "") -> dict:
+    """Scores the final embedding (analogies, WordSim-353 and the optional similarity file:
+    eval/ scalars at `step`) and, on the chief, writes the `num_visualize` most frequent
+    words for the Projector; returns the scores as {"eval/<name>": value}."""
+    scores = word_vectors.evaluate(normalized(embedding), vocabulary.index(), run.config.data_dir,
+                                   similarity_file)
     summaries.scalars(run.writer, scores, step, prefix="eval/")
     if run.chief and num_visualize:
         print(write_projector(run.directory, embedding, vocabulary.words, num_visualize))
