@@ -5,9 +5,9 @@ and the speed of our training step against the same network in `model.fit`.
         [--budget-seconds 600] [--run-dir DIR] [--presets course,fast] [--skip-speed]
         [--eval-every 300] [--run 'LABEL=FLAGS' ...]
 
-1. Trains the real lecture script with each of its presets (`course`, the default, and
-   `fast`) and each --run's flags, each stopped by --max-seconds at the budget,
-   and reads its validation bits per character (whole held-out tweets, every character
+1. Trains the real lecture script with each of its presets (`course`, learning rate
+   3e-3, and `fast`, the default: 0.01) and each --run's flags, each stopped by
+   --max-seconds at the budget, and reads its validation bits per character (whole held-out tweets, every character
    but the first of each predicted from the ones before it) at the end and at each of
    its evaluations (the curve against time).
 2. Scores the same validation characters (course character set, same split) with two
