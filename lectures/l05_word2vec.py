@@ -68,7 +68,7 @@ class Config(config.TrainConfig):
                                           "number in the batch)^P: 0 sums them, 1 averages.")
     vectors: str = config.option("input", "The vectors kept (neighbours, evaluation, projector): "
                                  "input rows, or input + output rows.",
-                                 choices=word2vec.KEPT_VECTORS, changeable=True)
+                                 choices=("input", "input+output"), changeable=True)
     similarity_file: str = config.option("", "Also score your own word-similarity file: word, "
                                          "word, human score a line (commas or tabs).",
                                          changeable=True)
