@@ -7,9 +7,9 @@ and the speed of our training step against the same network in `model.fit`.
 
 1. Trains the real lecture script with each of its presets (`course`, learning rate
    3e-3, and `fast`, the default: 0.01) and each --run's flags, each stopped by
-   --max-seconds at the budget, and reads its validation bits per character (whole held-out tweets, every character
-   but the first of each predicted from the ones before it) at the end and at each of
-   its evaluations (the curve against time).
+   --max-seconds at the budget, and reads its validation bits per character (whole
+   held-out tweets, every character but the first of each predicted from the ones before
+   it) at the end and at each of its evaluations (the curve against time).
 2. Scores the same validation characters (course character set, same split) with two
    baselines fitted on the training lines: the unigram distribution (add-one smoothed),
    and character n-grams of orders 2..6 with interpolated absolute discounting (D = 0.75),

@@ -19,13 +19,15 @@ model, and the thread counts.
    subsampling 1e-3, 5 negatives, 5 epochs) with vector size 128. gensim is a
    benchmark-only dependency (benchmarks/requirements.txt); without it these entries
    say so and the rest still runs. Each gensim entry also scores its input rows plus its
-   output rows (`input_plus_output`), what our preset keeps. gensim's pair counts are estimates: words trained x
-   (window + 1), the expected pairs per word under its random window.
+   output rows (`input_plus_output`), what our preset keeps. gensim's pair counts are
+   estimates: words trained x (window + 1), the expected pairs per word under its random
+   window.
 3. `fast`: the lecture with `--preset fast` (plus --flags, to try a change), and
    `fast_vs_gensim_defaults`: the differences of both scores and the ratio of training
-   seconds, against gensim's defaults as gensim keeps them (its input rows) and
-   against their input + output rows (`fast_vs_gensim_defaults_input_plus_output`). Both train with --threads threads: gensim's workers, TensorFlow's intra- and
-   inter-op pools (TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS).
+   seconds, against gensim's defaults as gensim keeps them (its input rows) and against
+   their input + output rows (`fast_vs_gensim_defaults_input_plus_output`). Both train
+   with --threads threads: gensim's workers, TensorFlow's intra- and inter-op pools
+   (TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS).
 """
 
 from __future__ import annotations
@@ -192,8 +194,7 @@ def main() -> dict:
                 epochs = max(1, round(COURSE_PAIRS / (2 * len(words))))
                 report["gensim_same_pairs"] = run_gensim(
                     words, vocabulary, arguments.data_dir, similarity_file, arguments.seed,
-                    threads, window=1,
-                    sample=0, negative=5, epochs=epochs)
+                    threads, window=1, sample=0, negative=5, epochs=epochs)
             report["gensim_defaults"] = run_gensim(words, vocabulary, arguments.data_dir,
                                                    similarity_file, arguments.seed, threads)
 

@@ -278,7 +278,8 @@ def test_one_step_per_call_with_the_fast_preset(tmp_path, data_dir):
     # The preset keeps input + output rows: the projector shows their sum.
     trained = checkpoint_variables(run_dir)
     embedding, output = (next(value for key, value in trained.items()
-                              if key.startswith(f"model/{name}/")) for name in ("embedding", "nce_weights"))
+                              if key.startswith(f"model/{name}/"))
+                         for name in ("embedding", "nce_weights"))
     np.testing.assert_allclose(np.loadtxt(run_dir / "vectors.tsv"), (embedding + output)[:50],
                                rtol=1e-5, atol=1e-6)
 
