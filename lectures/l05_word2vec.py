@@ -18,6 +18,7 @@ words' neighbours, the projector, analogies and WordSim-353 at the end (results.
     python lectures/l05_word2vec.py --preset fast    # word2vec.c's recipe, batched: beats gensim
     python lectures/l05_word2vec.py --corpus path/to/text8.zip   # the full text8
     python lectures/l05_word2vec.py --similarity-file pairs.csv  # also scored on your own set
+    python lectures/l05_word2vec.py --run-dir DIR --evaluate --vectors input  # re-score, no training
 
 `--help` lists what each preset sets (typed flags win). Figures: README, row "5a".
 """
@@ -72,6 +73,9 @@ class Config(config.TrainConfig):
     similarity_file: str = config.option("", "Also score your own word-similarity file: word, "
                                          "word, human score a line (commas or tabs).",
                                          changeable=True)
+    evaluate: bool = config.option(False, "Score the vectors of --run-dir's newest checkpoint "
+                                          "(--vectors, --similarity-file); no training.",
+                                   changeable=True)
     summary_every: int = config.option(5000, "Loss, histograms and neighbours every N steps.")
     checkpoint_every: int = config.option(5000, "Checkpoint every N steps.")
     num_visualize: int = config.option(3000, "Words in the projector.", changeable=True)
@@ -208,6 +212,9 @@ def print_worked_example(words, vocabulary, batch, negatives, cfg: Config) -> No
 
 def main(argv=None) -> dict:
     cfg = config.parse(Config, argv, __doc__, prog="l05_word2vec")
+    if cfg.evaluate:  # use the model: read the run, write nothing
+        return word2vec.evaluate_saved(cfg.run_dir, cfg.vectors, cfg.data_dir,
+                                       cfg.similarity_file)
     run = runtime.start("l05_word2vec", cfg)
 
     # Data: words -> vocabulary (0 = UNK) -> ids -> pair batches, or rows of centers.
@@ -251,7 +258,8 @@ def main(argv=None) -> dict:
 
     def on_summary(current: int) -> None:
         losses = batch_losses(model, probe_batch, probe_negatives, cfg)  # (batch,)
-        vectors = word2vec.kept_vectors(model, cfg.vectors)  # (vocab, embedding)
+        vectors = word2vec.kept_vectors(model.embedding.numpy(), model.nce_weights.numpy(),
+                                         cfg.vectors)  # (vocab, embedding)
         print(word2vec.write_summaries(run.writer, current, vectors, losses, vocabulary,
                                        cfg.probe_words.split(",")), flush=True)
 
@@ -264,7 +272,8 @@ def main(argv=None) -> dict:
     results["train_seconds"] = time.perf_counter() - started
 
     # Analogies and WordSim-353 (eval/ in TensorBoard), then the Projector's files.
-    vectors = word2vec.kept_vectors(model, cfg.vectors)  # (vocab, embedding)
+    vectors = word2vec.kept_vectors(model.embedding.numpy(), model.nce_weights.numpy(),
+                                     cfg.vectors)  # (vocab, embedding)
     results.update(word2vec.evaluate_and_export(run, vectors, vocabulary,
                                                 int(step.numpy()), cfg.num_visualize,
                                                 cfg.similarity_file))

@@ -283,17 +283,39 @@ def test_one_step_per_call_with_the_fast_preset(tmp_path, data_dir):
     np.testing.assert_allclose(np.loadtxt(run_dir / "vectors.tsv"), (embedding + output)[:50],
                                rtol=1e-5, atol=1e-6)
 
+    # --evaluate re-scores the saved vectors (here the input rows alone) and writes nothing.
+    before = {path: path.stat().st_mtime_ns for path in run_dir.rglob("*")}
+    scores = load_lecture("l05_word2vec").main([
+        "--run-dir", str(run_dir), "--evaluate", "--vectors", "input",
+        "--similarity-file", str(similarity), "--data-dir", str(data_dir)])
+    vocabulary = text_corpus.Vocabulary.load_tsv(run_dir / "vocab.tsv")
+    expected = word_vectors.evaluate(word2vec.normalized(embedding), vocabulary.index(),
+                                     data_dir, str(similarity))
+    assert scores == pytest.approx(expected) and "similarity_file_spearman" in scores
+    assert scores["wordsim353_spearman"] != pytest.approx(results["eval/wordsim353_spearman"])
+    assert {path: path.stat().st_mtime_ns for path in run_dir.rglob("*")} == before
+
+
+def test_evaluate_needs_a_trained_run(tmp_path):
+    lecture = load_lecture("l05_word2vec")
+    with pytest.raises(ValueError, match="--evaluate needs --run-dir of a trained run"):
+        lecture.main(["--evaluate"])
+    with pytest.raises(FileNotFoundError, match="no checkpoint in .*empty: train first"):
+        lecture.main(["--evaluate", "--run-dir", str(tmp_path / "empty")])
+    assert not (tmp_path / "empty").exists()
+
 
 def test_kept_vectors_are_the_input_rows_or_their_sum_with_the_output_rows():
     model = word2vec.SkipGram(3, 2, seed=0)
     model.embedding.assign([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
     model.nce_weights.assign([[0.5, 0.0], [0.0, -1.0], [2.0, 2.0]])
-    np.testing.assert_array_equal(word2vec.kept_vectors(model, "input"),
+    trained = model.embedding.numpy(), model.nce_weights.numpy()
+    np.testing.assert_array_equal(word2vec.kept_vectors(*trained, "input"),
                                   [[1, 2], [3, 4], [5, 6]])
-    np.testing.assert_array_equal(word2vec.kept_vectors(model, "input+output"),
+    np.testing.assert_array_equal(word2vec.kept_vectors(*trained, "input+output"),
                                   [[1.5, 2], [3, 3], [7, 8]])
     with pytest.raises(ValueError, match="--vectors must be one of input, input[+]output"):
-        word2vec.kept_vectors(model, "output")
+        word2vec.kept_vectors(*trained, "output")
 
 
 def test_mirrored_on_two_logical_cpus_matches_default_strategy(tmp_path, data_dir):

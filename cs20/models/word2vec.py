@@ -10,8 +10,10 @@ rows (`normalized`).
 from __future__ import annotations
 
 import math
+import pathlib
 
 from cs20 import summaries
+from cs20.datasets import text_corpus
 from cs20.metrics import word_vectors
 
 import keras
@@ -52,16 +54,38 @@ class SkipGram(keras.Model):
                                           initializer="zeros")
 
 
-def kept_vectors(model: SkipGram, kept: str) -> np.ndarray:
-    """(vocab, embedding) vectors a word keeps after training. "input": its embedding row,
-    the course's (it is what `tf.nn.embedding_lookup` reads for a center). "input+output":
-    that row plus the word's output row (its row of `nce_weights`, trained as a context):
-    GloVe keeps this sum, and Levy, Goldberg and Dagan (2015) found it helps skip-gram's
-    vectors too, at no cost in training."""
+def kept_vectors(embedding: np.ndarray, output: np.ndarray, kept: str) -> np.ndarray:
+    """(vocab, embedding) vectors a word keeps after training, from the trained `embedding`
+    and output weights `output` (both (vocab, embedding)). "input": its embedding row, the
+    course's (it is what `tf.nn.embedding_lookup` reads for a center). "input+output":
+    that row plus the word's output row (trained as a context): GloVe keeps this sum, and
+    Levy, Goldberg and Dagan (2015) found it helps skip-gram's vectors too, at no cost in
+    training."""
     if kept not in KEPT_VECTORS:
         raise ValueError(f"--vectors must be one of {', '.join(KEPT_VECTORS)}, not {kept!r}")
-    embedding = model.embedding.numpy()
-    return embedding + model.nce_weights.numpy() if kept == "input+output" else embedding
+    return embedding + output if kept == "input+output" else embedding
+
+
+def evaluate_saved(run_dir: str, kept: str, data_dir, similarity_file: str = "") -> dict:
+    """--evaluate: the scores of a trained run's newest checkpoint, with the vectors `kept`
+    (analogies, WordSim-353, the optional similarity file). Reads the run directory and
+    writes nothing to it, so another --vectors or similarity file costs no training."""
+    if not run_dir:
+        raise ValueError("--evaluate needs --run-dir of a trained run")
+    checkpoint = tf.train.latest_checkpoint(str(pathlib.Path(run_dir) / "checkpoints"))
+    if checkpoint is None:
+        raise FileNotFoundError(f"no checkpoint in {run_dir}: train first with "
+                                f"python lectures/l05_word2vec.py --run-dir {run_dir}")
+    reader = tf.train.load_checkpoint(checkpoint)
+    embedding, output = (reader.get_tensor(f"model/{name}/.ATTRIBUTES/VARIABLE_VALUE")
+                         for name in ("embedding", "nce_weights"))
+    vocabulary = text_corpus.Vocabulary.load_tsv(pathlib.Path(run_dir) / "vocab.tsv")
+    scores = word_vectors.evaluate(normalized(kept_vectors(embedding, output, kept)),
+                                   vocabulary.index(), data_dir, similarity_file)
+    print(f"{checkpoint} ({kept} rows):")
+    for name, value in scores.items():
+        print(f"  {name:<28}{value:.4f}" if isinstance(value, float) else f"  {name:<28}{value}")
+    return scores
 
 
 def scaled_by_row_counts(gradients, power: float):
