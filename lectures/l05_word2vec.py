@@ -67,6 +67,7 @@ class Config(config.TrainConfig):
     negatives_per_pair: float = config.option(5.0, "negative_sampling's k per pair.")
     row_power: float = config.option(0.0, "Divide the rows that update one word by (their "
                                           "number in the batch)^P: 0 sums them, 1 averages.")
+    # Choices written out: reading word2vec.KEPT_VECTORS here would load TensorFlow for --help.
     vectors: str = config.option("input", "The vectors kept (neighbours, evaluation, projector): "
                                  "input rows, or input + output rows.",
                                  choices=("input", "input+output"), changeable=True)
@@ -160,6 +161,26 @@ def batch_losses(model: word2vec.SkipGram, batch, negatives, cfg: Config):
 
 # 3. The train step.
 
+def scaled_by_row_counts(gradients, power: float):
+    """Each row of a sparse gradient (tf.IndexedSlices) divided by count^power, where count
+    is how many rows of the *global* batch update the same word (summed over replicas, so
+    the update does not depend on their number). power 0: plain batched SGD, which sums a
+    frequent word's rows into one large step; 1: their mean; dense gradients unchanged."""
+    context = tf.distribute.get_replica_context()
+    scaled = []
+    for gradient in gradients:
+        if isinstance(gradient, tf.IndexedSlices):
+            rows = tf.math.unsorted_segment_sum(tf.ones_like(gradient.indices, tf.float32),
+                                                gradient.indices, gradient.dense_shape[0])
+            rows = context.all_reduce(tf.distribute.ReduceOp.SUM, rows)  # (vocab,)
+            scale = tf.gather(rows, gradient.indices) ** -power  # (rows,)
+            scale = tf.reshape(scale, [-1] + [1] * (gradient.values.shape.rank - 1))
+            gradient = tf.IndexedSlices(gradient.values * scale, gradient.indices,
+                                        gradient.dense_shape)
+        scaled.append(gradient)
+    return scaled
+
+
 def make_train_step(model: word2vec.SkipGram, optimizer, cfg: Config):
     """A per-replica step: a batch -> {"loss"}, the mean per pair (a center of a row counts
     as skip_window + 1 pairs). --jit-compile compiles the loss and its gradients only (XLA
@@ -183,7 +204,7 @@ def make_train_step(model: word2vec.SkipGram, optimizer, cfg: Config):
                                                               model.vocab_size, cfg.seed)
             batch_loss, gradients = loss_and_gradients(batch, negatives)
         if cfg.row_power:  # a frequent word's many rows would add up to one overlong step
-            gradients = word2vec.scaled_by_row_counts(gradients, cfg.row_power)
+            gradients = scaled_by_row_counts(gradients, cfg.row_power)
         # Outside the compiled function: under tf.distribute, applying gradients
         # all-reduces them across replicas, which a nested tf.function cannot do.
         with tf.name_scope("optimizer"):

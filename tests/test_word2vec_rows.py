@@ -145,7 +145,7 @@ def test_rows_of_one_word_are_divided_by_their_count_to_the_power(power):
                               tf.constant([3, 5, 3, 3]), tf.constant([6, 2]))
     biases = tf.IndexedSlices(tf.constant([1.0, 2.0]), tf.constant([3, 3]), tf.constant([6]))
     dense = tf.constant([1.0, 2.0])
-    scaled, scaled_biases, unchanged = word2vec.scaled_by_row_counts([sparse, biases, dense],
+    scaled, scaled_biases, unchanged = lesson.scaled_by_row_counts([sparse, biases, dense],
                                                                      power)
     np.testing.assert_allclose(scaled_biases.values.numpy(), [1.0 / 2 ** power, 2.0 / 2 ** power],
                                rtol=1e-6)

@@ -46,10 +46,11 @@ def read_word_similarity(path: pathlib.Path) -> list[tuple[str, str, float]]:
     """A word-similarity file -> (word, word, score), lower-cased: one pair a line, the two
     words and the human score separated by commas (WordSim-353's csv) or tabs (SimLex-999);
     blank lines, `#` comments and a header line (its score is not a number) are skipped."""
-    if not pathlib.Path(path).is_file():
+    path = pathlib.Path(path)
+    if not path.is_file():
         raise ValueError(f"{path}: no such word-similarity file")
     pairs = []
-    lines = pathlib.Path(path).read_text(encoding="utf-8").splitlines()
+    lines = path.read_text(encoding="utf-8").splitlines()
     for number, line in enumerate(lines, start=1):
         if not line.strip() or line.startswith("#"):
             continue

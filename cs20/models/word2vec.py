@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import pathlib
 
-from cs20 import summaries
+from cs20 import runtime, summaries
 from cs20.datasets import text_corpus
 from cs20.metrics import word_vectors
 
@@ -82,30 +82,8 @@ def evaluate_saved(run_dir: str, kept: str, data_dir, similarity_file: str = "")
     vocabulary = text_corpus.Vocabulary.load_tsv(pathlib.Path(run_dir) / "vocab.tsv")
     scores = word_vectors.evaluate(normalized(kept_vectors(embedding, output, kept)),
                                    vocabulary.index(), data_dir, similarity_file)
-    print(f"{checkpoint} ({kept} rows):")
-    for name, value in scores.items():
-        print(f"  {name:<28}{value:.4f}" if isinstance(value, float) else f"  {name:<28}{value}")
+    print(f"Scores of {checkpoint} ({kept} rows):{runtime.format_table(scores)}")
     return scores
-
-
-def scaled_by_row_counts(gradients, power: float):
-    """Each row of a sparse gradient (tf.IndexedSlices) divided by count^power, where count
-    is how many rows of the *global* batch update the same word (summed over replicas, so
-    the update does not depend on their number). power 0: plain batched SGD, which sums a
-    frequent word's rows into one large step; 1: their mean; dense gradients unchanged."""
-    context = tf.distribute.get_replica_context()
-    scaled = []
-    for gradient in gradients:
-        if isinstance(gradient, tf.IndexedSlices):
-            rows = tf.math.unsorted_segment_sum(tf.ones_like(gradient.indices, tf.float32),
-                                                gradient.indices, gradient.dense_shape[0])
-            rows = context.all_reduce(tf.distribute.ReduceOp.SUM, rows)  # (vocab,)
-            scale = tf.gather(rows, gradient.indices) ** -power  # (rows,)
-            scale = tf.reshape(scale, [-1] + [1] * (gradient.values.shape.rank - 1))
-            gradient = tf.IndexedSlices(gradient.values * scale, gradient.indices,
-                                        gradient.dense_shape)
-        scaled.append(gradient)
-    return scaled
 
 
 def normalized(embedding: np.ndarray) -> np.ndarray:
