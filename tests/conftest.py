@@ -2,7 +2,9 @@
 
 Tests that need real data use the `data_dir` fixture: it reads CS20_DATA_DIR (the CI
 points it at ../shared/data). When the variable is set, a missing file is a failure,
-not a skip; only a machine without CS20_DATA_DIR skips those tests.
+not a skip; a machine without CS20_DATA_DIR skips those tests, unless CS20_OFFLINE=1 (the
+CI's setting), where the missing folder fails them. `--fail-on-skip` (the CI's) makes
+any skipped test fail the session.
 """
 
 from __future__ import annotations
@@ -21,14 +23,37 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def data_dir() -> pathlib.Path:
+def pytest_addoption(parser):
+    parser.addoption("--fail-on-skip", action="store_true",
+                     help="a skipped test (or module) fails the session (the CI's setting)")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Under --fail-on-skip, skips turn a passing session into a failing one. Here, on
+    the controller, pytest-xdist's workers' skips are counted too."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if session.config.getoption("fail_on_skip") and skipped and exitstatus == 0:
+        reporter.write_line(f"--fail-on-skip: {skipped} skipped; failing the session", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def require_data_dir() -> pathlib.Path:
+    """CS20_DATA_DIR as a folder; without it the caller is skipped, or fails offline."""
     value = os.environ.get("CS20_DATA_DIR")
     if not value:
+        if os.environ.get("CS20_OFFLINE"):
+            pytest.fail("CS20_DATA_DIR is not set and CS20_OFFLINE is: the data this test "
+                        "reads cannot be found or downloaded")
         pytest.skip("CS20_DATA_DIR is not set")
     path = pathlib.Path(value)
     assert path.is_dir(), f"CS20_DATA_DIR={value} is not a folder"
     return path
+
+
+@pytest.fixture
+def data_dir() -> pathlib.Path:
+    return require_data_dir()
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ The test reads TensorBoard's HTTP data API, as its web page does.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import urllib.request
 
 import numpy as np
 import pytest
-from conftest import free_ports, load_lecture
+from conftest import free_ports, load_lecture, require_data_dir
 
 TINY_RUNS = {
     "l02_ops": ["--num-calls", "3"],
@@ -46,9 +45,7 @@ HPARAMS_STATUSES = ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATU
 @pytest.fixture(scope="module")
 def runs_dir(tmp_path_factory):
     """The tiny runs, written under one folder and then moved to another."""
-    data_dir = os.environ.get("CS20_DATA_DIR")
-    if not data_dir:
-        pytest.skip("CS20_DATA_DIR is not set")
+    data_dir = str(require_data_dir())
     written = tmp_path_factory.mktemp("written") / "runs"
     for lecture, flags in TINY_RUNS.items():
         load_lecture(lecture).main([*flags, "--run-dir", str(written / lecture / "tiny"),
