@@ -154,3 +154,31 @@ def test_rows_of_one_word_are_divided_by_their_count_to_the_power(power):
                                rtol=1e-6)
     np.testing.assert_array_equal(scaled.indices.numpy(), [3, 5, 3, 3])
     np.testing.assert_array_equal(unchanged.numpy(), dense.numpy())
+
+
+def test_a_negative_sampling_run_stops_above_twice_the_loss_of_zero_logits(tmp_path, capsys):
+    # Untrained word2vec-initialised rows score every pair near 0: a pair's loss starts
+    # at (1 + k) log 2, and the lecture's bound is twice that, 2 (1 + k) log 2, whatever
+    # the run's actual start.
+    k = 2.0
+    spans = tf.constant(np.random.default_rng(0).integers(0, 50, (4, 64 + 2 * 5)), tf.int32)
+    windows = tf.fill((4, 64), 5)
+    negatives = tf.constant(np.random.default_rng(1).integers(0, 50, (4, 48)), tf.int32)
+    untrained = word2vec.SkipGram(50, 16, "word2vec", seed=0)
+    losses, pairs = lesson.row_losses(untrained, spans, windows, negatives, k)
+    start = float(tf.reduce_sum(losses) / tf.reduce_sum(pairs))
+    assert start == pytest.approx((1 + k) * np.log(2), rel=0.01)
+
+    from cs20 import cli
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(" ".join(f"w{word}" for word in
+                               np.random.default_rng(2).zipf(1.5, 20_000) % 300))
+    with pytest.raises(SystemExit) as exit_info:
+        cli.guard(lesson.main, [
+            "--preset", "fast", "--negatives-per-pair", str(k), "--learning-rate", "1e6",
+            "--corpus", str(corpus), "--vocab-size", "200", "--embedding-size", "16",
+            "--batch-size", "128", "--num-steps", "20", "--steps-per-call", "1",
+            "--num-visualize", "0", "--quiet", "--run-dir", str(tmp_path / "run")])
+    assert exit_info.value.code == 1
+    assert f"above {2 * (1 + k) * np.log(2):.4g}, at step" in capsys.readouterr().err
