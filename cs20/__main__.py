@@ -104,6 +104,10 @@ def command_tfrecord(arguments) -> int:
     for name, sidecar in written.items():
         print(f"{name}: {sidecar['num_records']:,} records in {len(sidecar['shards'])} "
               f"shard(s) in {arguments.out}")
+        skipped = sidecar["metadata"].get("skipped")
+        if skipped:
+            print(f"skipped {len(skipped)} files that do not decode as images: "
+                  f"{', '.join(skipped)}")
     print(f"Train on them: python lectures/l07_convnet.py --dataset {arguments.out}")
     return 0
 

@@ -27,17 +27,6 @@ KERNELS: dict[str, np.ndarray] = {
 # 1,000 x 1,000 and +1.26 GB at 2,000 x 2,000 (float copies, eleven filtered pictures,
 # their TensorBoard batches, the grid plot); an 8,000 x 8,000 photo took over 14 GB.
 BYTES_PER_PIXEL = 320
-# Decoding alone takes 15 bytes a pixel (uint8, then float32): larger files are refused.
-MAX_DECODED_PIXELS = 100_000_000
-
-
-def check_decodable(path, height: int, width: int) -> None:
-    """A one-line error for a picture too large to decode (its size read from the header)."""
-    pixels = height * width
-    if pixels > MAX_DECODED_PIXELS:
-        raise ValueError(f"{path} is {height}x{width} ({pixels / 1e6:,.0f} megapixels): "
-                         f"decoding it alone would take {pixels * 15 / 1e9:.1f} GB; scale it "
-                         f"below {MAX_DECODED_PIXELS / 1e6:.0f} megapixels first")
 
 
 def memory_gigabytes(height: int, width: int) -> float:

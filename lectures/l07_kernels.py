@@ -52,7 +52,7 @@ def main(argv=None) -> dict:
     path = images.locate(cfg.image or "friday", cfg.data_dir)
     # The header tells the size before anything is decoded: a huge photo would fill memory.
     file_height, file_width = images.dimensions(path)
-    kernels.check_decodable(path, file_height, file_width)
+    images.check_decodable(path, file_height, file_width)
     image = images.load(path)  # (height, width, 3) in [0, 255]
     if cfg.max_size and max(file_height, file_width) > cfg.max_size:
         image = images.resize_longer_side(image, cfg.max_size)

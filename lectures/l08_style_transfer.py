@@ -35,6 +35,9 @@ import keras
 import tensorflow as tf
 
 LECTURE = "l08_style_transfer"
+# The smallest side a picture may have, as --image-size: smaller, SqueezeNet's unpadded
+# layers run out of rows, and a picture upscaled from a few pixels has nothing to transfer.
+MIN_SIDE = 32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,8 +70,9 @@ class Config(config.TrainConfig):
                              "optimises one image, not batches; use --strategy default")
         if not 0.0 <= self.noise_ratio <= 1.0:
             raise ValueError(f"--noise-ratio must be between 0 and 1, got {self.noise_ratio}")
-        if self.image_size < 32:
-            raise ValueError(f"--image-size must be at least 32 pixels, got {self.image_size}")
+        if self.image_size < MIN_SIDE:
+            raise ValueError(f"--image-size must be at least {MIN_SIDE} pixels, "
+                             f"got {self.image_size}")
 
 
 # 1. Style as Gram matrices.
@@ -182,15 +186,39 @@ def print_worked_example(extractor, goal, layers, start, first: dict) -> None:
         f"{name} {float(value):,.1f}" for name, value in first.items()))
 
 
+def checked_picture(name_or_path: str, flag: str, data_dir) -> tuple:
+    """(path, (height, width)) of a picture whose header says it can be decoded and is
+    large enough to carry a content or a style; one-line errors otherwise."""
+    path = images.locate(name_or_path, data_dir, flag)
+    height, width = images.dimensions(path)  # from the header: nothing decoded yet
+    images.check_decodable(path, height, width)
+    if min(height, width) < MIN_SIDE:
+        raise ValueError(f"{flag} {path} is {height}x{width}: a picture needs at least "
+                         f"{MIN_SIDE} pixels a side")
+    return path, (height, width)
+
+
+def read_pictures(cfg: Config) -> tuple[tf.Tensor, tf.Tensor]:
+    """(content, style), (height, width, 3) each in [0, 255]: the content scaled to
+    --image-size, the style scaled and cropped to the content's shape."""
+    content_path, (height, width) = checked_picture(cfg.content, "--content", cfg.data_dir)
+    style_path, _ = checked_picture(cfg.style, "--style", cfg.data_dir)
+    scaled = images.longer_side_size(height, width, cfg.image_size)
+    if min(scaled) < MIN_SIDE:
+        raise ValueError(
+            f"--content {content_path} is {height}x{width}, so {scaled[0]}x{scaled[1]} at "
+            f"--image-size {cfg.image_size}: under the {MIN_SIDE} pixels a side the network "
+            f"needs; crop it or give --image-size "
+            f"{-(-MIN_SIDE * max(height, width) // min(height, width))} or more")
+    content_image = images.resize_longer_side(images.load(content_path), cfg.image_size)
+    return content_image, images.fit(images.load(style_path), *content_image.shape[:2])
+
+
 def main(argv=None) -> dict:
     cfg = config.parse(Config, argv, __doc__, prog=LECTURE)
+    # Read (and checked) before the run starts: a bad picture leaves nothing behind.
+    content_image, style_image = read_pictures(cfg)
     run = runtime.start(LECTURE, cfg)
-
-    # The pictures: content scaled to --image-size, style cropped to the content's shape.
-    content_image = images.resize_longer_side(
-        images.load(images.locate(cfg.content, cfg.data_dir)), cfg.image_size)
-    height, width = content_image.shape[:2]
-    style_image = images.fit(images.load(images.locate(cfg.style, cfg.data_dir)), height, width)
 
     # The frozen feature network and the targets it gives for the two pictures.
     backbone_name, reason = style_transfer.choose_backbone(cfg.backbone, cfg.weights)
@@ -234,8 +262,8 @@ def main(argv=None) -> dict:
                     "final/loss_reduction": float(first["loss"] / last["loss"])})
     # Grain (the result's high-frequency energy over the photo's) and edge lines.
     final = image.pixels[0].numpy()  # (height, width, 3)
-    results["final/high_frequency_ratio"] = (style_transfer.high_frequency_energy(final)
-                                             / style_transfer.high_frequency_energy(content_image))
+    results["final/high_frequency_ratio"] = style_transfer.high_frequency_ratio(final,
+                                                                                content_image)
     results["final/border_step_ratio"] = max(style_transfer.border_steps(final).values())
 
     images.save_png(image.pixels[0], run.path("final.png"))

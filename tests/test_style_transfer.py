@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import event_files, load_lecture, read_results
+from test_kernels import png_header
 
 lesson = load_lecture("l08_style_transfer")  # the Gram matrix, losses and step live there
 
@@ -310,3 +311,37 @@ def test_bad_flags_are_refused_in_one_line(tmp_path, data_dir, capsys):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         lecture.main([*TINY, "--content", str(tmp_path / "nope.jpg"), "--run-dir",
                       str(tmp_path / "y"), "--data-dir", str(data_dir)])
+
+
+def _png(path, height: int, width: int):
+    pixels = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    path.write_bytes(tf.io.encode_png(pixels).numpy())
+    return path
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_pictures_of_absurd_sizes_are_refused_before_the_run_starts(tmp_path, data_dir):
+    lecture = load_lecture("l08_style_transfer")
+    run_dir = tmp_path / "run"
+    base = ["--image-size", "64", "--run-dir", str(run_dir), "--data-dir", str(data_dir)]
+    for flag, path, message in (
+            # 1 x 64 at --image-size 64: too thin for the backbone (it raised in Conv2D).
+            ("--content", _png(tmp_path / "line.png", 2, 300), "--content .* is 2x300"),
+            ("--content", _png(tmp_path / "thin.png", 40, 1200), "40x1200.*2x64 at --image-size"),
+            # A dot scaled up to the content's size: the grain figure was 9.5e12.
+            ("--style", _png(tmp_path / "dot.png", 1, 1), "--style .* is 1x1"),
+            # Header-only pictures: decoding them would take gigabytes.
+            ("--content", png_header(tmp_path / "huge.png", 12_000, 10_000), "120 megapixels"),
+            ("--style", png_header(tmp_path / "bomb.png", 20_000, 20_000), "too large")):
+        with pytest.raises(ValueError, match=message) as error:
+            lecture.main([*base, flag, str(path)])
+        assert "\n" not in str(error.value)
+    assert not run_dir.exists()  # nothing written, no run left "running"
+
+
+def test_grain_ratio_of_a_flat_photo_is_the_results_own_grain():
+    flat = np.full((40, 40, 3), 200.0)
+    grainy = flat + 10.0 * (np.arange(40) % 2)[None, :, None]
+    # A flat photo has no grain to compare with: the ratio takes it as 1 squared grey level.
+    assert style_transfer.high_frequency_ratio(grainy, flat) == pytest.approx(400.0)
+    assert style_transfer.high_frequency_ratio(flat, grainy) == 0.0

@@ -226,6 +226,42 @@ def test_cli_converts_images_and_inspect_verifies_checksums(tmp_path, capsys):
     assert "unknown dataset 'cifar': use one of mnist, fashion_mnist" in capsys.readouterr().err
 
 
+def test_files_that_do_not_decode_are_skipped_and_named(tmp_path, capsys):
+    originals = make_image_folder(tmp_path / "images")
+    photo = (tmp_path / "images" / "dogs" / "photo.jpg").read_bytes()
+    (tmp_path / "images" / "dogs" / "truncated.jpg").write_bytes(photo[:len(photo) // 2])
+    (tmp_path / "images" / "cats" / "notes.jpg").write_text("not a picture\n")
+    out = tmp_path / "records"
+    assert cs20_cli.main(["data", "tfrecord", "--images", str(tmp_path / "images"), "--out",
+                          str(out), "--shards", "1"]) == 0
+    output = capsys.readouterr().out
+    assert "images: 4 records in 1 shard(s)" in output
+    assert "skipped 2 files that do not decode as images: cats/notes.jpg, dogs/truncated.jpg" \
+        in output
+    sidecar = json.loads(tfrecord_io.sidecar_path(out, "images").read_text())
+    assert sidecar["metadata"]["skipped"] == ["cats/notes.jpg", "dogs/truncated.jpg"]
+    names = {example["filename"].numpy().decode()
+             for example in tfrecord_io.read(tfrecord_io.open_shards(out, "images"))}
+    assert names == {name for name, _ in originals}
+
+
+def test_a_folder_of_files_that_do_not_decode_keeps_the_old_dataset(tmp_path, capsys):
+    make_image_folder(tmp_path / "images")
+    out = tmp_path / "records"
+    assert cs20_cli.main(["data", "tfrecord", "--images", str(tmp_path / "images"), "--out",
+                          str(out)]) == 0
+    before = sorted(path.name for path in out.iterdir())
+    (tmp_path / "bad" / "cats").mkdir(parents=True)
+    (tmp_path / "bad" / "cats" / "notes.png").write_text("not a picture\n")
+    capsys.readouterr()
+    assert cs20_cli.main(["data", "tfrecord", "--images", str(tmp_path / "bad"), "--out",
+                          str(out)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: none of the 1 files in the sub-folders of") and \
+        error.count("\n") == 1
+    assert sorted(path.name for path in out.iterdir()) == before
+
+
 def test_compare_readers_reports_every_variant(tmp_path):
     write_numbers(tmp_path, num_shards=2)
     rates = tfrecord_reports.compare_readers(tfrecord_io.open_shards(tmp_path, "numbers"), batch_size=32)

@@ -14,6 +14,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+# Decoding takes 15 bytes a pixel (uint8, then float32): larger files are refused.
+MAX_DECODED_PIXELS = 100_000_000
+
 
 def locate(name_or_path: str, data_dir=None, flag: str = "--image") -> pathlib.Path:
     """A registered image name (`starry_night`) or a file path -> an existing path,
@@ -58,11 +61,24 @@ def dimensions(path) -> tuple[int, int]:
     return height, width
 
 
+def check_decodable(path, height: int, width: int) -> None:
+    """A one-line error for a picture too large to decode (its size read from the header)."""
+    pixels = height * width
+    if pixels > MAX_DECODED_PIXELS:
+        raise ValueError(f"{path} is {height}x{width} ({pixels / 1e6:,.0f} megapixels): "
+                         f"decoding it alone would take {pixels * 15 / 1e9:.1f} GB; scale it "
+                         f"below {MAX_DECODED_PIXELS / 1e6:.0f} megapixels first")
+
+
+def longer_side_size(height: int, width: int, size: int) -> tuple[int, int]:
+    """(height, width) scaled so that the longer side is `size`, keeping the aspect."""
+    scale = size / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
 def resize_longer_side(image: tf.Tensor, size: int) -> tf.Tensor:
     """Scales (height, width, 3) so that its longer side is `size`, keeping the aspect."""
-    height, width = image.shape[0], image.shape[1]
-    scale = size / max(height, width)
-    new_size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    new_size = longer_side_size(image.shape[0], image.shape[1], size)
     return tf.image.resize(image, new_size, antialias=True)
 
 

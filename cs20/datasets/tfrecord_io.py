@@ -277,7 +277,13 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
 
 def write_image_folder(images_dir, directory, name: str = "images", *, num_shards: int = 1,
                        compression: str | None = None) -> dict:
-    """A folder with one sub-folder of images per label -> TFRecords (labels sorted by name)."""
+    """A folder with one sub-folder of images per label -> TFRecords (labels sorted by name).
+
+    Files that do not decode (not images, or truncated) are left out and listed in the
+    sidecar's metadata["skipped"], as label/name: a folder of downloaded pictures often
+    holds a few, and the rest are still worth training on. They are found before anything
+    is written, so a folder with no readable image leaves an earlier dataset in place.
+    """
     images_dir = pathlib.Path(images_dir)
     if not images_dir.is_dir():
         raise FileNotFoundError(f"image folder {images_dir} does not exist")
@@ -288,6 +294,14 @@ def write_image_folder(images_dir, directory, name: str = "images", *, num_shard
     if not files:
         raise ValueError(f"no images in the sub-folders of {images_dir} (one sub-folder per "
                          f"label, files ending in {', '.join(IMAGE_SUFFIXES)})")
-    records = (tfrecord_schema.image_record(path, label) for path, label in files)
+    shapes = [tfrecord_schema.decoded_shape(path) for path, _ in files]
+    if all(shape is None for shape in shapes):
+        raise ValueError(f"none of the {len(files)} files in the sub-folders of {images_dir} "
+                         f"decodes as an image (truncated, or not JPEG, PNG, GIF or BMP)")
+    records = (tfrecord_schema.image_record(path, label, shape)
+               for (path, label), shape in zip(files, shapes, strict=True) if shape is not None)
+    skipped = [f"{path.parent.name}/{path.name}"
+               for (path, _), shape in zip(files, shapes, strict=True) if shape is None]
     return write(records, directory, name, tfrecord_schema.IMAGE_SCHEMA, num_shards=num_shards,
-                 compression=compression, metadata={"labels": labels, "source": str(images_dir)})
+                 compression=compression, metadata={"labels": labels, "source": str(images_dir),
+                                                    "skipped": skipped})

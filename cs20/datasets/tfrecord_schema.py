@@ -173,9 +173,16 @@ def check_schema(found: dict[str, Field], expected: dict[str, Field], where: str
 IMAGE_SCHEMA = {"image": Field("image", None), "label": Field("int64"),
                 "shape": Field("int64", (3,)), "filename": Field("bytes")}
 
-def image_record(path: pathlib.Path, label: int) -> dict:
+def decoded_shape(path: pathlib.Path) -> tuple[int, int, int] | None:
+    """(height, width, channels) of an image file, or None when it does not decode (not an
+    image, or truncated): decoding it whole is the only way to know."""
+    try:
+        return tuple(tf.io.decode_image(path.read_bytes(), expand_animations=False).shape)
+    except tf.errors.InvalidArgumentError:
+        return None
+
+
+def image_record(path: pathlib.Path, label: int, shape: tuple[int, int, int]) -> dict:
     """The course's example record: the encoded image, its label and its shape."""
-    encoded = path.read_bytes()
-    shape = tf.io.decode_image(encoded, expand_animations=False).shape  # (height, width, channels)
-    return {"image": encoded, "label": label, "shape": np.asarray(shape, np.int64),
+    return {"image": path.read_bytes(), "label": label, "shape": np.asarray(shape, np.int64),
             "filename": path.name}

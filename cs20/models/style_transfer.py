@@ -242,6 +242,12 @@ def high_frequency_energy(image) -> float:
     return float(np.mean(laplacian ** 2))
 
 
+def high_frequency_ratio(result, content) -> float:
+    """The result's grain over the content photo's; a flat photo (no grain at all) counts
+    as one squared grey level, so that the ratio stays finite and is the result's own."""
+    return high_frequency_energy(result) / max(high_frequency_energy(content), 1.0)
+
+
 def border_steps(image) -> dict:
     """{"top", "bottom", "left", "right"}: how far each edge row (column) is from its
     neighbour, as a multiple of the mean step between neighbouring interior rows (columns).
