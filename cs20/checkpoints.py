@@ -25,8 +25,10 @@ def make(step: tf.Variable, model: keras.Model, optimizer=None, iterator=None,
     model, so without this a resumed run would draw different dropout masks.
 
     A tf.data iterator is saved too, so a resumed run sees the batches it would have
-    seen. Iterators over a dataset distributed across replicas cannot be saved
-    (tf.distribute does not support it): such a run restarts its data order on resume.
+    seen. Iterators over a dataset distributed across replicas (`--strategy mirrored`,
+    `multi_worker`) cannot be saved (tf.distribute does not support it): such a run, or
+    one resumed with another strategy, reads its data again from the first batch
+    (`restore_or_initialize` says so).
     """
     parts = dict(step=step, model=model, model_state=list(model.non_trainable_variables),
                  **extra)
@@ -39,9 +41,12 @@ def make(step: tf.Variable, model: keras.Model, optimizer=None, iterator=None,
 
 def restore_or_initialize(checkpoint: tf.train.Checkpoint, directory: pathlib.Path,
                           step: tf.Variable, max_to_keep: int = 3,
-                          write_directory: pathlib.Path | None = None
+                          write_directory: pathlib.Path | None = None, iterator=None
                           ) -> tf.train.CheckpointManager:
     """Restores the newest readable checkpoint in `directory` if there is one; prints which.
+
+    `iterator` is the one the run reads its data from (None: no data): when a resume
+    cannot put it back where it was, one line says so.
 
     Half-written checkpoints (`ckpt-N_temp`, left by a kill or a full disk) are removed
     first. A newest checkpoint that cannot be read (truncated) is skipped for the one
@@ -66,13 +71,17 @@ def restore_or_initialize(checkpoint: tf.train.Checkpoint, directory: pathlib.Pa
         try:
             # assert_existing_objects_matched: a checkpoint from another model is an error,
             # not a silent partial restore.
-            checkpoint.restore(path).assert_existing_objects_matched()
+            status = _restorable_part(checkpoint, path).restore(
+                path).assert_existing_objects_matched()
         except (tf.errors.OpError, IndexError) as error:  # IndexError: a truncated file
             reason = str(error).strip().splitlines()[0][:160]
             later = "the one before it" if index + 1 < len(candidates) else "none left"
             print(f"Checkpoint {path} cannot be read ({reason}); trying {later}")
             continue
         print(f"Resumed from {path} at step {int(step.numpy())}")
+        if iterator is not None and (note := unrestored_position(iterator, path)):
+            status.expect_partial()  # the note replaces TensorFlow's warnings about it
+            print(note)
         if learning_rate is not None:
             saved_rate = float(learning_rate.numpy())
             if saved_rate != requested_rate:
@@ -81,6 +90,35 @@ def restore_or_initialize(checkpoint: tf.train.Checkpoint, directory: pathlib.Pa
                       f"had {saved_rate:g})")
         return manager
     raise ValueError(f"no checkpoint in {directory} can be read; start over with --fresh")
+
+
+def _holds_iterator(path: str) -> bool:
+    return any(name.startswith("iterator/") for name, _ in tf.train.list_variables(path))
+
+
+def _restorable_part(checkpoint: tf.train.Checkpoint, path: str) -> tf.train.Checkpoint:
+    """`checkpoint`, less a data iterator that the checkpoint at `path` does not hold (it
+    was saved under a strategy whose iterator cannot be saved): left in, the iterator
+    would fail the check that every object found its values."""
+    children = checkpoint._trackable_children()
+    if "iterator" not in children or _holds_iterator(path):
+        return checkpoint
+    return tf.train.Checkpoint(**{name: child for name, child in children.items()
+                                  if name not in ("iterator", "save_counter")})
+
+
+def unrestored_position(iterator, path: str) -> str | None:
+    """Why a resume from checkpoint `path` leaves `iterator` at the start of the data, or
+    None when the checkpoint put it back (see `make`)."""
+    if not isinstance(iterator, tf.data.Iterator):
+        why = ("this run's iterator is split across replicas (--strategy mirrored or multi_worker), "
+               "which tf.distribute cannot restore")
+    elif not _holds_iterator(path):
+        why = "the checkpoint holds none: it was saved under --strategy mirrored or multi_worker"
+    else:
+        return None
+    return (f"Data position not restored ({why}): training reads the data again from "
+            "its first batch")
 
 
 def _checkpoints_newest_first(directory: pathlib.Path) -> list[str]:

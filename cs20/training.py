@@ -322,7 +322,8 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
     max_seconds = getattr(run.config, "max_seconds", 0.0)
     sizer = _CallSizer(steps_per_call, max_seconds)
     manager = checkpoints.restore_or_initialize(checkpoint, run.checkpoint_dir, step,
-                                                write_directory=run.checkpoint_write_dir)
+                                                write_directory=run.checkpoint_write_dir,
+                                                iterator=iterator)
     progress = _Progress(schedule.num_steps, schedule.summary_every)
     results: dict = {}
     current = int(step.numpy())

@@ -194,7 +194,7 @@ def test_lecture_killed_with_sigkill_resumes_and_finishes(tmp_path, tiny_mnist):
     assert results["steps"] == 5000 and results["test/accuracy"] > 0.85  # 3 classes
 
 
-def test_mirrored_on_two_logical_cpus_matches_default_strategy(tmp_path):
+def test_mirrored_on_two_logical_cpus_matches_default_strategy(tmp_path, capsys):
     # The default strategy in this process; --logical-devices needs a fresh one.
     tiny_training.main(["--run-dir", str(tmp_path / "default"), "--num-steps", "10",
                         "--dropout", "0"])
@@ -208,6 +208,42 @@ def test_mirrored_on_two_logical_cpus_matches_default_strategy(tmp_path):
     assert expected and expected.keys() == actual.keys()
     for key, value in expected.items():
         np.testing.assert_allclose(actual[key], value, rtol=1e-5, atol=1e-6, err_msg=key)
+    # The mirrored run's checkpoint holds no data position: resumed on one device, it says
+    # so and goes on.
+    tiny_training.main(["--run-dir", str(tmp_path / "mirrored"), "--num-steps", "12",
+                        "--strategy", "default", "--logical-devices", "0"])
+    output = capsys.readouterr().out
+    assert "at step 10" in output and "Data position not restored (the checkpoint holds none" in output
+
+
+def test_a_resume_that_cannot_restore_the_data_position_says_so(tmp_path, capsys):
+    from cs20 import checkpoints
+
+    import keras
+    import tensorflow as tf
+
+    def resume(saved_iterator, iterator) -> tuple[str, int]:
+        """Saves a checkpoint made with `saved_iterator` after 3 batches, restores it into
+        one made with `iterator` -> (what the restore printed, the next batch)."""
+        directory = tmp_path / str(len(list(tmp_path.iterdir())))
+        model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        step = tf.Variable(3, dtype=tf.int64)
+        for _ in range(3):
+            next(saved_iterator)
+        checkpoints.make(step, model, iterator=saved_iterator).save(str(directory / "ckpt"))
+        checkpoints.restore_or_initialize(checkpoints.make(step, model, iterator=iterator),
+                                          directory, step, iterator=iterator)
+        return capsys.readouterr().out, int(next(iterator))
+
+    data = tf.data.Dataset.range(10)
+    output, batch = resume(iter(data), iter(data))
+    assert "Resumed from" in output and "not restored" not in output and batch == 3
+    # A distributed iterator is not a tf.data.Iterator: a plain Python one stands for it.
+    output, batch = resume(iter(data), iter(range(10)))
+    assert ("Data position not restored (this run's iterator is split across replicas "
+            "(--strategy mirrored or multi_worker)") in output and batch == 0
+    output, batch = resume(iter(range(10)), iter(data))
+    assert "Data position not restored (the checkpoint holds none" in output and batch == 0
 
 
 def test_multi_worker_cluster_stops_together_agrees_and_resumes_from_chief(tmp_path):
@@ -221,7 +257,9 @@ def test_multi_worker_cluster_stops_together_agrees_and_resumes_from_chief(tmp_p
     assert tf_checkpoint_steps(run_dir) == [2, 3]  # calls of one step: --summary-every 1
 
     resumed = run_cluster(TINY, run_dir, *flags)
-    assert all("at step 3" in stdout and "Resumed from" in stdout for stdout in resumed)
+    assert all("at step 3" in stdout and "Resumed from" in stdout and
+               "Data position not restored (this run's iterator is split" in stdout
+               for stdout in resumed)
     chief_weights = weights(run_dir)
     worker_files = list(run_dir.glob("weights-*.npz"))
     assert len(worker_files) == 1
