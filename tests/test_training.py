@@ -2,11 +2,9 @@
 deterministic equivalence, NaN stop, in-graph evaluation."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 import types
 
 import numpy as np
@@ -29,10 +27,22 @@ def weights(run_dir):
         return [archive[name] for name in sorted(archive.files)]
 
 
-def test_interrupt_in_the_middle_of_a_call_saves_at_its_end_and_resumes_exactly(tmp_path):
-    straight = run_tiny(tmp_path / "straight", "--num-steps", "20", *LONG_CALLS)
+@pytest.fixture(scope="module")
+def straight_weights(tmp_path_factory) -> list:
+    """The weights of an uninterrupted --deterministic run of 20 steps, to compare with."""
+    run_dir = tmp_path_factory.mktemp("straight")
+    straight = run_tiny(run_dir, "--num-steps", "20", *LONG_CALLS)
     assert straight.returncode == 0, straight.stderr[-2000:]
+    return weights(run_dir)
 
+
+def assert_same_weights(expected: list, run_dir):
+    for expected_weights, actual in zip(expected, weights(run_dir), strict=True):
+        np.testing.assert_array_equal(expected_weights, actual)
+
+
+def test_interrupt_in_the_middle_of_a_call_saves_at_its_end_and_resumes_exactly(
+        tmp_path, straight_weights):
     # Calls of steps 1-4 and 5-8; the signal comes during step 7.
     interrupted = run_tiny(tmp_path / "resumed", "--num-steps", "20", *LONG_CALLS,
                            "--steps-per-call", "4", "--interrupt-at", "7")
@@ -44,9 +54,24 @@ def test_interrupt_in_the_middle_of_a_call_saves_at_its_end_and_resumes_exactly(
     resumed = run_tiny(tmp_path / "resumed", "--num-steps", "20", *LONG_CALLS)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "Resumed from" in resumed.stdout and "at step 8" in resumed.stdout
-    for expected, actual in zip(weights(tmp_path / "straight"), weights(tmp_path / "resumed"),
-                                strict=True):
-        np.testing.assert_array_equal(expected, actual)
+    assert_same_weights(straight_weights, tmp_path / "resumed")
+
+
+def test_sigkill_in_the_middle_of_a_call_resumes_from_the_last_checkpoint_exactly(
+        tmp_path, straight_weights):
+    # Calls of steps 1-4, 5-8, 9-10 (checkpointed) and 11-14; killed during step 13.
+    killed = run_tiny(tmp_path / "killed", "--num-steps", "20", *LONG_CALLS,
+                      "--steps-per-call", "4", "--interrupt-at", "13",
+                      "--interrupt-signal", "SIGKILL")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert not (tmp_path / "killed" / "results.json").exists()
+
+    resumed = run_tiny(tmp_path / "killed", "--num-steps", "20", *LONG_CALLS,
+                       "--interrupt-at", "0")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "Resumed from" in resumed.stdout and "at step 10" in resumed.stdout
+    assert json.loads((tmp_path / "killed" / "results.json").read_text())["steps"] == 20
+    assert_same_weights(straight_weights, tmp_path / "killed")
 
 
 def test_sigterm_during_the_last_call_saves_and_stops_with_the_resume_command(tmp_path):
@@ -170,28 +195,6 @@ def test_a_loss_above_max_loss_stops_the_run_as_divergence(tmp_path):
     with pytest.raises(training.NonFiniteLoss,
                        match="loss rose to 9, above 8.3, at step 1; stopped without saving"):
         train_counting_evaluations(tmp_path / "diverged", 0.0, loss=9.0, max_loss=8.3)
-
-
-def test_lecture_killed_with_sigkill_resumes_and_finishes(tmp_path, tiny_mnist):
-    run_dir = tmp_path / "killed"
-    command = [sys.executable, str(ROOT / "lectures" / "l03_logistic_regression.py"),
-               "--run-dir", str(run_dir), "--num-steps", "5000", "--checkpoint-every", "500",
-               "--eval-every", "5000", "--dataset", str(tiny_mnist)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    checkpoint_state = run_dir / "checkpoints" / "checkpoint"
-    deadline = time.monotonic() + 120
-    while not checkpoint_state.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
-    assert checkpoint_state.exists(), "no checkpoint was written before the kill"
-    assert not (run_dir / "results.json").exists()
-
-    resumed = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "Resumed from" in resumed.stdout
-    results = json.loads((run_dir / "results.json").read_text())
-    assert results["steps"] == 5000 and results["test/accuracy"] > 0.85  # 3 classes
 
 
 def test_mirrored_on_two_logical_cpus_matches_default_strategy(tmp_path, capsys):

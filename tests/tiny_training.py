@@ -3,9 +3,10 @@
     python tests/tiny_training.py --run-dir DIR --num-steps 20 [--interrupt-at 7] [--nan-at 5]
 
 Separate processes keep --deterministic (a process-wide switch) out of the other tests,
-and let the tests send real signals. The signal and the NaN come from inside the
-compiled step (the step the optimizer has just taken decides), so they land in the middle
-of a call of several steps as they would in a real run. The final weights are saved to
+and let the tests send real signals. The signal (SIGKILL too: a hard kill at a known
+step) and the NaN come from inside the compiled step (the step the optimizer has just
+taken decides), so they land in the middle of a call of several steps as they would in a
+real run. The final weights are saved to
 DIR/weights.npz.
 """
 
@@ -29,9 +30,11 @@ class Config(config.TrainConfig):
     batch_size: int = config.option(16, "Batch size.")
     checkpoint_every: int = config.option(2, "Checkpoint interval.")
     summary_every: int = config.option(1, "Summary interval.")
-    interrupt_at: int = config.option(0, "Send ourselves a signal during this step (0: never).")
+    # Changeable: a run killed at step N and resumed from before N must not be killed again.
+    interrupt_at: int = config.option(0, "Send ourselves a signal during this step (0: never).",
+                                      changeable=True)
     interrupt_signal: str = config.option("SIGINT", "The signal --interrupt-at sends.",
-                                          choices=("SIGINT", "SIGTERM"))
+                                          choices=("SIGINT", "SIGTERM", "SIGKILL"))
     interrupt_worker: int = config.option(0, "Under multi_worker, only worker N (counted from "
                                              "1) gets the signal (0: every process).")
     nan_at: int = config.option(0, "Return a NaN loss from this step on (0: never).")
