@@ -3,7 +3,8 @@ and the speed of our training step against the same network in `model.fit`.
 
     CS20_DATA_DIR=../shared/data flock /tmp/cs20_cpu.lock python benchmarks/char_rnn.py \
         [--budget-seconds 600] [--run-dir DIR] [--presets course,fast] [--skip-speed]
-        [--eval-every 300] [--run 'LABEL=FLAGS' ...]
+        [--eval-every 300] [--run 'LABEL=FLAGS' ...] [--baseline-lines N] [--speed-steps 200]
+        [--tiny]
 
 1. Trains the real lecture script with each of its presets (`course`, learning rate
    3e-3, and `fast`, the default: 0.01) and each --run's flags, each stopped by
@@ -13,19 +14,19 @@ and the speed of our training step against the same network in `model.fit`.
 2. Scores the same validation characters (course character set, same split) with two
    baselines fitted on the training lines: the unigram distribution (add-one smoothed),
    and character n-grams of orders 2..6 with interpolated absolute discounting (D = 0.75),
-   whose history starts at the beginning of the tweet like the RNN's state.
-3. Times training steps of the course's network (batch 64, windows of 50): our compiled
-   step from the shared loop vs `model.fit` with the masked loss as sample weights, with
-   Keras' default jit_compile="auto" (XLA) and without XLA.
+   whose history starts at the beginning of the tweet like the RNN's state
+   (--baseline-lines: fitted and scored on the first N lines of each split only).
+3. Times --speed-steps training steps of the course's network (batch 64, windows of 50),
+   after a tenth as many to warm up: our compiled step from the shared loop vs `model.fit`
+   with the masked loss as sample weights, with Keras' default jit_compile="auto" (XLA)
+   and without XLA.
 
 Prints JSON.
 """
 
 from __future__ import annotations
 
-import argparse
 import collections
-import contextlib
 import json
 import math
 import os
@@ -33,8 +34,9 @@ import pathlib
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
+
+import options
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -131,13 +133,16 @@ class NGram:
         return total / count
 
 
-def baselines(data_dir: str | None) -> dict:
+def baselines(data_dir: str | None, max_lines: int) -> dict:
+    """The baselines' bits/char, fitted and scored on the first `max_lines` lines of
+    each split (0: all)."""
     vocabulary = chars.Vocabulary.course()
     split = chars.split_lines(chars.read_lines(sources.resolve("trump_tweets", data_dir)))
+    kept = slice(max_lines or None)
     # What the model sees: characters outside the course's set are dropped.
-    train = [vocabulary.decode(vocabulary.encode(line)) for line in split.train]
+    train = [vocabulary.decode(vocabulary.encode(line)) for line in split.train[kept]]
     validation = [line for line in (vocabulary.decode(vocabulary.encode(line))
-                                    for line in split.validation) if len(line) >= 2]
+                                    for line in split.validation[kept]) if len(line) >= 2]
     alphabet = len(vocabulary) - 1
     result = {"validation_characters": sum(len(line) - 1 for line in validation),
               "unigram_bits_per_character": round(unigram_bits(train, validation, alphabet), 4)}
@@ -150,8 +155,10 @@ def baselines(data_dir: str | None) -> dict:
     return result
 
 
-def training_speed(data_dir: str | None, steps: int = 200, warmup: int = 20) -> dict:
-    """Steps/s of our compiled step vs model.fit, same network, data and batch."""
+def training_speed(data_dir: str | None, steps: int) -> dict:
+    """Steps/s of our compiled step vs model.fit, same network, data and batch, each
+    timed over `steps` steps after a tenth as many to warm up."""
+    warmup = max(1, steps // 10)
     vocabulary = chars.Vocabulary.course()
     split = chars.split_lines(chars.read_lines(sources.resolve("trump_tweets", data_dir)))
     windows = chars.make_windows([vocabulary.encode(line) for line in split.train], 50, 25)
@@ -194,9 +201,10 @@ def training_speed(data_dir: str | None, steps: int = 200, warmup: int = 20) -> 
             "ours_over_fit_no_xla": round(ours / fit_plain, 3)}
 
 
-def main() -> dict:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None) -> None:
+    parser = options.Parser(__doc__, tiny={
+        "presets": "", "run": ["tiny=--num-steps 4 --hidden-sizes 16,16 --length 20"],
+        "eval_every": 2, "baseline_lines": 200, "speed_steps": 2})
     parser.add_argument("--budget-seconds", type=float, default=600.0,
                         help="wall-clock budget of the training run (default: 600)")
     parser.add_argument("--run-dir", default="", help="run directory (default: a temporary one)")
@@ -212,30 +220,37 @@ def main() -> dict:
                              "'bptt48=--window 300 --bptt 48'; repeatable")
     parser.add_argument("--skip-speed", action="store_true",
                         help="leave out the timing of our step against model.fit")
-    arguments = parser.parse_args()
-    data_dir = os.environ.get("CS20_DATA_DIR")
-    run_dir = pathlib.Path(arguments.run_dir or tempfile.mkdtemp(prefix="l11-benchmark-"))
-
-    if arguments.speed_only:
-        return training_speed(data_dir)
-    runs = {f"preset_{preset}": ["--preset", preset]
-            for preset in arguments.presets.split(",") if preset}
+    parser.add_argument("--baseline-lines", type=int, default=0,
+                        help="fit and score the baselines on the first N lines of each split "
+                             "(0: all)")
+    parser.add_argument("--speed-steps", type=int, default=200,
+                        help="steps timed by each side of the speed comparison (default: 200)")
+    arguments = parser.parse_args(argv)
     for run in arguments.run:
-        label, separator, flags = run.partition("=")
+        label, separator, _ = run.partition("=")
         if not separator or not label:
             parser.error(f"--run takes LABEL=FLAGS, got {run!r}")
-        runs[label] = shlex.split(flags)
+    options.print_json(measure, arguments)
+
+
+def measure(arguments) -> dict:
+    data_dir = os.environ.get("CS20_DATA_DIR")
+    if arguments.speed_only:
+        return training_speed(data_dir, arguments.speed_steps)
+    run_dir = pathlib.Path(options.scratch_folder(arguments.run_dir, "l11-benchmark-"))
+    runs = {f"preset_{preset}": ["--preset", preset]
+            for preset in arguments.presets.split(",") if preset}
+    runs.update({label: shlex.split(flags)
+                 for label, _, flags in (run.partition("=") for run in arguments.run)})
     result = {"budget_seconds": arguments.budget_seconds,
               **{label: train_lecture(run_dir / label, arguments.budget_seconds,
                                       arguments.eval_every, flags)
                  for label, flags in runs.items()},
-              **baselines(data_dir)}
+              **baselines(data_dir, arguments.baseline_lines)}
     if not arguments.skip_speed:
-        result["course_network_step"] = training_speed(data_dir)
+        result["course_network_step"] = training_speed(data_dir, arguments.speed_steps)
     return result
 
 
 if __name__ == "__main__":
-    with contextlib.redirect_stdout(sys.stderr):  # data and progress lines; stdout: the JSON
-        figures = main()
-    print(json.dumps(figures, indent=2))
+    main()

@@ -1,7 +1,8 @@
 """Lecture 7's ConvNet: our loop versus Keras model.fit, the input pipeline versus the
 model, and the FLOP/s of a training step versus a large matmul, as JSON.
 
-    CS20_DATA_DIR=../shared/data python benchmarks/convnet.py [--epochs 2]
+    CS20_DATA_DIR=../shared/data python benchmarks/convnet.py [--epochs 2] [--steps-per-epoch N]
+        [--tiny]
 
 1. The same model (lecture 7's `build_convnet`), optimizer (Adam 1e-3), batch (128) and
    tf.data pipeline trained for `--epochs` epochs by our loop (`training.train` with
@@ -20,8 +21,6 @@ model, and the FLOP/s of a training step versus a large matmul, as JSON.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import platform
 import tempfile
@@ -32,6 +31,7 @@ from cs20.datasets import mnist
 
 import keras
 import numpy as np
+import options
 import tensorflow as tf
 
 BATCH_SIZE = 128
@@ -162,19 +162,25 @@ def rounded(figures: dict, digits: int = 3) -> dict:
     return {name: round(value, digits) for name, value in figures.items()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None) -> None:
+    parser = options.Parser(__doc__, tiny={"steps_per_epoch": 3, "pipeline_batches": 5,
+                                           "matmul_size": 64})
     parser.add_argument("--epochs", type=int, default=2,
                         help="epochs per side (the first is a warm-up; at least 2)")
     parser.add_argument("--pipeline-batches", type=int, default=2000,
                         help="batches pulled through the pipeline alone")
     parser.add_argument("--matmul-size", type=int, default=2048, help="matmul side")
-    arguments = parser.parse_args()
+    parser.add_argument("--steps-per-epoch", type=int, default=0,
+                        help="training steps an epoch (0: one pass over the training digits)")
+    arguments = parser.parse_args(argv)
     if arguments.epochs < 2:
         parser.error("--epochs must be at least 2: the first epoch is a warm-up")
+    options.print_json(measure, arguments)
+
+
+def measure(arguments) -> dict:
     splits = mnist.load_splits()
-    steps_per_epoch = -(-len(splits.train) // BATCH_SIZE)
+    steps_per_epoch = arguments.steps_per_epoch or -(-len(splits.train) // BATCH_SIZE)
     with tempfile.TemporaryDirectory() as scratch:
         ours = time_our_loop(splits, arguments.epochs, steps_per_epoch, f"{scratch}/ours")
         fit = time_keras_fit(splits, arguments.epochs, steps_per_epoch, f"{scratch}/fit")
@@ -185,7 +191,7 @@ def main() -> None:
     step_flops = training_flops_per_example(l07_convnet.build_convnet()) * BATCH_SIZE
     achieved = step_flops * ours["training_steps_per_second"]
     peak = matmul_flops_per_second(arguments.matmul_size)
-    report = {
+    return {
         "machine": {"cpus": os.cpu_count(),
                     "processor": platform.processor() or platform.machine(),
                     "gpus": len(tf.config.list_physical_devices("GPU")),
@@ -205,7 +211,6 @@ def main() -> None:
         "matmul_gflop_per_second": round(peak / 1e9, 2),
         "fraction_of_matmul_flops": round(achieved / peak, 3),
     }
-    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

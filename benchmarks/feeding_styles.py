@@ -1,6 +1,7 @@
 """Lecture 3's feeding styles and lecture 3b's eager vs tf.function step rates, as JSON.
 
-    CS20_DATA_DIR=../shared/data python benchmarks/feeding_styles.py [--epochs 100] [--steps 500]
+    CS20_DATA_DIR=../shared/data python benchmarks/feeding_styles.py [--epochs 100] [--steps 400]
+        [--tiny]
 
 1. Linear regression on birth_life_2010.txt (squared loss, learning rate 0.001): seconds
    and updates/s for one sample per call, tf.data inside a graph, and vectorised
@@ -11,8 +12,6 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import platform
 import time
@@ -22,6 +21,7 @@ from cs20.datasets import birth_life, mnist
 from cs20.models import linear, logistic
 
 import keras
+import options
 import tensorflow as tf
 
 
@@ -73,13 +73,15 @@ def time_logistic_steps(num_steps: int) -> dict:
     return figures
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None) -> None:
+    parser = options.Parser(__doc__, tiny={"epochs": 1, "steps": 5})
     parser.add_argument("--epochs", type=int, default=100, help="linear regression epochs")
     parser.add_argument("--steps", type=int, default=400, help="logistic regression steps")
-    arguments = parser.parse_args()
-    report = {
+    options.print_json(measure, parser.parse_args(argv))
+
+
+def measure(arguments) -> dict:
+    return {
         "machine": {"cpus": os.cpu_count(),
                     "processor": platform.processor() or platform.machine(),
                     "gpus": len(tf.config.list_physical_devices("GPU")),
@@ -87,7 +89,6 @@ def main() -> None:
         "linear_regression_feeding_styles": time_feeding_styles(arguments.epochs),
         "logistic_regression_steps": time_logistic_steps(arguments.steps),
     }
-    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

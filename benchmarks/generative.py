@@ -3,12 +3,13 @@ lecture 10's VAEs and real digits, each against the 10,000 test digits.
 
     CS20_DATA_DIR=../shared/data python benchmarks/generative.py [--configs gan,vae_latent_2]
                                                                  [--max-seconds 600] [--fresh]
+                                                                 [--samples 10000] [--tiny]
 
 Each model is trained by its lecture at its default budget, in its own process, in
 runs/benchmarks/generative/<config>/; --max-seconds passes the lecture's own flag (it
 stops with a checkpoint, and the next run of the benchmark resumes it), so long runs can
 be spread over several sessions. Finished runs are not trained again. Then, in this
-process, every model draws 10,000 digits (z ~ N(0, I); the VAE's pixel probabilities, the
+process, every model draws --samples digits (default 10,000) (z ~ N(0, I); the VAE's pixel probabilities, the
 GAN's tanh output mapped to [0, 1]) and one scorer measures them against the test digits:
 FID on lecture 7's ConvNet features, and the entropy and coverage of the digits they are
 classified as. Real training digits against the test digits give the floor. Prints JSON.
@@ -19,8 +20,10 @@ from __future__ import annotations
 import json
 import pathlib
 import platform
+import shlex
 import sys
 
+import options
 import segments
 
 ROOT = segments.ROOT
@@ -33,6 +36,7 @@ CONFIGS = {  # name: (lecture, flags)
 }
 # The VAE's importance-weighted bound is not what is measured here: keep it tiny.
 LECTURE_FLAGS = {"l09_gan": [], "l10_vae": ["--iwae-samples", "2", "--iwae-digits", "100"]}
+TINY = {"configs": "gan", "flags": "--num-steps 5 --fid-samples 0", "samples": 200}
 
 
 def sampler(name: str, run_dir: pathlib.Path):
@@ -65,24 +69,35 @@ def sampler(name: str, run_dir: pathlib.Path):
     return generate
 
 
-def main() -> None:
-    arguments = segments.parse_arguments(__doc__, CONFIGS, ROOT / "runs" / "benchmarks" /
-                                         "generative")
-    names, runs_root = arguments.names, arguments.runs_root
+def main(argv=None) -> None:
+    from cs20.metrics import fid
+
+    parser = segments.parser(__doc__, CONFIGS, ROOT / "runs" / "benchmarks" / "generative",
+                             TINY)
+    parser.add_argument("--samples", type=int, default=fid.NUM_SAMPLES,
+                        help=f"digits drawn from each model and scored (default: "
+                             f"{fid.NUM_SAMPLES:,}, as many as the test digits)")
+    options.print_json(measure, segments.parse(parser, argv))
+
+
+def measure(arguments) -> dict:
+    from cs20.datasets import mnist
+    from cs20.metrics import fid
+
+    names, runs_root, count = arguments.names, arguments.runs_root, arguments.samples
     seconds = {}
     for name in names:
         lecture, flags = CONFIGS[name]
-        seconds[name] = segments.train(lecture, runs_root / name, [*flags, *LECTURE_FLAGS[lecture]],
+        seconds[name] = segments.train(lecture, runs_root / name,
+                                       [*flags, *LECTURE_FLAGS[lecture],
+                                        *shlex.split(arguments.flags)],
                                        arguments.max_seconds, arguments.fresh)
         print(f"{name}: {segments.status(runs_root / name)} after {sum(seconds[name]):.0f} s",
               file=sys.stderr, flush=True)
 
-    from cs20.datasets import mnist
-    from cs20.metrics import fid
-
     splits = mnist.load_splits()
     scorer = fid.Scorer(splits)
-    table = {"real_train_digits": scorer(splits.train.images[:fid.NUM_SAMPLES] / 255.0)}
+    table = {"real_train_digits": scorer(splits.train.images[:count] / 255.0)}
     for name in names:
         run_dir = runs_root / name
         if not (run_dir / "checkpoints" / "checkpoint").exists():
@@ -92,11 +107,10 @@ def main() -> None:
         table[name] = {"flags": " ".join(CONFIGS[name][1]), "finished": segments.status(run_dir) == "finished",
                        "steps": results.get("steps"), "segments": len(seconds[name]),
                        "wall_seconds": round(sum(seconds[name]), 1),
-                       **scorer(sampler(name, run_dir)(fid.NUM_SAMPLES))}
+                       **scorer(sampler(name, run_dir)(count))}
         print(f"{name}: {table[name]}", file=sys.stderr, flush=True)
-    print(json.dumps({"machine": platform.processor() or platform.machine(),
-                      "samples": fid.NUM_SAMPLES, "reference": "MNIST test digits",
-                      "results": table}, indent=2))
+    return {"machine": platform.processor() or platform.machine(),
+            "samples": count, "reference": "MNIST test digits", "results": table}
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The GPU check: every training lecture, a bounded number of steps, three ways.
 
     CS20_DATA_DIR=../shared/data python benchmarks/gpu_check.py [--steps-scale 5]
-        [--lectures l03_logistic_regression,...] [--cpu]
+        [--lectures l03_logistic_regression,...] [--settings default,...] [--cpu] [--tiny]
 
 On a machine with a GPU, runs each training lecture with its default settings three
 ways: as is, with --mixed-precision (float16 with loss scaling) and with --jit-compile
@@ -12,11 +12,12 @@ process. Prints JSON with, per lecture and setting: training steps/s
 memory (`tf.config.experimental.get_memory_info`), the final train loss and whether it
 is finite, the seconds from process start to the end of the first step, and the ratio of
 steps/s to the README's 2-CPU-core figure for the same run (its scale.py table; null where
-it has none). The whole check takes under 8 minutes on one GPU; runs still waiting when
---budget-seconds is spent are reported as skipped.
+it has none). No GPU has run it yet, so how long it takes is not known; runs still waiting
+when --budget-seconds is spent are reported as skipped.
 
 Without a GPU it says so in one line and exits 0. `--cpu` runs the same check on the
-CPU with the GPUs hidden (to try the kit: `--cpu --steps-scale 0.05`).
+CPU with the GPUs hidden (to try the kit: `--cpu --steps-scale 0.05`); `--tiny` runs on
+the GPU where there is one, else on the CPU.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import sys
 import tempfile
 import time
 
+import options
 import scale  # benchmarks/scale.py: the short runs and their CPU figures in the README
 import tensorflow as tf
 
@@ -107,51 +109,60 @@ def child_main(lecture: str, run_dir: str, flags: list[str]) -> None:
         {"results": results, "peak_gpu_memory_mib": None if peak is None else round(peak, 1)}))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None) -> None:
+    parser = options.Parser(__doc__, tiny={"lectures": "l03_logistic_regression",
+                                           "settings": "default", "steps_scale": 0})
     parser.add_argument("--cpu", action="store_true",
                         help="run on the CPU (GPUs hidden) even where there is a GPU")
     parser.add_argument("--steps-scale", type=float, default=5.0,
-                        help="multiplies the steps of scale.py's runs (default: 5)")
+                        help="multiplies the steps of scale.py's runs (default: 5; at "
+                             "least 5 steps a run)")
     parser.add_argument("--lectures", default=",".join(scale.LECTURES),
                         help="comma-separated subset of the lectures")
+    parser.add_argument("--settings", default=",".join(SETTINGS),
+                        help=f"comma-separated subset of {', '.join(SETTINGS)}")
     parser.add_argument("--budget-seconds", type=float, default=450.0,
                         help="runs not started by then are skipped (default: 450)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--run-dir", help=argparse.SUPPRESS)
     parser.add_argument("flags", nargs="*", help=argparse.SUPPRESS)
-    arguments = parser.parse_args()
+    arguments = parser.parse_args(argv)
     if arguments.child:
         child_main(arguments.child, arguments.run_dir, arguments.flags)
         return
-    chosen = arguments.lectures.split(",")
-    if set(chosen) - set(scale.LECTURES):
-        parser.error(f"unknown lectures {', '.join(sorted(set(chosen) - set(scale.LECTURES)))}")
-    if not arguments.cpu and not tf.config.list_physical_devices("GPU"):
+    unknown = (set(arguments.lectures.split(",")) - set(scale.LECTURES)) | \
+        (set(arguments.settings.split(",")) - set(SETTINGS))
+    if unknown:
+        parser.error(f"unknown lectures or settings {', '.join(sorted(unknown))}")
+    has_gpu = bool(tf.config.list_physical_devices("GPU"))
+    if not (has_gpu or arguments.cpu or arguments.tiny):
         print("gpu_check: no GPU on this machine (TensorFlow sees none); nothing to check. "
               "--cpu runs the same check on the CPU.")
         return
+    arguments.cpu = arguments.cpu or not has_gpu
+    options.print_json(check, arguments)
 
+
+def check(arguments: argparse.Namespace) -> dict:
     started = time.perf_counter()
     reference = {} if arguments.cpu else cpu_reference(ROOT / "README.md")
     scratch = pathlib.Path(tempfile.mkdtemp(prefix="cs20-gpu-check-"))
     data_dir = os.environ.get("CS20_DATA_DIR")
     report: dict = {"device": "cpu" if arguments.cpu else "gpu", "runs": {}}
-    for lecture in chosen:
+    for lecture in arguments.lectures.split(","):
         lecture_flags = scale.scaled_steps(scale.LECTURES[lecture], arguments.steps_scale)
-        for setting, setting_flags in SETTINGS.items():
+        for setting in arguments.settings.split(","):
             name = f"{lecture}/{setting}"
             if time.perf_counter() - started > arguments.budget_seconds:
                 report["runs"][name] = {"error": "skipped: --budget-seconds spent"}
                 continue
-            flags = [*lecture_flags, *setting_flags,
+            flags = [*lecture_flags, *SETTINGS[setting],
                      *(["--data-dir", data_dir] if data_dir else [])]
             child = run_child(lecture, flags, scratch / lecture / setting, arguments.cpu)
             report["runs"][name] = summarize(child, reference.get((lecture, setting)))
             print(f"{name}: {report['runs'][name]}", file=sys.stderr, flush=True)
     report["wall_seconds"] = round(time.perf_counter() - started, 1)
-    print(json.dumps(report, indent=2))
+    return report
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     CS20_DATA_DIR=../shared/data flock /tmp/cs20_cpu.lock python benchmarks/loop.py \
         [--rounds 3] [--scale 1.0] [--models logistic,convnet,...] [--startup l03_...,...]
+        [--tiny]
 
 For lecture 3b's logistic regression, 7's ConvNet, 5a's word2vec, 10's VAE and 11's
 char-RNN (their default sizes and batches), each variant trains the same model on the
@@ -26,10 +27,7 @@ Prints JSON.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import dataclasses
-import json
 import os
 import pathlib
 import signal
@@ -43,6 +41,7 @@ from cs20.datasets import binarized_mnist, chars, mnist, sources, text_corpus
 from cs20.models import logistic, vae, word2vec
 
 import keras
+import options
 import tensorflow as tf
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -299,36 +298,37 @@ def first_summary_time(run_dir: pathlib.Path, tag: str) -> float:
     return min(event.wall_time for event in events.Tensors(tag))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None) -> None:
+    parser = options.Parser(__doc__, tiny={"rounds": 1, "scale": 0, "models": "logistic",
+                                           "startup": "l03_logistic_regression"})
     parser.add_argument("--rounds", type=int, default=3, help="rounds of every variant "
                                                               "(default: 3; the best counts)")
     parser.add_argument("--scale", type=float, default=1.0,
-                        help="multiplies every model's number of timed steps")
+                        help="multiplies every model's number of timed steps (at least 2)")
     parser.add_argument("--models", default=",".join(b.name for b in BENCHMARKS),
                         help="comma-separated subset of the models")
     parser.add_argument("--startup", default=",".join(STARTUP_FLAGS),
                         help="lectures whose time to first step is measured ('' for none)")
-    arguments = parser.parse_args()
-    chosen = arguments.models.split(",")
-    unknown = (set(chosen) - {b.name for b in BENCHMARKS}) | \
+    arguments = parser.parse_args(argv)
+    unknown = (set(arguments.models.split(",")) - {b.name for b in BENCHMARKS}) | \
         (set(filter(None, arguments.startup.split(","))) - set(STARTUP_FLAGS))
     if unknown:
         parser.error(f"unknown models or lectures {', '.join(sorted(unknown))}")
+    options.print_json(measure_all, arguments)
+
+
+def measure_all(arguments) -> dict:
     data = Data(os.environ.get("CS20_DATA_DIR"))
     scratch = pathlib.Path(tempfile.mkdtemp(prefix="cs20-loop-benchmark-"))
     report: dict = {"rounds": arguments.rounds, "steps_per_second": {}}
-    # Everything the runs print goes to stderr; stdout is the JSON.
-    with contextlib.redirect_stdout(sys.stderr):
-        for benchmark in BENCHMARKS:
-            if benchmark.name in chosen:
-                report["steps_per_second"][benchmark.name] = measure(
-                    benchmark, data, arguments.rounds, arguments.scale, scratch)
-        report["seconds_to_first_step"] = {
-            lecture: round(time_to_first_step(lecture, data.data_dir, scratch), 2)
-            for lecture in filter(None, arguments.startup.split(","))}
-    print(json.dumps(report, indent=2))
+    for benchmark in BENCHMARKS:
+        if benchmark.name in arguments.models.split(","):
+            report["steps_per_second"][benchmark.name] = measure(
+                benchmark, data, arguments.rounds, arguments.scale, scratch)
+    report["seconds_to_first_step"] = {
+        lecture: round(time_to_first_step(lecture, data.data_dir, scratch), 2)
+        for lecture in filter(None, arguments.startup.split(","))}
+    return report
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     CS20_DATA_DIR=../shared/data python benchmarks/scale.py [--lectures l03_logistic_regression,l07_convnet]
                                                             [--variants default,xla] [--steps-scale 0.5]
+                                                            [--tiny]
 
 Each (lecture, variant) is a short run of the real lecture script in its own process
 (a fresh process per run: the device split and the dtype policy are process-wide). The
@@ -22,7 +23,6 @@ On a GPU machine the same command gives the GPU table.
 
 from __future__ import annotations
 
-import argparse
 import json
 import pathlib
 import platform
@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 
+import options
 import tensorflow as tf
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -83,32 +84,33 @@ def measure(lecture: str, flags: list[str], timeout: int) -> dict:
             "wall_seconds": results.get("wall_seconds")}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None) -> None:
+    parser = options.Parser(__doc__, tiny={"lectures": "l03_logistic_regression",
+                                           "variants": "default", "steps_scale": 0})
     parser.add_argument("--lectures", default=",".join(LECTURES),
                         help="comma-separated lectures (default: all training lectures)")
     parser.add_argument("--variants", default="default,mirrored,mixed_precision,xla",
                         help="comma-separated variants (default: all four)")
     parser.add_argument("--steps-scale", type=float, default=1.0,
-                        help="multiply every lecture's number of steps (e.g. 5 on a GPU)")
+                        help="multiply every lecture's number of steps (e.g. 5 on a GPU; at "
+                             "least 5 steps a run)")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per run")
-    arguments = parser.parse_args()
-
-    has_gpu = bool(tf.config.list_physical_devices("GPU"))
-    all_variants = variant_flags(has_gpu)
-    lectures = arguments.lectures.split(",")
-    variants = arguments.variants.split(",")
-    unknown = [name for name in lectures if name not in LECTURES] + \
-              [name for name in variants if name not in all_variants]
+    arguments = parser.parse_args(argv)
+    unknown = [name for name in arguments.lectures.split(",") if name not in LECTURES] + \
+              [name for name in arguments.variants.split(",") if name not in variant_flags(False)]
     if unknown:
         parser.error(f"unknown lecture or variant: {', '.join(unknown)}")
+    options.print_json(measure_table, arguments)
 
+
+def measure_table(arguments) -> dict:
+    has_gpu = bool(tf.config.list_physical_devices("GPU"))
+    all_variants = variant_flags(has_gpu)
     table = {}
-    for lecture in lectures:
+    for lecture in arguments.lectures.split(","):
         flags = scaled_steps(LECTURES[lecture], arguments.steps_scale)
         table[lecture] = {}
-        for variant in variants:
+        for variant in arguments.variants.split(","):
             figures = measure(lecture, flags + all_variants[variant], arguments.timeout)
             table[lecture][variant] = figures
             print(f"{lecture:<26} {variant:<16} {figures}", file=sys.stderr, flush=True)
@@ -116,12 +118,12 @@ def main() -> None:
         for figures in table[lecture].values():
             if default_rate and figures.get("steps_per_second"):
                 figures["vs_default"] = round(figures["steps_per_second"] / default_rate, 3)
-    print(json.dumps({
+    return {
         "device": "GPU" if has_gpu else "CPU",
         "machine": platform.processor() or platform.machine(),
         "tensorflow": tf.__version__,
         "steps_per_second": table,
-    }, indent=2))
+    }
 
 
 if __name__ == "__main__":

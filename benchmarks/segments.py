@@ -17,26 +17,40 @@ import subprocess
 import sys
 import time
 
+import options
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def parse_arguments(doc: str, configs: dict, runs_root: pathlib.Path) -> argparse.Namespace:
-    """--configs (checked against `configs`), --runs-root, --max-seconds, --fresh; the
-    chosen names are `names`."""
-    parser = argparse.ArgumentParser(description=doc,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def parser(doc: str, configs: dict, runs_root: pathlib.Path, tiny: dict) -> options.Parser:
+    """--configs (from `configs`), --runs-root, --max-seconds, --fresh, --flags and --tiny
+    (which sets `tiny`); `parse` reads them."""
+    parser = options.Parser(doc, tiny={"runs_root": "", **tiny})
+    parser.configs = configs
     parser.add_argument("--configs", default=",".join(configs),
                         help=f"comma-separated, from {', '.join(configs)}")
-    parser.add_argument("--runs-root", type=pathlib.Path, default=runs_root)
+    parser.add_argument("--runs-root", default=str(runs_root),
+                        help=f"folder of the runs (default: {runs_root}; '': a new "
+                             "temporary folder)")
     parser.add_argument("--max-seconds", type=float, default=0,
                         help="stop each training after this long; the next call goes on "
                              "(0: no limit)")
     parser.add_argument("--fresh", action="store_true", help="start the runs over")
-    arguments = parser.parse_args()
+    parser.add_argument("--flags", default="",
+                        help="more flags for every lecture run, after the configuration's")
+    return parser
+
+
+def parse(parser: options.Parser, argv) -> argparse.Namespace:
+    """The arguments, the chosen configurations' names as `names` and --runs-root as a
+    path (a new temporary folder for '')."""
+    arguments = parser.parse_args(argv)
     arguments.names = arguments.configs.split(",")
-    unknown = [name for name in arguments.names if name not in configs]
+    unknown = [name for name in arguments.names if name not in parser.configs]
     if unknown:
         parser.error(f"unknown configuration: {', '.join(unknown)}")
+    arguments.runs_root = pathlib.Path(options.scratch_folder(arguments.runs_root,
+                                                              "cs20-benchmark-runs-"))
     return arguments
 
 

@@ -2,6 +2,7 @@
 
     CS20_DATA_DIR=../shared/data python benchmarks/style_transfer.py [--steps 5]
         [--backbones squeezenet,vgg19] [--tv-weights 0,10,30] [--quality-size 512]
+        [--quality-steps N] [--tiny]
 
 For each backbone (SqueezeNet with its ImageNet weights; VGG-19 with random weights when its
 ImageNet weights are not at hand, which costs exactly the same time per step), each image
@@ -10,7 +11,7 @@ mode (eager, tf.function, tf.function with XLA), one Adam step of the image is r
 warm up (tracing, compiling) and then timed over `--steps` steps.
 
 Quality: lectures/l08_style_transfer.py run to the end (its own process, default flags
-otherwise) for each `--tv-weights` value at `--quality-size`, with the figures from its
+otherwise, --quality-steps for its --num-steps) for each `--tv-weights` value at `--quality-size`, with the figures from its
 results.json: `final/high_frequency_ratio`, the result's mean squared Laplacian over the
 content photo's (grain; the style picture's own ratio is printed for reference), and
 `final/border_step_ratio`, the largest step from an edge row or column to its neighbour
@@ -19,7 +20,6 @@ over the mean step between interior neighbours (about 1: no line along the edge)
 
 from __future__ import annotations
 
-import argparse
 import json
 import pathlib
 import platform
@@ -33,6 +33,7 @@ from cs20.datasets import images
 from cs20.models import style_transfer
 
 import keras
+import options
 import tensorflow as tf
 
 MODES = {"eager": None, "tf_function": False, "tf_function_xla": True}
@@ -49,12 +50,14 @@ def pictures(image_size: int):
     return content_image, images.fit(images.load(images.locate("starry_night")), height, width)
 
 
-def quality(tv_weight: float, image_size: int) -> dict:
-    """A full lecture run with this total-variation weight: its grain and edge figures."""
+def quality(tv_weight: float, image_size: int, num_steps: int) -> dict:
+    """A full lecture run with this total-variation weight (`num_steps` steps, 0: the
+    lecture's): its grain and edge figures."""
     with tempfile.TemporaryDirectory() as scratch:
         completed = subprocess.run(
             [sys.executable, str(ROOT / "lectures" / "l08_style_transfer.py"), "--run-dir",
-             scratch, "--tv-weight", str(tv_weight), "--image-size", str(image_size)],
+             scratch, "--tv-weight", str(tv_weight), "--image-size", str(image_size),
+             *(["--num-steps", str(num_steps)] if num_steps else [])],
             capture_output=True, text=True)
         if completed.returncode != 0:
             return {"error": completed.stderr.strip().splitlines()[-1]}
@@ -90,9 +93,10 @@ def seconds_per_step(backbone_name: str, image_size: int, jit_compile: bool | No
     return (time.perf_counter() - started) / num_steps
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None) -> None:
+    parser = options.Parser(__doc__, tiny={"steps": 1, "backbones": "squeezenet", "sizes": "64",
+                                           "tv_weights": "0", "quality_size": 64,
+                                           "quality_steps": 2})
     parser.add_argument("--steps", type=int, default=5, help="timed steps per configuration")
     parser.add_argument("--backbones", default="squeezenet,vgg19",
                         help="comma-separated: squeezenet, vgg19")
@@ -103,14 +107,19 @@ def main() -> None:
                              "(empty: none)")
     parser.add_argument("--quality-size", type=int, default=512,
                         help="image size of the quality runs")
-    arguments = parser.parse_args()
-    backbones = arguments.backbones.split(",")
-    unknown = [name for name in backbones if name not in style_transfer.BACKBONE_LAYERS]
+    parser.add_argument("--quality-steps", type=int, default=0,
+                        help="steps of the quality runs (0: the lecture's)")
+    arguments = parser.parse_args(argv)
+    unknown = [name for name in arguments.backbones.split(",")
+               if name not in style_transfer.BACKBONE_LAYERS]
     if unknown or arguments.steps < 1:
         parser.error(f"unknown backbone {', '.join(unknown)}" if unknown else "--steps must be >= 1")
+    options.print_json(measure, arguments)
 
+
+def measure(arguments) -> dict:
     table = {}
-    for backbone_name in backbones:
+    for backbone_name in arguments.backbones.split(","):
         for image_size in [int(size) for size in arguments.sizes.split(",") if size]:
             row = {mode: round(seconds_per_step(backbone_name, image_size, jit, arguments.steps), 4)
                    for mode, jit in MODES.items()}
@@ -121,15 +130,16 @@ def main() -> None:
     grain = {"style_picture_high_frequency_ratio": round(
                  style_transfer.high_frequency_energy(style_image)
                  / style_transfer.high_frequency_energy(content_image), 3),
-             **{f"tv_weight_{weight:g}": quality(weight, arguments.quality_size)
+             **{f"tv_weight_{weight:g}": quality(weight, arguments.quality_size,
+                                                 arguments.quality_steps)
                 for weight in tv_weights}}
-    print(json.dumps({"seconds_per_step": table,
-                      f"quality_{arguments.quality_size}px": grain,
-                      "vgg19_weights": "imagenet" if style_transfer.VGG19_CACHE_FILE.is_file()
-                      else "random (same cost per step; ImageNet weights not available here)",
-                      "steps_timed": arguments.steps,
-                      "machine": platform.processor() or platform.machine(),
-                      "tensorflow": tf.__version__}, indent=2))
+    return {"seconds_per_step": table,
+            f"quality_{arguments.quality_size}px": grain,
+            "vgg19_weights": "imagenet" if style_transfer.VGG19_CACHE_FILE.is_file()
+            else "random (same cost per step; ImageNet weights not available here)",
+            "steps_timed": arguments.steps,
+            "machine": platform.processor() or platform.machine(),
+            "tensorflow": tf.__version__}
 
 
 if __name__ == "__main__":

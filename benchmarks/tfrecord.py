@@ -1,8 +1,9 @@
 """TFRecord write and read speed for MNIST-sized records, as JSON.
 
     CS20_DATA_DIR=../shared/data python benchmarks/tfrecord.py [--shards 1,4] [--batch-size 128]
+        [--records N] [--tiny]
 
-The 55,000 MNIST training digits (784 raw bytes + an int64 label, 838 bytes a record)
+The 55,000 MNIST training digits (or the first --records) (784 raw bytes + an int64 label, 838 bytes a record)
 are written uncompressed and with GZIP into 1 and N shards (records/s and MB/s of the
 files written, encoding included), then read back into decoded batches three ways:
 parsing one record at a time, parsing whole batches with `tf.io.parse_example`, and
@@ -13,8 +14,7 @@ after a warm-up pass. The in-memory `from_tensor_slices` pipeline is the ceiling
 
 from __future__ import annotations
 
-import argparse
-import json
+import dataclasses
 import os
 import platform
 import tempfile
@@ -22,6 +22,7 @@ import time
 
 from cs20.datasets import mnist, tfrecord_io, tfrecord_reports
 
+import options
 import tensorflow as tf
 
 
@@ -49,14 +50,22 @@ def time_reads(directory: str, batch_size: int, repeats: int) -> dict:
             for name, rate in best.items()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None) -> None:
+    parser = options.Parser(__doc__, tiny={"shards": "1,2", "records": 1000, "repeats": 1})
     parser.add_argument("--shards", default="1,4", help="shard counts to compare")
     parser.add_argument("--batch-size", type=int, default=128, help="records per batch")
     parser.add_argument("--repeats", type=int, default=2, help="passes per read figure (best)")
-    arguments = parser.parse_args()
+    parser.add_argument("--records", type=int, default=0,
+                        help="the first N training digits only (0: all 55,000)")
+    options.print_json(measure, parser.parse_args(argv))
+
+
+def measure(arguments) -> dict:
     splits = mnist.load_splits()
+    if arguments.records:
+        train = mnist.Split(splits.train.images[:arguments.records],
+                            splits.train.labels[:arguments.records])
+        splits = dataclasses.replace(splits, train=train)
     in_memory = tf.data.Dataset.from_tensor_slices(
         {"image": splits.train.images, "label": splits.train.labels}).batch(arguments.batch_size)
     report = {
@@ -76,7 +85,7 @@ def main() -> None:
                 report["write"][label] = time_writes(splits, directory, num_shards, compression)
                 report["read"][label] = time_reads(directory, arguments.batch_size,
                                                    arguments.repeats)
-    print(json.dumps(report, indent=2))
+    return report
 
 
 if __name__ == "__main__":

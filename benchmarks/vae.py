@@ -1,7 +1,7 @@
 """Lecture 10's VAE quality: test ELBO and importance-weighted log-likelihood, and how long.
 
     CS20_DATA_DIR=../shared/data python benchmarks/vae.py [--configs latent_2,latent_50]
-                                                          [--max-seconds 420]
+                                                          [--max-seconds 420] [--tiny]
 
 Each configuration is a full run of lectures/l10_vae.py in its own process, in
 runs/benchmarks/vae/<config>/. --max-seconds passes the lecture's own flag (it stops with
@@ -20,8 +20,10 @@ from __future__ import annotations
 import json
 import pathlib
 import platform
+import shlex
 import sys
 
+import options
 import segments
 
 ROOT = segments.ROOT
@@ -33,11 +35,13 @@ CONFIGS = {
 # FID is benchmarks/generative.py's measure: left out here, as in the README's timings.
 COMMON = ["--summary-every", "430", "--iwae-samples", "100", "--iwae-digits", "10000",
           "--fid-samples", "0"]
+TINY_FLAGS = "--num-steps 5 --iwae-samples 2 --iwae-digits 10"
 
 
-def measure(name: str, runs_root: pathlib.Path, max_seconds: float, fresh: bool) -> dict:
+def measure(name: str, runs_root: pathlib.Path, max_seconds: float, fresh: bool,
+            more_flags: list[str]) -> dict:
     run_dir = runs_root / name
-    flags = CONFIGS[name] + COMMON
+    flags = CONFIGS[name] + COMMON + more_flags
     seconds = segments.train("l10_vae", run_dir, flags, max_seconds, fresh)
     figures = {"flags": " ".join(flags), "segments": len(seconds),
                "wall_seconds": round(sum(seconds), 1)}
@@ -53,14 +57,20 @@ def measure(name: str, runs_root: pathlib.Path, max_seconds: float, fresh: bool)
             "train_steps_per_second_last_segment": results.get("train/steps_per_second")}
 
 
-def main() -> None:
-    arguments = segments.parse_arguments(__doc__, CONFIGS, ROOT / "runs" / "benchmarks" / "vae")
+def main(argv=None) -> None:
+    parser = segments.parser(__doc__, CONFIGS, ROOT / "runs" / "benchmarks" / "vae",
+                             tiny={"configs": "latent_2", "flags": TINY_FLAGS})
+    options.print_json(measure_all, segments.parse(parser, argv))
+
+
+def measure_all(arguments) -> dict:
     table = {}
     for name in arguments.names:
-        table[name] = measure(name, arguments.runs_root, arguments.max_seconds, arguments.fresh)
+        table[name] = measure(name, arguments.runs_root, arguments.max_seconds, arguments.fresh,
+                              shlex.split(arguments.flags))
         print(f"{name}: {table[name]}", file=sys.stderr, flush=True)
-    print(json.dumps({"machine": platform.processor() or platform.machine(),
-                      "tutorial_test_elbo_latent_50": -78.0, "runs": table}, indent=2))
+    return {"machine": platform.processor() or platform.machine(),
+            "tutorial_test_elbo_latent_50": -78.0, "runs": table}
 
 
 if __name__ == "__main__":

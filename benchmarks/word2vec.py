@@ -2,7 +2,7 @@
 
     CS20_DATA_DIR=../shared/data python benchmarks/word2vec.py [--corpus text8_prefix]
         [--course-steps 100000] [--skip-course] [--skip-gensim] [--threads N]
-        [--flags "--batch-size 2048"] [--similarity-file PATH]
+        [--flags "--batch-size 2048"] [--similarity-file PATH] [--tiny]
 
 Prints one JSON object with, for each configuration: training seconds, (center, context)
 pairs per second, the final loss where there is one, analogy accuracy on
@@ -32,8 +32,6 @@ model, and the thread counts.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import json
 import os
 import pathlib
@@ -49,6 +47,7 @@ from cs20.metrics import word_vectors
 from cs20.models import word2vec
 
 import numpy as np
+import options
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 COURSE_PAIRS = 100_000 * 128
@@ -148,9 +147,9 @@ def comparison(ours: dict, gensim: dict) -> dict:
             "better_on_both_in_no_more_time": analogy > 0 and spearman > 0 and ratio <= 1}
 
 
-def main() -> dict:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None) -> None:
+    parser = options.Parser(__doc__, tiny={"skip_course": True,
+                                           "flags": "--num-steps 5 --vocab-size 2000"})
     parser.add_argument("--corpus", default="text8_prefix", help="registered name or path")
     parser.add_argument("--data-dir", default="", help="folder searched first for data files")
     parser.add_argument("--course-steps", type=int, default=100_000)
@@ -165,8 +164,10 @@ def main() -> dict:
                         help="a word-similarity file also scored for every model (default: "
                              "SimLex-999 from gensim's test data when gensim is installed; "
                              "'' for none)")
-    arguments = parser.parse_args()
+    options.print_json(measure, parser.parse_args(argv))
 
+
+def measure(arguments) -> dict:
     corpus, threads = arguments.corpus, arguments.threads
     similarity_file = (gensim_simlex() if arguments.similarity_file is None
                        else arguments.similarity_file)
@@ -209,6 +210,4 @@ def main() -> dict:
 
 
 if __name__ == "__main__":
-    with contextlib.redirect_stdout(sys.stderr):  # progress and data lines; stdout: the JSON
-        figures = main()
-    print(json.dumps(figures, indent=2))
+    main()
