@@ -72,7 +72,11 @@ def command_check(arguments) -> int:
         return 2
     from cs20.exercises import grading
 
-    outcomes = grading.check(name, path)
+    try:
+        outcomes = grading.check(name, path)
+    except KeyboardInterrupt:  # the user's Ctrl-C (the student's code runs elsewhere)
+        print("\nInterrupted (Ctrl-C): no score.", file=sys.stderr)
+        return 130
     return 0 if all(outcome.passed for outcome in outcomes) else 1
 
 

@@ -5,6 +5,7 @@ a graph without AutoGraph, no retracing, a real tf.data.Dataset)."""
 from __future__ import annotations
 
 from cs20.exercises.grading import Context, Mismatch, Problem, expect_close, expect_same
+from cs20.exercises.sandbox import Remote, StudentDataset, StudentError
 
 import numpy as np
 import tensorflow as tf
@@ -18,13 +19,25 @@ def scalars(context: Context, count: int, ties: bool = True) -> list[tuple[tf.Te
     return [(tf.constant(x), tf.constant(y)) for x, y in pairs]
 
 
-def expect_runs_without_autograph(name: str, function, *arguments, hint: str) -> None:
-    """A Python `if` on a tensor only works eagerly (or with AutoGraph rewriting it)."""
+def call_without_autograph(function, *arguments):
+    """On the student's side: `function(*arguments)` traced into a graph without
+    AutoGraph, where a Python `if` on a tensor is an error."""
+    return tf.function(function, autograph=False)(*arguments)
+
+
+def expect_runs_without_autograph(context: Context, name: str, *arguments, hint: str) -> None:
+    """The student's `name` gives the reference's answer in a graph without AutoGraph (a
+    Python `if` on a tensor only works eagerly, or with AutoGraph rewriting it)."""
     try:
-        tf.function(function, autograph=False)(*arguments)
-    except (TypeError, tf.errors.OperatorNotAllowedInGraphError) as error:
-        raise Mismatch(f"{name} does not run in a graph without AutoGraph ({type(error).__name__}"
+        got = context.on_student_side(call_without_autograph, context.student_function(name),
+                                      *arguments)
+    except StudentError as error:
+        if error.type_name not in ("TypeError", "OperatorNotAllowedInGraphError"):
+            raise
+        raise Mismatch(f"{name} does not run in a graph without AutoGraph ({error.type_name}"
                        f": a Python `if` on a tensor?); {hint}") from None
+    expect_close(f"{name} in a graph without AutoGraph", got,
+                 context.reference_function(name)(*arguments), rtol=1e-4)
 
 
 def check_add_or_subtract(context: Context) -> None:
@@ -35,7 +48,7 @@ def check_add_or_subtract(context: Context) -> None:
                  tf.constant(-2.0))
     for x, y in scalars(context, 6):
         expect_same(context, "add_or_subtract", x, y)
-    expect_runs_without_autograph("add_or_subtract", student, tf.constant(1.0),
+    expect_runs_without_autograph(context, "add_or_subtract", tf.constant(1.0),
                                   tf.constant(2.0), hint="choose with tf.cond")
 
 
@@ -46,7 +59,7 @@ def check_compare_three_ways(context: Context) -> None:
                      tf.constant(expected))
     for x, y in scalars(context, 6):
         expect_same(context, "compare_three_ways", x, y)
-    expect_runs_without_autograph("compare_three_ways", student, tf.constant(1.0),
+    expect_runs_without_autograph(context, "compare_three_ways", tf.constant(1.0),
                                   tf.constant(2.0), hint="choose with tf.case")
 
 
@@ -103,18 +116,37 @@ def check_mean_sign_loss(context: Context) -> None:
     x, y = tf.constant([1.0, 2.0]), tf.constant([2.0, 4.0])
     expect_close("mean_sign_loss([1, 2], [2, 4])", student(x, y), tf.constant(2.5))
     expect_close("mean_sign_loss([2, 4], [1, 2])", student(y, x), tf.constant(3.0))
+    # A mean of exactly 0 is not below 0: the sum of |d|, not the mean of d squared.
+    expect_close("mean_sign_loss([1, -1, 2], [0, 0, 2])",
+                 student(tf.constant([1.0, -1.0, 2.0]), tf.constant([0.0, 0.0, 2.0])),
+                 tf.constant(2.0))
     for size in (5, 300, 300):
         x = tf.constant(context.rng.normal(size=size).astype(np.float32))
         y = tf.constant(context.rng.normal(size=size).astype(np.float32))
         expect_same(context, "mean_sign_loss", x, y, rtol=1e-4)
-    expect_runs_without_autograph("mean_sign_loss", student, x, y, hint="choose with tf.cond")
+    expect_runs_without_autograph(context, "mean_sign_loss", x, y, hint="choose with tf.cond")
+
+
+def tracing_count(function) -> int | None:
+    """On the student's side: how many times a tf.function traced (None: not one)."""
+    counter = getattr(function, "experimental_get_tracing_count", None)
+    return counter() if callable(counter) else None
 
 
 def check_make_row_norms(context: Context) -> str:
     row_norms = context.student_function("make_row_norms")()
-    if not hasattr(row_norms, "experimental_get_tracing_count"):
-        raise Mismatch(f"make_row_norms() returned {type(row_norms).__name__}, expected a "
-                       "tf.function (decorate the inner function with @tf.function)")
+
+    def traces() -> int:
+        count = context.on_student_side(tracing_count, row_norms) \
+            if isinstance(row_norms, Remote) else None
+        if not isinstance(count, int):
+            kind = row_norms.type_name if isinstance(row_norms, Remote) else \
+                type(row_norms).__name__
+            raise Mismatch(f"make_row_norms() returned {kind}, expected a tf.function "
+                           "(decorate the inner function with @tf.function)")
+        return count
+
+    traces()
     expect_close("make_row_norms()([[3, 4], [0, 1]])",
                  row_norms(tf.constant([[3.0, 4.0], [0.0, 1.0]])), tf.constant([5.0, 1.0]))
     features = int(context.rng.integers(3, 9))
@@ -122,16 +154,16 @@ def check_make_row_norms(context: Context) -> str:
     retraced = []
     for batch_size in (2, 3, 1, 5, 8, 13, 64):
         rows = tf.constant(context.rng.normal(size=(batch_size, features)).astype(np.float32))
-        traces = row_norms.experimental_get_tracing_count()
+        before = traces()
         expect_close(f"row norms of a ({batch_size}, {features}) batch", row_norms(rows),
                      reference(rows))
-        if batch_size not in (2, 3) and row_norms.experimental_get_tracing_count() > traces:
+        if batch_size not in (2, 3) and traces() > before:
             retraced.append(batch_size)
     if retraced:
         raise Mismatch(f"traced again for batch sizes {retraced} after batches of 2 and 3 "
-                       f"({row_norms.experimental_get_tracing_count()} traces in all); "
+                       f"({traces()} traces in all); "
                        "expected no new trace (give an input_signature with None)")
-    return f"{row_norms.experimental_get_tracing_count()} trace(s) for 7 batch sizes"
+    return f"{traces()} trace(s) for 7 batch sizes"
 
 
 def check_linear_gradients(context: Context) -> None:
@@ -149,10 +181,17 @@ def check_linear_gradients(context: Context) -> None:
                     label=f"a batch of {batch_size} x {features}")
 
 
-def batches_of(name: str, dataset) -> list[np.ndarray]:
-    if not isinstance(dataset, tf.data.Dataset):
-        raise Mismatch(f"{name} returned {type(dataset).__name__}, expected a tf.data.Dataset")
-    return [batch.numpy() for batch in dataset]
+def batches_of(name: str, dataset) -> list:
+    """The batches of the reference's tf.data.Dataset or of the student's."""
+    if isinstance(dataset, tf.data.Dataset):
+        return list(dataset)
+    if not isinstance(dataset, StudentDataset):
+        kind = dataset.type_name if isinstance(dataset, Remote) else type(dataset).__name__
+        raise Mismatch(f"{name} returned {kind}, expected a tf.data.Dataset")
+    if dataset.cut:
+        raise Mismatch(f"{name}: expected a finite dataset, got more than "
+                       f"{len(dataset.elements)} batches")
+    return dataset.elements
 
 
 def check_even_squares(context: Context) -> None:

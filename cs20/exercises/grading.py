@@ -1,4 +1,4 @@
-"""Loads a student's exercise file, runs each problem's checks, and reports in words.
+"""Runs each problem's checks against a student's exercise file, and reports in words.
 
 A problem is a named check: `check(context)` calls the student's function on the
 docstring's example (golden values written down) and on hidden random inputs compared
@@ -6,28 +6,47 @@ with the reference solution's answers, and tests properties (no retracing, maske
 positions exactly 0, the loss going down). It raises `Mismatch` with the first
 difference in words: what was expected and what came back (value, shape or dtype).
 
-Nothing the student's code does ends the run: a file that does not load (a syntax
-error) fails every problem with the same one-line reason, and an exception inside one
-problem (NotImplementedError included) fails that problem only, naming the line of the
-student's file it came from.
+The student's code runs in a child process (`cs20.exercises.sandbox`), never here: this
+process chooses the inputs, receives the outputs as arrays, runs the reference solution
+and decides pass or fail, so nothing the student's file does reaches the score. Each
+problem has a time limit. A file that does not load (a syntax error, an exit, a hang)
+fails every problem with the same one-line reason; an exception, an exit or a hang
+inside one problem fails that problem only, naming the line of the student's file it
+came from, and the next problem gets a fresh child process.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
-import importlib.util
 import pathlib
-import sys
-import traceback
+import time
 import types
 import warnings
 from collections.abc import Callable
 
 from cs20.exercises import SOLUTIONS_DIR
+from cs20.exercises.sandbox import (
+    ChildEnded,
+    ChildProcess,
+    InProcess,
+    MissingFunction,
+    Remote,
+    Sandbox,
+    StudentDataset,
+    StudentError,
+    TimedOut,
+    load_file,
+)
 
 import numpy as np
 import tensorflow as tf
+
+# Starting the child process (TensorFlow's import, on a busy machine), loading the
+# student's file, and a problem that sets no limit of its own: at most this many seconds.
+STARTUP_SECONDS = 300.0
+LOAD_SECONDS = 60.0
+PROBLEM_SECONDS = 60.0
 
 
 class Mismatch(Exception):
@@ -36,19 +55,30 @@ class Mismatch(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class Context:
-    """What a check works with: both modules, a seeded source of hidden inputs, and how
-    much training the check may do (`quick`: a tiny budget, for the test suite)."""
+    """What a check works with: the student's code (behind `sandbox`), the reference
+    solution, a seeded source of hidden inputs, and how much training the check may do
+    (`quick`: a tiny budget, for the test suite)."""
 
-    student: types.ModuleType
+    sandbox: Sandbox
     reference: types.ModuleType
     rng: np.random.Generator
     quick: bool = False
 
-    def student_function(self, name: str) -> Callable:
-        function = getattr(self.student, name, None)
-        if not callable(function):
-            raise Mismatch(f"the file defines no function {name}")
-        return function
+    def student_function(self, name: str) -> Remote:
+        """The student's function `name`: calling it sends tensors, gets arrays back."""
+        try:
+            return self.sandbox.function(name)
+        except MissingFunction:
+            raise Mismatch(f"the file defines no function {name}") from None
+
+    def student_value(self, name: str):
+        """The value of `name` in the student's file (None when it has none)."""
+        return self.sandbox.value(name)
+
+    def on_student_side(self, helper: Callable, *arguments, **keywords):
+        """`helper(*arguments)` run next to the student's code: a function of a
+        `cs20.exercises` module, given the student's functions (`student_function`)."""
+        return self.sandbox.run(helper, *arguments, **keywords)
 
     def reference_function(self, name: str) -> Callable:
         return getattr(self.reference, name)
@@ -58,6 +88,7 @@ class Context:
 class Problem:
     name: str  # what the student writes (a function name, or a short label)
     check: Callable[[Context], str | None]  # raises Mismatch; may return a detail
+    seconds: float = PROBLEM_SECONDS  # its time limit, the student's code included
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,8 +120,10 @@ def dtype_name(value) -> str:
 def to_array(what: str, value) -> np.ndarray:
     if value is None:
         raise Mismatch(f"{what}: got None (did the function forget to return?)")
-    if isinstance(value, tf.data.Dataset):
+    if isinstance(value, (tf.data.Dataset, StudentDataset)):
         raise Mismatch(f"{what}: got a tf.data.Dataset, expected a tensor")
+    if isinstance(value, Remote):
+        raise Mismatch(f"{what}: expected a tensor, got {value.type_name}")
     try:
         return np.asarray(value)
     except (TypeError, ValueError) as error:
@@ -148,81 +181,120 @@ def expect_decrease(summary: str, before: float, after: float, fraction: float) 
 
 # ----------------------------------------------------------------------------- running
 
-def load_file(path: pathlib.Path, module_name: str) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    # AutoGraph and dataclasses look a function's module up in sys.modules.
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
+class Student:
+    """The student's file in a sandbox, started (again) when a problem needs it: after a
+    problem timed out or ended the process, the next one gets a fresh one. A file that
+    did not load fails every problem with the same `failed_load` reason."""
+
+    def __init__(self, path: pathlib.Path, in_process: bool, load_seconds: float):
+        self.path, self.in_process, self.load_seconds = path, in_process, load_seconds
+        self.sandbox: Sandbox | None = None
+        self.failed_load = ""
+
+    def ready(self) -> Sandbox | None:
+        if self.sandbox is None and not self.failed_load:
+            self.failed_load = self.start()
+        return self.sandbox
+
+    def start(self) -> str:
+        """Starts a sandbox and loads the file in it; returns why it failed ("" when not)."""
+        name = self.path.name
+        try:
+            self.sandbox = InProcess() if self.in_process else ChildProcess(STARTUP_SECONDS)
+            self.sandbox.deadline = time.monotonic() + self.load_seconds
+            self.sandbox.load(self.path, f"cs20_student_{self.path.stem}")
+            return ""
+        except StudentError as error:
+            reason = str(error)
+        except TimedOut:
+            reason = (f"{name} does not load: it took more than {self.load_seconds:g} s"
+                      if self.sandbox is not None else
+                      f"the process for {name} did not start in {STARTUP_SECONDS:g} s")
+        except ChildEnded as ended:
+            reason = f"{name} does not load: {ended}"
+        self.stop()
+        return reason
+
+    def stop(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.stop()
+            self.sandbox = None
 
 
-def load_error(error: BaseException, path: pathlib.Path) -> str:
-    """Why a file does not load, in one line."""
-    if isinstance(error, SyntaxError):
-        return f"{path.name} does not load: SyntaxError at line {error.lineno}: {error.msg}"
-    return f"{path.name} does not load: {exception_line(error, path)}"
-
-
-def exception_line(error: BaseException, path: pathlib.Path) -> str:
-    """`raised ValueError: message (line 12 of e01_ops.py)`; the line is the last one of
-    the student's file on the traceback."""
-    if isinstance(error, NotImplementedError):
-        return "not done yet (raises NotImplementedError)"
-    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    message = message if len(message) <= 200 else message[:197] + "..."
-    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
-              if pathlib.Path(frame.filename).resolve() == path.resolve()]
-    where = f" (line {frames[-1].lineno} of {path.name})" if frames else ""
-    return f"raised {type(error).__name__}: {message}{where}"
-
-
-def run_problems(problems: list[Problem], student_path: pathlib.Path,
-                 reference: types.ModuleType, *, quick: bool = False, seed: int = 0):
-    """Yields one Outcome per problem, in order, whatever the student's code does."""
+def run_problem(problem: Problem, context: Context, seed: int,
+                seconds: float) -> tuple[Outcome, bool]:
+    """One problem within `seconds`, whatever the student's code does; and whether its
+    sandbox is lost (hung or gone)."""
+    context.sandbox.deadline = time.monotonic() + seconds
     try:
-        student = load_file(student_path, f"cs20_student_{student_path.stem}")
-    except (Exception, SystemExit) as error:  # the student's module may raise anything
-        reason = load_error(error, student_path)
-        for problem in problems:
-            yield Outcome(problem.name, False, reason)
-        return
+        context.sandbox.begin(seed)
+        detail = problem.check(context)
+    except Mismatch as mismatch:
+        return Outcome(problem.name, False, str(mismatch)), False
+    except StudentError as error:
+        return Outcome(problem.name, False, str(error)), False
+    except TimedOut:
+        return Outcome(problem.name, False, f"timed out after {seconds:g} s "
+                                            "(an endless loop? a sleep?)"), True
+    except ChildEnded as ended:
+        return Outcome(problem.name, False, str(ended)), True
+    except Exception as error:  # what came back was not what the check can read
+        return Outcome(problem.name, False, f"the check could not read your answer "
+                                            f"({type(error).__name__}: {error})"), False
+    return Outcome(problem.name, True, detail or ""), False
+
+
+def run_problems(problems: list[Problem], student: Student, reference: types.ModuleType,
+                 *, quick: bool = False, seed: int = 0, seconds: float | None = None):
+    """Yields one Outcome per problem, in order; `seconds` overrides each problem's limit."""
     for index, problem in enumerate(problems):
+        sandbox = student.ready()
+        if sandbox is None:
+            yield Outcome(problem.name, False, student.failed_load)
+            continue
         # Each problem gets its own seeded inputs: the same hidden cases on every run,
         # whichever problems came before.
-        context = Context(student, reference, np.random.default_rng([seed, index]), quick)
+        context = Context(sandbox, reference, np.random.default_rng([seed, index]), quick)
         tf.random.set_seed(index)
-        try:
-            detail = problem.check(context)
-        except Mismatch as mismatch:
-            yield Outcome(problem.name, False, str(mismatch))
-        except (Exception, SystemExit) as error:  # the student's code may raise anything
-            yield Outcome(problem.name, False, exception_line(error, student_path))
-        else:
-            yield Outcome(problem.name, True, detail or "")
+        outcome, lost = run_problem(problem, context, index, seconds or problem.seconds)
+        if lost:
+            student.stop()  # the next problem starts a fresh one
+        yield outcome
 
 
-def check(name: str, path: pathlib.Path, *, quick: bool = False,
-          printer=print) -> list[Outcome]:
+def check(name: str, path: pathlib.Path, *, quick: bool = False, printer=print,
+          seconds: float | None = None, in_process: bool = False,
+          only: tuple[str, ...] = ()) -> list[Outcome]:
     """Checks the file at `path` against the problems of exercise `name` (see
     `cs20.exercises.resolve_name` and `choose_file`), printing one line per problem and
-    the score; `quick` gives training problems a tiny budget (the test suite's)."""
-    reference = load_file(SOLUTIONS_DIR / f"{name}.py", f"cs20_solution_{name}")
-    problems = importlib.import_module(f"cs20.exercises.{name}").PROBLEMS
-    # TensorFlow's and Keras' own warnings (retracing, AutoGraph, layer building) would
-    # bury the report; the checks say what matters in words.
-    tf.get_logger().setLevel("ERROR")
-    printer(f"{name}: checking {path}")
-    outcomes = []
-    width = max(len(problem.name) for problem in problems)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for number, outcome in enumerate(run_problems(problems, path, reference, quick=quick),
-                                         1):
-            verdict = "passed" if outcome.passed else "FAILED"
-            detail = f": {outcome.detail}" if outcome.detail else ""
-            printer(f"{number:>3}. {outcome.problem:<{width}}  {verdict}{detail}")
-            outcomes.append(outcome)
+    the score.
+
+    For the test suite: `quick` gives training problems a tiny budget, `seconds` sets
+    every time limit (loading included), `in_process` runs the student's code here
+    (the same checks and conversions, no time limit), `only` names the problems to run.
+    """
+    student = Student(path, in_process, seconds or LOAD_SECONDS)
+    try:
+        student.ready()  # the child starts TensorFlow while this process loads its own
+        reference = load_file(SOLUTIONS_DIR / f"{name}.py", f"cs20_solution_{name}")
+        problems = [problem for problem in importlib.import_module(
+            f"cs20.exercises.{name}").PROBLEMS if not only or problem.name in only]
+        # TensorFlow's and Keras' own warnings (retracing, AutoGraph, layer building)
+        # would bury the report; the checks say what matters in words.
+        tf.get_logger().setLevel("ERROR")
+        printer(f"{name}: checking {path}")
+        outcomes = []
+        width = max(len(problem.name) for problem in problems)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for number, outcome in enumerate(run_problems(
+                    problems, student, reference, quick=quick, seconds=seconds), 1):
+                verdict = "passed" if outcome.passed else "FAILED"
+                detail = f": {outcome.detail}" if outcome.detail else ""
+                printer(f"{number:>3}. {outcome.problem:<{width}}  {verdict}{detail}")
+                outcomes.append(outcome)
+    finally:
+        student.stop()
     passed = sum(outcome.passed for outcome in outcomes)
     printer(f"score: {passed}/{len(outcomes)} problems passed")
     return outcomes
