@@ -7,6 +7,8 @@ instead of queueing a deferred restore that silently never matches.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import pathlib
 import shutil
@@ -57,6 +59,8 @@ def restore_or_initialize(checkpoint: tf.train.Checkpoint, directory: pathlib.Pa
     multi-worker run every worker must take part in saving, but only the chief's
     copy is the real one.
     """
+    for folder in {pathlib.Path(directory), pathlib.Path(write_directory or directory)}:
+        require_folder(folder)
     remove_partial_saves(pathlib.Path(write_directory or directory))
     manager = tf.train.CheckpointManager(checkpoint, directory=str(write_directory or directory),
                                          max_to_keep=max_to_keep, step_counter=step)
@@ -132,6 +136,16 @@ def _checkpoints_newest_first(directory: pathlib.Path) -> list[str]:
     return [os.path.join(str(directory), os.path.basename(path)) for path in reversed(paths)]
 
 
+def saved_step(directory: pathlib.Path) -> int:
+    """The step of the newest checkpoint in `directory`, 0 when there is none: the
+    training loop saves step N as `ckpt-N`."""
+    if not directory.is_dir():
+        return 0
+    state = tf.train.get_checkpoint_state(str(directory))
+    prefix, _, number = os.path.basename(state.model_checkpoint_path if state else "").rpartition("-")
+    return int(number) if prefix == "ckpt" and number.isdigit() else 0
+
+
 def _learning_rate_variable(optimizer):
     """The optimizer's learning-rate variable, or None when it follows a schedule (a
     schedule is rebuilt from the flags at every start, so nothing needs restoring)."""
@@ -154,12 +168,21 @@ def remove_partial_saves(directory: pathlib.Path) -> None:
             leftover.unlink(missing_ok=True)
 
 
+def require_folder(directory: pathlib.Path) -> None:
+    """A one-line error (ValueError) when the checkpoint folder's name is taken by a file:
+    TensorFlow would report it as a failed save, which reads like a full disk."""
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"{directory} is a file, not a folder: the run keeps its checkpoints "
+                         "there; move or rename that file and run the same command again")
+
+
 def save(manager: tf.train.CheckpointManager, step: int) -> str:
     """`manager.save` with a one-line error (ValueError) when the disk is full or the
     folder unwritable; the previous checkpoints stay intact and usable."""
     try:
         return manager.save(checkpoint_number=step)
     except (OSError, tf.errors.OpError) as error:
+        require_folder(pathlib.Path(manager.directory))
         remove_partial_saves(pathlib.Path(manager.directory))
         reason = str(error).strip().splitlines()[0][:200]
         kept = manager.latest_checkpoint or "none"
@@ -175,3 +198,53 @@ def save_final(directory: pathlib.Path, **trackables) -> str:
     Restore with `tf.train.Checkpoint(name=SameModelClass()).restore(path)`.
     """
     return tf.train.Checkpoint(**trackables).save(str(directory / "final"))
+
+
+# The files of the checkpoint folder that cs20 itself writes, besides the checkpoints.
+TRAINED_RESULTS = "trained.json"
+# TensorFlow's: the state file, `ckpt-N.*` (CheckpointManager), `final-N.*` (save_final)
+# and the `*_temp*` leftovers of unfinished saves.
+WRITTEN_PATTERNS = ("checkpoint", "ckpt-*", "final-*", "*_temp*", TRAINED_RESULTS)
+
+
+def remove_all(directory: pathlib.Path) -> None:
+    """Deletes the checkpoints and the files cs20 writes in `directory` (--fresh), and the
+    folder itself once empty; other files (a model the user keeps there) stay."""
+    if not directory.is_dir():
+        return
+    for pattern in WRITTEN_PATTERNS:
+        for path in directory.glob(pattern):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # not empty: the user's files are left in it
+        directory.rmdir()
+
+
+def write_json(path: pathlib.Path, value) -> None:
+    """Writes JSON atomically: a reader (another worker, a crash) never sees half a file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(value, indent=2) + "\n")
+    os.replace(temporary, path)
+
+
+def read_json(path: pathlib.Path):
+    """The JSON value in `path`, or None when it is missing or unreadable."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def save_trained_results(directory: pathlib.Path, step: int, results: dict) -> None:
+    """Keeps the metrics of a finished training loop next to its last checkpoint: a run
+    stopped after training (during its final evaluation) resumes at that checkpoint with
+    no step left to train, and its results.json still gets the train and eval metrics."""
+    write_json(directory / TRAINED_RESULTS, {"step": step, "results": results})
+
+
+def trained_results(directory: pathlib.Path, step: int) -> dict:
+    """The metrics `save_trained_results` kept for `step` ({} if none were kept)."""
+    saved = read_json(directory / TRAINED_RESULTS) or {}
+    return dict(saved.get("results", {})) if saved.get("step") == step else {}

@@ -106,6 +106,16 @@ class TrainConfig(RunConfig):
             raise ValueError(f"--summary-every must be at least 1, got {self.summary_every}")
 
 
+def check_batch_size(batch_size: int, examples: int, unit: str = "training examples") -> None:
+    """A batch against the data it is drawn from, which only a lecture knows (a one-line
+    ValueError): a batch larger than the training data would hold examples twice, and an
+    endless stream of such batches fills the memory before the first step."""
+    if batch_size > examples:
+        raise ValueError(f"a training batch of {batch_size:,} is more than the {examples:,} "
+                         f"{unit} there are: it would hold examples twice (and fill the memory "
+                         f"trying); lower --batch-size to at most {examples:,}")
+
+
 @dataclasses.dataclass(frozen=True)
 class EpochTrainConfig(TrainConfig):
     """Training counted in epochs over a fixed training set, Adam with a decaying rate
@@ -229,10 +239,7 @@ def resume_values(config_class: type, run_dir: pathlib.Path, given: dict,
     saved_path = run_dir / "config.json"
     defaults = {field.name: field.default for field in dataclasses.fields(config_class)}
     if not saved_path.is_file():
-        # Hidden files are ignored: a starting run's lock comes before its config.json.
-        visible = [path for path in run_dir.iterdir() if not path.name.startswith(".")] \
-            if run_dir.is_dir() else []
-        if visible and not (run_dir / RUN_INFO).exists():
+        if visible_entries(run_dir) and not (run_dir / RUN_INFO).exists():
             raise ValueError(f"--run-dir {run_dir} is a folder that is not a cs20 run (no "
                              "config.json); choose an empty or new folder")
         return {**defaults, **(preset or {}), **given}
@@ -258,6 +265,14 @@ def resume_values(config_class: type, run_dir: pathlib.Path, given: dict,
                          f"{'; '.join(conflicts)}. Leave these flags out to resume it, or "
                          "choose a new --run-dir (or --fresh to start it over)")
     return {**defaults, **saved, **given, "fresh": False}
+
+
+def visible_entries(run_dir: pathlib.Path) -> list[pathlib.Path]:
+    """What a folder holds ([] if it does not exist). Hidden files are left out: a
+    starting run's lock comes before its config.json."""
+    if not run_dir.is_dir():
+        return []
+    return [path for path in run_dir.iterdir() if not path.name.startswith(".")]
 
 
 def run_lecture(run_dir: pathlib.Path) -> str | None:

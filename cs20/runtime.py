@@ -3,7 +3,9 @@
 `start` turns a parsed config into a `Run`: the run directory (`runs/<lecture>/<name>/`),
 seeds and op determinism, the tf.distribute strategy, the mixed-precision policy, the
 TensorBoard writer and `config.json`. `Run.finish` writes `results.json` and prints the
-final metrics as a table, so every lecture ends the same way.
+final metrics as a table, so every lecture ends the same way. Between the two, SIGTERM
+stops the run with a one-line message and its resume command (the training loop answers
+it itself: `training.stop_requests`).
 """
 
 from __future__ import annotations
@@ -15,14 +17,18 @@ import json
 import math
 import os
 import pathlib
+import shlex
 import shutil
+import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 
+from cs20 import checkpoints, summaries, training
 from cs20 import config as config_lib
-from cs20 import summaries
+from cs20.checkpoints import read_json, write_json
 from cs20.datasets import sources
 
 import keras
@@ -46,26 +52,27 @@ class RunFinished(Exception):
 
 
 def clear_run_state(directory: pathlib.Path) -> None:
-    """--fresh: drop checkpoints and event files so the new run cannot mix with the old."""
-    shutil.rmtree(directory / CHECKPOINT_SUBDIR, ignore_errors=True)
-    for events_file in directory.rglob("events.out.tfevents.*"):
-        events_file.unlink()
-    for name in ("results.json", config_lib.RUN_INFO):
-        (directory / name).unlink(missing_ok=True)
+    """--fresh: drops what the run wrote that the new run could mix with: its checkpoints,
+    its event files, its results and history. Only the run's own files, and only in the run
+    directory itself: a subfolder may be another run, or the user's."""
+    checkpoints.remove_all(directory / CHECKPOINT_SUBDIR)
+    for pattern in ("events.out.tfevents.*", "results*.json", config_lib.RUN_INFO):
+        for path in directory.glob(pattern):
+            if path.is_file():
+                path.unlink()
 
 
-def write_json(path: pathlib.Path, value) -> None:
-    """Writes JSON atomically: a reader (another worker, a crash) never sees half a file."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(value, indent=2) + "\n")
-    os.replace(temporary, path)
-
-
-def read_json(path: pathlib.Path):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+def refuse_fresh_outside_own_run(directory: pathlib.Path, lecture: str) -> None:
+    """--fresh deletes a run's files: only in a run this lecture made (run.json says so)
+    or in a folder holding nothing (hidden files aside); elsewhere a one-line error."""
+    if not config_lib.visible_entries(directory):
+        return
+    owner = config_lib.run_lecture(directory)
+    if owner == lecture:
+        return
+    what = f"is a run of {owner}" if owner else "is a folder that is not a cs20 run (no run.json)"
+    raise ValueError(f"--fresh deletes a run's checkpoints and results, and --run-dir {directory} "
+                     f"{what}, not of {lecture}: nothing was deleted; choose another --run-dir")
 
 
 def acquire_lock(directory: pathlib.Path) -> pathlib.Path:
@@ -81,7 +88,7 @@ def acquire_lock(directory: pathlib.Path) -> pathlib.Path:
         try:
             descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
-            holder = read_json(path) or {}
+            holder = _lock_holder(path)
             if holder.get("pid") == os.getpid() and holder.get("host") == owner["host"]:
                 return path  # this process started the run earlier (e.g. a test)
             if holder.get("host") == owner["host"] and not _process_alive(holder.get("pid")):
@@ -103,6 +110,15 @@ def acquire_lock(directory: pathlib.Path) -> pathlib.Path:
     raise ValueError(f"could not lock --run-dir {directory}; try again")
 
 
+def _lock_holder(path: pathlib.Path, wait_seconds: float = 1.0) -> dict:
+    """The owner a lock file names ({} if it names none). A lock just created is empty
+    until its owner has written itself in: wait for that a moment."""
+    deadline = time.monotonic() + wait_seconds
+    while (holder := read_json(path)) is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return holder or {}
+
+
 def release_lock(directory: pathlib.Path) -> None:
     path = directory / LOCK_FILE
     holder = read_json(path) or {}
@@ -122,23 +138,33 @@ def _process_alive(pid) -> bool:
     return True
 
 
-# Run directories this process created: removed again if the run fails before it has
-# saved anything (no stub folders from a typo in a flag or a missing data file).
-_new_run_directories: list[pathlib.Path] = []
+# Per run directory this process created, the folders its start made, outermost first
+# (the run directory last): removed again if the run fails before it has saved anything
+# (no stub folders from a typo in a flag or a missing data file).
+_created_for_runs: list[list[pathlib.Path]] = []
+
+
+def make_directory(directory: pathlib.Path) -> list[pathlib.Path]:
+    """`mkdir -p directory` -> the folders it created, outermost first ([] if it existed)."""
+    missing = [path for path in (directory, *directory.parents) if not path.exists()]
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"cannot create --run-dir {directory} ({error.strerror})") from None
+    return missing[::-1]
 
 
 def discard_runs_without_progress() -> None:
-    """Deletes run directories created by this process that hold no checkpoint and no
-    results (the run failed before its first step)."""
-    while _new_run_directories:
-        directory = _new_run_directories.pop()
+    """Deletes the run directories this process created that hold no checkpoint and no
+    results (the run failed before its first step), and the empty parents their start
+    created; folders that were there before stay, empty or not."""
+    while _created_for_runs:
+        *parents, directory = _created_for_runs.pop()
         if (directory / CHECKPOINT_SUBDIR / "checkpoint").exists() or \
                 (directory / "results.json").exists():
             continue
         shutil.rmtree(directory, ignore_errors=True)
-        for parent in directory.parents:
-            if parent == RUNS_ROOT.parent or parent == pathlib.Path("."):
-                break
+        for parent in reversed(parents):
             try:
                 parent.rmdir()  # only if empty (e.g. runs/<lecture>/ made for this run)
             except OSError:
@@ -225,6 +251,8 @@ class Run:
     # False when training stopped before its last step (--max-seconds): the run is
     # not finished, and running the same command again goes on.
     complete: bool = True
+    # SIGTERM's handler before `start` set the run's own; `finish` puts it back.
+    previous_sigterm_handler: object = None
 
     @property
     def checkpoint_dir(self) -> pathlib.Path:
@@ -254,10 +282,11 @@ class Run:
         path that works from here."""
         script = pathlib.Path(sys.argv[0])
         if script.suffix == ".py" and script.name != "__main__.py" and script.is_file():
-            program = f"python {path_from_here(script)}"
+            program = f"python {shlex.quote(path_from_here(script))}"
         else:  # python -m cs20 run LECTURE, or a notebook
             program = f"python -m cs20 run {self.lecture}"
-        return f"{program} --run-dir {path_from_here(self.directory)}"
+        # Quoted for the shell: a run directory may hold spaces.
+        return f"{program} --run-dir {shlex.quote(path_from_here(self.directory))}"
 
     def final_evaluation_due(self, what: str) -> bool:
         """Whether the costly end-of-run evaluation `what` runs now: not after --max-seconds
@@ -279,6 +308,8 @@ class Run:
             write_json(self.directory / config_lib.RUN_INFO,
                        {**info, "status": "finished" if self.complete else "stopped"})
             release_lock(self.directory)
+        if self.previous_sigterm_handler is not None:
+            signal.signal(signal.SIGTERM, self.previous_sigterm_handler)
         print(format_table(results))
         print(f"Results: {self.directory / 'results.json'}")
         print(f"TensorBoard: tensorboard --logdir {self.directory}")
@@ -359,14 +390,14 @@ def start(lecture: str, config) -> Run:
     saved = None if config.fresh else read_json(directory / "config.json")
     changed = config_lib.changes(saved, config) if saved else {}
     if chief:
-        if not config.fresh:
+        if config.fresh:
+            refuse_fresh_outside_own_run(directory, lecture)
+        else:
             _refuse_finished(directory, lecture, changed)
-        if not directory.exists():
-            _new_run_directories.append(directory)
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise ValueError(f"cannot create --run-dir {directory} ({error.strerror})") from None
+            _refuse_fewer_steps(directory, config)
+        created = make_directory(directory)
+        if created:
+            _created_for_runs.append(created)
         acquire_lock(directory)
         atexit.register(release_lock, directory)
         if config.fresh:
@@ -381,21 +412,53 @@ def start(lecture: str, config) -> Run:
     if policy != "float32":
         print(f"  (dtype policy: {policy})")
     if chief:
-        write_json(directory / "config.json", config_lib.to_dict(config))
+        # run.json first: a second process reading the folder in between sees a run (and
+        # is then refused by the lock), not a foreign folder holding a config.json.
         info = read_json(directory / config_lib.RUN_INFO) or {"lecture": lecture, "history": []}
         info["history"].append({"started": datetime.datetime.now().isoformat(timespec="seconds"),
                                 "changes": changed})
         write_json(directory / config_lib.RUN_INFO, {**info, "status": "running"})
+        write_json(directory / "config.json", config_lib.to_dict(config))
         writer = tf.summary.create_file_writer(str(directory))
         summaries.hparams(writer, config_lib.to_dict(config))
     else:
         writer = tf.summary.create_noop_writer()
-    return Run(lecture=lecture, config=config, directory=directory, strategy=strategy,
-               writer=writer, chief=chief)
+    run = Run(lecture=lecture, config=config, directory=directory, strategy=strategy,
+              writer=writer, chief=chief)
+    if threading.current_thread() is threading.main_thread():  # where signals are handled
+        run.previous_sigterm_handler = signal.signal(signal.SIGTERM, _stop_handler(run))
+    return run
+
+
+def _stop_handler(run: Run):
+    """SIGTERM outside the training loop (which saves and stops itself): the default
+    action kills the process without a word, in the middle of the final evaluation, say.
+    This stops it with one line and the resume command (exit code 143, through
+    cli.guard): the checkpoints are kept, and resuming redoes what came after the last
+    one, the final evaluation with the training's metrics (`training.train`) included."""
+
+    def handler(signum, frame):
+        raise training.TrainingInterrupted(
+            f"{signal.Signals(signum).name}: the run stopped before it finished; its "
+            f"checkpoints are kept. Resume with: {run.resume_command()}", signum)
+
+    return handler
 
 
 # Settings whose change asks a finished run for more training.
 EXTENDING_SETTINGS = ("num_steps", "num_epochs")
+
+
+def _refuse_fewer_steps(directory: pathlib.Path, config) -> None:
+    """A run asked for fewer steps than its checkpoints hold: it cannot be untrained, and
+    going on would replace its results and its config.json. A one-line error, before
+    anything is written. (Fewer --num-epochs is caught by `training.train`.)"""
+    asked = getattr(config, "num_steps", 0)
+    trained = checkpoints.saved_step(directory / CHECKPOINT_SUBDIR)
+    if asked and trained > asked:
+        raise ValueError(f"--run-dir {directory} has trained {trained} steps, more than "
+                         f"--num-steps {asked}: nothing was run. Pass --num-steps {trained} or "
+                         "more to go on with it, or --fresh to start it over")
 
 
 def _refuse_finished(directory: pathlib.Path, lecture: str, changed: dict) -> None:

@@ -14,7 +14,9 @@ of about a tenth of a second). Between calls the loop shows progress, writes `tr
 scalars, evaluates, checkpoints, and refuses to go on (or to save) once the loss is NaN
 or infinite. SIGINT (Ctrl-C) and SIGTERM save a checkpoint at the end of the current call
 and stop with a message saying how to resume; a run killed harder resumes from its last
-checkpoint. A --max-seconds stop evaluates and saves, and says how to go on.
+checkpoint. A --max-seconds stop evaluates and saves, and says how to go on. The metrics
+of the last step are kept with its checkpoint, so a run stopped after training (in its
+final evaluation) resumes with no step left to train and still reports them.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import sys
 import time
 
 from cs20 import checkpoints, summaries
+from cs20 import config as config_lib
 
 import keras
 import tensorflow as tf
@@ -56,8 +59,15 @@ class Schedule:
     summary_every: int
 
 
-def make_schedule(config, steps_per_epoch: int) -> Schedule:
-    """--num-steps wins over --num-epochs; 'every 0 steps' means once per epoch."""
+def make_schedule(config, steps_per_epoch: int, examples: int | None = None) -> Schedule:
+    """--num-steps wins over --num-epochs; 'every 0 steps' means once per epoch.
+
+    `examples`: how many examples, in the unit of --batch-size, the training data holds;
+    a larger --batch-size is refused (`config.check_batch_size`). Lectures whose batches
+    come from `mnist.make_dataset` are checked there.
+    """
+    if examples is not None:
+        config_lib.check_batch_size(config.batch_size, examples)
     num_steps = config.num_steps or config.num_epochs * steps_per_epoch
     return Schedule(num_steps=num_steps,
                     eval_every=config.eval_every or min(steps_per_epoch, num_steps),
@@ -304,7 +314,8 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
 
     n never steps over a summary, evaluation or checkpoint step, or the end; at most
     `steps_per_call` (default: the run's --steps-per-call; 0 = automatic, see `_CallSizer`,
-    or MULTI_WORKER_STEPS_PER_CALL under --strategy multi_worker).
+    or MULTI_WORKER_STEPS_PER_CALL under --strategy multi_worker). A run whose checkpoint
+    is past `schedule.num_steps` is refused (ValueError): it cannot be untrained.
     `step` must be the variable tracked by `checkpoint`, so that a restore puts the loop
     back where it stopped: the loop counts steps on the host and writes the count into
     `step` after each call, never reading it back. `evaluate()` returns a dict of metrics,
@@ -325,10 +336,17 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
                                                 write_directory=run.checkpoint_write_dir,
                                                 iterator=iterator)
     progress = _Progress(schedule.num_steps, schedule.summary_every)
-    results: dict = {}
     current = int(step.numpy())
     start_step = current
-    if current >= schedule.num_steps:
+    if current > schedule.num_steps:
+        raise ValueError(f"the run has trained {current} steps, more than the "
+                         f"{schedule.num_steps} that --num-steps / --num-epochs ask for now: "
+                         f"nothing was trained. Ask for {current} steps or more to go on, or "
+                         "--fresh to start over")
+    # A run stopped after its last step: the metrics kept then (none before the last step,
+    # where the loop computes them again).
+    results = checkpoints.trained_results(run.checkpoint_dir, current)
+    if current == schedule.num_steps:
         progress.message(f"Already trained for {current} steps (--num-steps {schedule.num_steps}).")
     started = time.perf_counter()
     # Throughput counts training only: not the first call (tracing, compiling), and not
@@ -381,7 +399,16 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
                     results.update({f"eval/{name}": value for name, value in metrics.items()})
                 if current % schedule.checkpoint_every == 0 or last or stopping:
                     checkpoints.save(manager, current)
-            if stopping:
+            if finished or out_of_time:
+                results = _overall_results(results, clock, current - start_step, sizer.calls,
+                                           seconds_to_first_step)
+            if finished:
+                # Kept with the last checkpoint: a resume after a stop from here on (this
+                # signal, or one in the final evaluation) has them without training.
+                checkpoints.save_trained_results(run.checkpoint_write_dir, current, results)
+            # A signal that came after the workers last agreed (during the last step's
+            # evaluation or checkpoint) stops the run too, before its final evaluation.
+            if stopping or (finished and stop["signum"] is not None):
                 # Also at the last step: the signal asked to stop, so the run does not go
                 # on to its final evaluation and artefacts; the resume command does that.
                 run.writer.flush()
@@ -396,14 +423,22 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
                                  f"of {schedule.num_steps}; go on with: {run.resume_command()}")
                 break
     run.writer.flush()
-    results.pop("train/steps_per_second", None)
-    if clock.overall_rate() is not None:
-        results["train/steps_per_second"] = clock.overall_rate()
-    if sizer.calls:
-        results["train/steps_per_call"] = (current - start_step) / sizer.calls
-    if seconds_to_first_step is not None:
-        results["seconds_to_first_step"] = seconds_to_first_step
     return results
+
+
+def _overall_results(results: dict, clock, steps_trained: int, calls: int,
+                     seconds_to_first_step: float | None) -> dict:
+    """The loop's results as it returns them: the last summary's train and eval metrics,
+    with the steps per second over the whole run in place of the last interval's."""
+    overall = {name: value for name, value in results.items()
+               if name != "train/steps_per_second"}
+    if clock.overall_rate() is not None:
+        overall["train/steps_per_second"] = clock.overall_rate()
+    if calls:
+        overall["train/steps_per_call"] = steps_trained / calls
+    if seconds_to_first_step is not None:
+        overall["seconds_to_first_step"] = seconds_to_first_step
+    return overall
 
 
 def agree(strategy: tf.distribute.Strategy, *flags: bool) -> tuple[bool, ...]:

@@ -251,7 +251,8 @@ def main(argv=None) -> dict:
                if by_rows else text_corpus.skip_gram_dataset(*common))
     pairs = text_corpus.expected_pairs(vocabulary.counts, cfg.skip_window, keep)  # per epoch
     pairs_per_batch = cfg.batch_size * (cfg.skip_window + 1 if by_rows else 1)
-    schedule = training.make_schedule(cfg, steps_per_epoch=max(1, pairs // pairs_per_batch))
+    schedule = training.make_schedule(cfg, steps_per_epoch=max(1, pairs // pairs_per_batch),
+                                      examples=None if by_rows else pairs)  # rows: text_corpus checks
 
     # Model, optimizer and global step under the strategy's scope (mirrored variables).
     with run.strategy.scope():

@@ -238,7 +238,7 @@ def main(argv=None) -> dict:
                                  cfg.window, cfg.overlap)  # (num_windows, window)
     validation_ids = [vocabulary.encode(line) for line in split.validation]
     steps_per_epoch = max(len(windows) // cfg.batch_size, 1)
-    schedule = training.make_schedule(cfg, steps_per_epoch)
+    schedule = training.make_schedule(cfg, steps_per_epoch, examples=len(windows))
     print(f"{len(windows):,} windows of {cfg.window} characters, {steps_per_epoch:,} steps/epoch")
     if not cfg.quiet:
         chars.show_worked_example(windows, vocabulary)

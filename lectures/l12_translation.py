@@ -213,7 +213,7 @@ def main(argv=None) -> dict:
         return {"bleu": bleu}
 
     results = training.train(run, step_fn=train_step, iterator=iterator, checkpoint=checkpoint,
-                             step=step, schedule=training.make_schedule(cfg, 1000),
+                             step=step, schedule=training.make_schedule(cfg, 1000, len(corpus.train)),
                              evaluate=evaluate)
 
     # Test set: greedy vs beam search, BLEU against all references of each sentence.

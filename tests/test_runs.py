@@ -4,8 +4,11 @@ finished, one process per run directory, and one-line errors for broken run fold
 import json
 import os
 import pathlib
+import shutil
+import signal
 import subprocess
 import sys
+import time
 
 from cs20 import checkpoints, cli, config, runtime
 
@@ -81,6 +84,9 @@ def test_a_finished_run_prints_its_results_and_changes_nothing(tmp_path, capsys)
 def test_results_are_never_replaced_by_a_shorter_run(tmp_path):
     run_dir = tmp_path / "run"
     train_tiny(run_dir, "--num-steps", "4")
+    # Without its checkpoints the run starts over (with them, fewer steps are refused:
+    # test_user_data.py).
+    shutil.rmtree(run_dir / "checkpoints")
     run = runtime.start("tiny", config.parse(tiny_training.Config,
                                              ["--run-dir", str(run_dir), "--num-steps", "2"]))
     run.finish({"train/loss": 1.0}, steps=2)
@@ -121,17 +127,42 @@ def test_a_second_process_on_the_same_run_dir_is_refused(tmp_path):
 
 def test_two_processes_racing_for_one_run_dir(tmp_path):
     """Two real lecture processes started together: exactly one trains, the other says
-    the folder is in use (exit 2, one line)."""
-    script = tiny_training.__file__
-    command = [sys.executable, script, "--run-dir", str(tmp_path / "run"), "--num-steps", "40"]
+    the folder is in use (exit 2, one line). The winner's run is too long to finish
+    before the loser is refused (a loser that came after a finished run would find it
+    finished and exit 0); it is stopped with SIGTERM once it trains."""
+    command = [sys.executable, tiny_training.__file__, "--run-dir", str(tmp_path / "run"),
+               "--num-steps", "100000000", "--summary-every", "100000000"]
     processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True) for _ in range(2)]
-    outputs = [process.communicate(timeout=240) for process in processes]
-    codes = sorted(process.returncode for process in processes)
-    assert codes == [0, 2], [error[-1500:] for _, error in outputs]
-    refused = next(error for process, (_, error) in zip(processes, outputs, strict=True)
-                   if process.returncode == 2)
-    assert "is in use by process" in refused and "Traceback" not in refused
+                                  text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                 for _ in range(2)]
+    try:
+        refused = first_to_exit(processes, timeout=240)
+        (winner,) = (process for process in processes if process is not refused)
+        _, refusal = refused.communicate()
+        assert refused.returncode == 2, refusal[-1500:]
+        assert f"is in use by process {winner.pid} " in refusal
+        assert refusal.count("\n") == 1 and "Traceback" not in refusal
+        # Stopped once it has started training: it saves and names its resume command.
+        assert any(line.startswith("No checkpoint in") for line in winner.stdout)
+        winner.send_signal(signal.SIGTERM)
+        _, stopped = winner.communicate(timeout=120)
+        assert winner.returncode == 128 + signal.SIGTERM, stopped[-1500:]
+        assert "Resume with: " in stopped
+    finally:
+        for process in processes:
+            process.kill()
+            process.communicate()
+
+
+def first_to_exit(processes, timeout: float):
+    """The first of `processes` to exit (an AssertionError after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for process in processes:
+            if process.poll() is not None:
+                return process
+        time.sleep(0.1)
+    raise AssertionError(f"neither process exited within {timeout} s")
 
 
 def test_run_dir_of_another_lecture_or_a_file_is_a_one_line_error(tmp_path):

@@ -28,6 +28,7 @@ import dataclasses
 import hashlib
 import pathlib
 
+from cs20 import config
 from cs20.datasets import idx, shuffling, sources, tfrecord_io, tfrecord_schema
 
 import numpy as np
@@ -126,10 +127,15 @@ def _class_names(labels: np.ndarray, known: tuple[str, ...] | list | None) -> tu
     return tuple(str(label) for label in range(max(int(labels.max()) + 1, 2)))
 
 
-def _check_labels(splits: Splits, where: str) -> Splits:
+def _check_splits(splits: Splits, where: str) -> Splits:
+    """Every split holds images, with labels the class names cover: an empty test split
+    would fail only after the whole training."""
     for name in SPLIT_NAMES:
         labels = getattr(splits, name).labels
-        if len(labels) and (labels.min() < 0 or labels.max() >= splits.num_classes):
+        if not len(labels):
+            raise ValueError(f"{where}: the {name} split holds no images; every split needs "
+                             "at least one (the run ends on the test split)")
+        if labels.min() < 0 or labels.max() >= splits.num_classes:
             raise ValueError(f"{where}: {name} labels run from {labels.min()} to "
                              f"{labels.max()}, outside 0 ... {splits.num_classes - 1}")
     return splits
@@ -171,7 +177,7 @@ def _load_tfrecords(folder: pathlib.Path, validation_size, split_seed: int,
             loaded["train"].labels, metadata.get("class_names")
             or idx.CLASS_NAMES.get(metadata.get("source"))), fingerprint=fingerprint(sha256s),
             source=str(folder))
-        return _check_labels(splits, str(folder))
+        return _check_splits(splits, str(folder))
     image_sets = [name for name in names
                   if set(tfrecord_schema.IMAGE_SCHEMA) <= set(tfrecord_io.load_sidecar(folder, name)["schema"])]
     if len(image_sets) != 1:
@@ -197,7 +203,7 @@ def _split_validation(full_train: Split, test: Split, known_names, sha256s: list
     if validation_size is None:  # MNIST's 5,000, or a tenth of a smaller set
         validation_size = min(5000, max(1, len(full_train) // 10))
     train, validation = _hold_out(full_train, validation_size, split_seed)
-    return _check_labels(Splits(train=train, validation=validation, test=test,
+    return _check_splits(Splits(train=train, validation=validation, test=test,
                                 class_names=_class_names(full_train.labels, known_names),
                                 fingerprint=fingerprint(sha256s), source=source), source)
 
@@ -241,7 +247,10 @@ def make_dataset(split: Split, batch_size: int, *, shuffle: bool = False, seed: 
                  repeat: bool = False, flatten: bool = False, one_hot: bool = False,
                  drop_remainder: bool = False) -> tf.data.Dataset:
     """Batches of (images, labels) from in-memory arrays, prefetched. Shuffled by
-    position (`shuffling`): a checkpoint saves where the stream is, not a buffer."""
+    position (`shuffling`): a checkpoint saves where the stream is, not a buffer. An
+    endless stream (`repeat`) of batches larger than the split is refused."""
+    if repeat:
+        config.check_batch_size(batch_size, len(split))
     images = tf.constant(split.images)
     labels = tf.constant(split.labels)
     indices = shuffling.index_batches(len(split), batch_size, shuffle=shuffle, seed=seed,
@@ -307,6 +316,8 @@ def make_tfrecord_dataset(directory, name: str, batch_size: int, *, shuffle: boo
                                   **open_options)
     if open_options.get("verify", True):
         record_shards(shards, "TFRecord shards")
+    if repeat:
+        config.check_batch_size(batch_size, shards.num_records)
     examples = tfrecord_io.read(shards, batch_size=batch_size, shuffle=shuffle, seed=seed,
                              repeat=repeat, drop_remainder=drop_remainder, **read_options)
     batches = examples.map(
