@@ -95,10 +95,20 @@ def with_loss_scaling(optimizer: keras.optimizers.Optimizer) -> keras.optimizers
     has float32's range and needs none. Steps call `optimizer.scale_loss(loss)` inside
     the tape: a plain optimizer returns the loss unchanged, a LossScaleOptimizer scales
     it and `apply` unscales the gradients (and skips steps whose gradients overflowed).
+    A step that reads the gradients before `apply` (clipping, norms) sees them times
+    `loss_scale(optimizer)`.
     """
     if keras.mixed_precision.global_policy().name == "mixed_float16":
         return keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
+
+
+def loss_scale(optimizer: keras.optimizers.Optimizer) -> tf.Tensor:
+    """What `optimizer.scale_loss` multiplies a loss by now: 2^15 at first under
+    mixed_float16 (it then moves), 1 otherwise. The gradients of a scaled loss are the
+    loss's gradients times this, until `apply` divides it out: a clip norm or a reported
+    norm must be measured in the same units."""
+    return tf.convert_to_tensor(optimizer.scale_loss(tf.constant(1.0)))
 
 
 def dense_gradients(gradients: list) -> list:

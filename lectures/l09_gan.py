@@ -112,8 +112,8 @@ def make_train_step(generator, discriminator, g_optimizer, d_optimizer, cfg: Con
     def average(per_example):  # over the global batch: replicas' values add up
         return tf.nn.compute_average_loss(per_example, global_batch_size=cfg.batch_size)
 
-    def update(optimizer, network, tape, loss):
-        gradients = tape.gradient(optimizer.scale_loss(loss), network.trainable_variables)
+    def update(optimizer, network, tape, scaled_loss):
+        gradients = tape.gradient(scaled_loss, network.trainable_variables)
         optimizer.apply(gradients, network.trainable_variables)
 
     def train_step(batch):
@@ -131,7 +131,9 @@ def make_train_step(generator, discriminator, g_optimizer, d_optimizer, cfg: Con
                     logs["gradient_penalty"] = logs.get("gradient_penalty", 0.0) + penalty
                 else:  # -log sigmoid(real) - log(1 - sigmoid(fake))
                     d_loss = average(tf.nn.softplus(-real_scores) + tf.nn.softplus(fake_scores))
-            update(d_optimizer, discriminator, tape, d_loss)
+                # Scaled inside the tape (mixed_float16), or the tape cannot differentiate it.
+                scaled_d_loss = d_optimizer.scale_loss(d_loss)
+            update(d_optimizer, discriminator, tape, scaled_d_loss)
             for name, value in (("d_loss", d_loss),
                                 ("real_accuracy", average(tf.cast(real_scores > 0, tf.float32))),
                                 ("fake_accuracy", average(tf.cast(fake_scores < 0, tf.float32)))):
@@ -142,7 +144,8 @@ def make_train_step(generator, discriminator, g_optimizer, d_optimizer, cfg: Con
             scores = D(G(batch["z"][:, cfg.d_steps], fake_labels), fake_labels)  # (batch,)
             # Non-saturating: -log sigmoid(D(G(z))); WGAN: raise the critic's score.
             logs["g_loss"] = average(-scores if cfg.loss == "wgan-gp" else tf.nn.softplus(-scores))
-        update(g_optimizer, generator, tape, logs["g_loss"])
+            scaled_g_loss = g_optimizer.scale_loss(logs["g_loss"])
+        update(g_optimizer, generator, tape, scaled_g_loss)
         return logs
 
     return train_step

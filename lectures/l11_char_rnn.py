@@ -162,9 +162,12 @@ def global_mean_loss(labels, logits):
 def clipped_update(optimizer, tape, scaled_loss, variables, clip_norm: float):
     """One optimizer update from the gradient of `tape`'s loss, clipped -> its norm."""
     gradients = tape.gradient(scaled_loss, variables)
-    gradients, norm = clip_global_gradient(gradients, clip_norm)
+    # Under mixed_float16 these are the loss's gradients times the loss scale, which
+    # `apply` divides out: clip them at the scaled norm, report the loss's own norm.
+    scale = training.loss_scale(optimizer)
+    gradients, norm = clip_global_gradient(gradients, clip_norm * scale)
     optimizer.apply(gradients, variables)
-    return norm / tf.distribute.get_replica_context().num_replicas_in_sync
+    return norm / scale / tf.distribute.get_replica_context().num_replicas_in_sync
 
 
 def make_train_step(model, optimizer, clip_norm: float):
