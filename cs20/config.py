@@ -42,9 +42,10 @@ class RunConfig:
     run_dir: str = option("", "Run directory (default: runs/<lecture>/<date-time>). "
                               "Pass an existing one to resume it with its saved "
                               "config.json.", changeable=True)
-    fresh: bool = option(False, "Ignore and delete checkpoints in --run-dir and start over "
-                                "(the flags given now replace its config.json).",
-                         changeable=True)
+    fresh: bool = option(False, "Start --run-dir over: delete the checkpoints, event files "
+                                "and results its run wrote (only a run of this lecture; "
+                                "nothing else in the folder), and the flags given now "
+                                "replace its config.json.", changeable=True)
     seed: int = option(42, "Global random seed (Python, NumPy, TensorFlow).")
     deterministic: bool = option(False, "Enable TensorFlow op determinism (slower, "
                                         "bit-identical reruns).", changeable=True)

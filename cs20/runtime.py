@@ -394,7 +394,7 @@ def start(lecture: str, config) -> Run:
             refuse_fresh_outside_own_run(directory, lecture)
         else:
             _refuse_finished(directory, lecture, changed)
-            _refuse_fewer_steps(directory, config)
+            _refuse_fewer_steps(directory, config, saved)
         created = make_directory(directory)
         if created:
             _created_for_runs.append(created)
@@ -449,16 +449,26 @@ def _stop_handler(run: Run):
 EXTENDING_SETTINGS = ("num_steps", "num_epochs")
 
 
-def _refuse_fewer_steps(directory: pathlib.Path, config) -> None:
+def _refuse_fewer_steps(directory: pathlib.Path, config, saved: dict | None) -> None:
     """A run asked for fewer steps than its checkpoints hold: it cannot be untrained, and
     going on would replace its results and its config.json. A one-line error, before
-    anything is written. (Fewer --num-epochs is caught by `training.train`.)"""
-    asked = getattr(config, "num_steps", 0)
+    anything is written. Fewer --num-epochs is known here only for a finished run (it
+    trained all its epochs); `training.train` refuses the others, once it knows the
+    steps of an epoch."""
     trained = checkpoints.saved_step(directory / CHECKPOINT_SUBDIR)
-    if asked and trained > asked:
+    asked_steps, asked_epochs = getattr(config, "num_steps", 0), getattr(config, "num_epochs", 0)
+    if asked_steps and trained > asked_steps:
         raise ValueError(f"--run-dir {directory} has trained {trained} steps, more than "
-                         f"--num-steps {asked}: nothing was run. Pass --num-steps {trained} or "
-                         "more to go on with it, or --fresh to start it over")
+                         f"--num-steps {asked_steps}: nothing was run. Pass --num-steps "
+                         f"{trained} or more to go on with it, or --fresh to start it over")
+    finished = (read_json(directory / config_lib.RUN_INFO) or {}).get("status") == "finished"
+    saved_epochs = (saved or {}).get("num_epochs", 0)
+    if (finished and not asked_steps and not (saved or {}).get("num_steps")
+            and asked_epochs < saved_epochs):
+        raise ValueError(f"--run-dir {directory} has trained {saved_epochs} epochs "
+                         f"({trained} steps), more than --num-epochs {asked_epochs}: nothing "
+                         f"was run. Pass --num-epochs {saved_epochs} or more to go on with it, "
+                         "or --fresh to start it over")
 
 
 def _refuse_finished(directory: pathlib.Path, lecture: str, changed: dict) -> None:

@@ -141,6 +141,27 @@ def test_fewer_steps_than_a_run_has_trained_are_refused_and_change_nothing(tmp_p
     assert directory_state(run_dir) == before
 
 
+def test_fewer_epochs_than_a_run_has_trained_are_refused(tmp_path, capsys):
+    epochs = ["--num-steps", "0", "--num-epochs"]  # tiny_training: 16 steps an epoch
+    finished = tmp_path / "finished"
+    train_tiny(finished, *epochs, "2")
+    before = directory_state(finished)
+    code, error = guarded(tiny_training.main, ["--run-dir", str(finished), *epochs, "1"], capsys)
+    assert code == 2 and error.count("\n") == 1
+    assert "has trained 2 epochs (32 steps), more than --num-epochs 1" in error
+    assert directory_state(finished) == before
+    # Stopped at step 20 of 32: only the loop knows that one epoch is 16 steps.
+    stopped = tmp_path / "stopped"
+    guarded(tiny_training.main, ["--run-dir", str(stopped), *epochs, "2", "--interrupt-at", "20",
+                                 "--interrupt-signal", "SIGTERM"], capsys)
+    saved_checkpoints = directory_state(stopped / "checkpoints")
+    code, error = guarded(tiny_training.main, ["--run-dir", str(stopped), *epochs, "1"], capsys)
+    assert code == 2 and error.count("\n") == 1
+    assert "has trained 20 steps, more than the 16" in error
+    assert directory_state(stopped / "checkpoints") == saved_checkpoints
+    assert not (stopped / "results.json").exists()
+
+
 # --- requests that cannot work ---
 
 def test_a_batch_larger_than_the_training_data_is_refused_before_training(
@@ -153,6 +174,31 @@ def test_a_batch_larger_than_the_training_data_is_refused_before_training(
     assert "training batch of 1,000,000,000 is more than the 270 training examples" in error
     assert "lower --batch-size" in error
     assert not run_dir.exists()
+
+
+def small_corpus(path, lecture: str):
+    """A few hundred lines of text (lectures 5a, 11), or sentence pairs (lecture 12)."""
+    rng = np.random.default_rng(0)
+    words = [f"w{number}" for number in range(100)]
+    lines = [" ".join(rng.choice(words, 6)) for _ in range(400)]
+    if lecture == "l12_translation":
+        lines = [f"{line}.\t{line[::-1]}." for line in lines]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("lecture, flags", [("l05_word2vec", ["--vocab-size", "90"]),
+                                            ("l11_char_rnn", []), ("l12_translation", [])])
+def test_a_batch_larger_than_the_corpus_is_refused_before_training(lecture, flags, tmp_path,
+                                                                   capsys):
+    module = load_lecture(lecture)
+    corpus = small_corpus(tmp_path / "corpus.txt", lecture)
+    code, error = guarded(module.main, ["--run-dir", str(tmp_path / "run"), "--corpus",
+                                        str(corpus), "--batch-size", "1000000000", "--quiet",
+                                        *flags], capsys)
+    assert code == 2 and error.count("\n") == 1, error[-2000:]
+    assert "training batch of 1,000,000,000 is more than the" in error
+    assert not (tmp_path / "run").exists()
 
 
 def test_an_idx_folder_without_test_images_is_refused_before_training(tmp_path):
