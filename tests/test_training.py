@@ -342,29 +342,39 @@ def tiny_corpus(tmp_path):
 
 
 # Small runs of a classifier and of a recurrent model (with dropout, whose random state
-# lives in the graph), five steps per call.
+# lives in the graph), with a learning rate that does not depend on --num-steps (so that
+# a run extended to 2N steps takes the steps of one run of 2N), and their halfway step.
 LECTURE_FLAGS = {
     "l03_logistic_regression": lambda tmp_path, tiny_mnist: (
-        "--num-steps", "30", "--batch-size", "32", "--eval-every", "10", "--dataset",
-        str(tiny_mnist)),
+        "--num-steps", "30", "--batch-size", "32", "--eval-every", "10", "--decay", "constant",
+        "--dataset", str(tiny_mnist)),
     "l11_char_rnn": lambda tmp_path, tiny_mnist: (
         "--num-steps", "12", "--hidden-sizes", "8,16", "--batch-size", "8", "--dropout", "0.1",
-        "--eval-every", "12", "--length", "4", "--corpus", str(tiny_corpus(tmp_path))),
+        "--eval-every", "12", "--length", "4", "--decay-rate", "1",
+        "--corpus", str(tiny_corpus(tmp_path))),
 }
 
 
 @pytest.mark.parametrize("lecture", sorted(LECTURE_FLAGS))
-def test_one_step_per_call_and_several_train_the_same_weights(lecture, tmp_path, tiny_mnist):
+def test_one_step_per_call_and_several_and_a_resumed_run_train_the_same_weights(
+        lecture, tmp_path, tiny_mnist):
     flags = (*LECTURE_FLAGS[lecture](tmp_path, tiny_mnist), "--deterministic")
-    runs = {}
+    num_steps = int(flags[flags.index("--num-steps") + 1])
     # A fixed 5 rather than the automatic size, which depends on the machine's load (a
     # busy machine gets calls of one step, and the test would compare K=1 with itself).
-    for steps_per_call in ("1", "5"):
+    # The run of calls of 5 stops halfway, and a second process resumes it from its
+    # checkpoint (the model, Adam, dropout's seed state and the data iterator's position).
+    segments = {"1": [num_steps], "5": [num_steps // 2, num_steps]}
+    runs = {}
+    for steps_per_call, lengths in segments.items():
         run_dir = tmp_path / steps_per_call
-        completed = run_lecture_process(lecture, "--run-dir", str(run_dir), *flags,
-                                        "--steps-per-call", steps_per_call)
-        assert completed.returncode == 0, completed.stderr[-2000:]
+        for length in lengths:
+            completed = run_lecture_process(lecture, "--run-dir", str(run_dir), *flags,
+                                            "--num-steps", str(length),
+                                            "--steps-per-call", steps_per_call)
+            assert completed.returncode == 0, completed.stderr[-2000:]
         runs[steps_per_call] = json.loads((run_dir / "results.json").read_text())
+    assert f"Resumed from {tmp_path / '5'}" in completed.stdout
     assert runs["1"]["train/steps_per_call"] == 1 and runs["5"]["train/steps_per_call"] > 2
     expected, actual = (checkpoint_variables(tmp_path / name) for name in ("1", "5"))
     assert expected and expected.keys() == actual.keys()
