@@ -40,7 +40,6 @@ from cs20.exercises.sandbox import (
 )
 
 import numpy as np
-import tensorflow as tf
 
 # Starting the child process (TensorFlow's import, on a busy machine), loading the
 # student's file, and a problem that sets no limit of its own: at most this many seconds.
@@ -114,13 +113,13 @@ def describe(value) -> str:
 
 def dtype_name(value) -> str:
     dtype = getattr(value, "dtype", None)
-    return tf.as_dtype(dtype).name if dtype is not None else type(value).__name__
+    return dtype.name if dtype is not None else type(value).__name__  # numpy's or TensorFlow's
 
 
 def to_array(what: str, value) -> np.ndarray:
     if value is None:
         raise Mismatch(f"{what}: got None (did the function forget to return?)")
-    if isinstance(value, (tf.data.Dataset, StudentDataset)):
+    if isinstance(value, StudentDataset):
         raise Mismatch(f"{what}: got a tf.data.Dataset, expected a tensor")
     if isinstance(value, Remote):
         raise Mismatch(f"{what}: expected a tensor, got {value.type_name}")
@@ -182,34 +181,44 @@ def expect_decrease(summary: str, before: float, after: float, fraction: float) 
 # ----------------------------------------------------------------------------- running
 
 class Student:
-    """The student's file in a sandbox, started (again) when a problem needs it: after a
+    """The student's file in a sandbox, loaded (again) when a problem needs it: after a
     problem timed out or ended the process, the next one gets a fresh one. A file that
     did not load fails every problem with the same `failed_load` reason."""
 
     def __init__(self, path: pathlib.Path, in_process: bool, load_seconds: float):
         self.path, self.in_process, self.load_seconds = path, in_process, load_seconds
         self.sandbox: Sandbox | None = None
+        self.loaded = False
         self.failed_load = ""
 
-    def ready(self) -> Sandbox | None:
-        if self.sandbox is None and not self.failed_load:
-            self.failed_load = self.start()
-        return self.sandbox
+    def spawn(self) -> None:
+        """Starts the sandbox without waiting for it (a child loads TensorFlow meanwhile)."""
+        if self.sandbox is None:
+            self.sandbox = InProcess() if self.in_process else ChildProcess()
 
-    def start(self) -> str:
-        """Starts a sandbox and loads the file in it; returns why it failed ("" when not)."""
+    def ready(self) -> Sandbox | None:
+        if not self.loaded and not self.failed_load:
+            self.failed_load = self.load()
+        return self.sandbox if self.loaded else None
+
+    def load(self) -> str:
+        """Loads the file in a started sandbox; returns why it failed ("" when not)."""
         name = self.path.name
         try:
-            self.sandbox = InProcess() if self.in_process else ChildProcess(STARTUP_SECONDS)
-            self.sandbox.deadline = time.monotonic() + self.load_seconds
+            self.spawn()
+            self.sandbox.wait_until_started(STARTUP_SECONDS)
+        except (TimedOut, ChildEnded) as error:
+            self.stop()
+            return f"the process for {name} did not start ({type(error).__name__})"
+        self.sandbox.deadline = time.monotonic() + self.load_seconds
+        try:
             self.sandbox.load(self.path, f"cs20_student_{self.path.stem}")
+            self.loaded = True
             return ""
         except StudentError as error:
             reason = str(error)
         except TimedOut:
-            reason = (f"{name} does not load: it took more than {self.load_seconds:g} s"
-                      if self.sandbox is not None else
-                      f"the process for {name} did not start in {STARTUP_SECONDS:g} s")
+            reason = f"{name} does not load: it took more than {self.load_seconds:g} s"
         except ChildEnded as ended:
             reason = f"{name} does not load: {ended}"
         self.stop()
@@ -218,7 +227,7 @@ class Student:
     def stop(self) -> None:
         if self.sandbox is not None:
             self.sandbox.stop()
-            self.sandbox = None
+        self.sandbox, self.loaded = None, False
 
 
 def run_problem(problem: Problem, context: Context, seed: int,
@@ -247,6 +256,8 @@ def run_problem(problem: Problem, context: Context, seed: int,
 def run_problems(problems: list[Problem], student: Student, reference: types.ModuleType,
                  *, quick: bool = False, seed: int = 0, seconds: float | None = None):
     """Yields one Outcome per problem, in order; `seconds` overrides each problem's limit."""
+    import tensorflow as tf
+
     for index, problem in enumerate(problems):
         sandbox = student.ready()
         if sandbox is None:
@@ -275,10 +286,12 @@ def check(name: str, path: pathlib.Path, *, quick: bool = False, printer=print,
     """
     student = Student(path, in_process, seconds or LOAD_SECONDS)
     try:
-        student.ready()  # the child starts TensorFlow while this process loads its own
+        student.spawn()  # the child loads TensorFlow while this process loads its own
         reference = load_file(SOLUTIONS_DIR / f"{name}.py", f"cs20_solution_{name}")
         problems = [problem for problem in importlib.import_module(
             f"cs20.exercises.{name}").PROBLEMS if not only or problem.name in only]
+        import tensorflow as tf  # loaded by now (the checks use it)
+
         # TensorFlow's and Keras' own warnings (retracing, AutoGraph, layer building)
         # would bury the report; the checks say what matters in words.
         tf.get_logger().setLevel("ERROR")

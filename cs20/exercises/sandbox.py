@@ -383,6 +383,9 @@ class Sandbox:
     def exchange(self, message: dict) -> dict:
         raise NotImplementedError
 
+    def wait_until_started(self, seconds: float) -> None:
+        """Waits at most `seconds` for the child to be ready, if there is one."""
+
     def stop(self) -> None:
         """Ends the child, if any."""
 
@@ -403,7 +406,7 @@ class ChildProcess(Sandbox):
     """The student's code in a child process of its own session (killing the session
     ends whatever the student's code started)."""
 
-    def __init__(self, startup_seconds: float):
+    def __init__(self):
         super().__init__()
         to_child, self.to_child = os.pipe()
         self.from_child, from_child = os.pipe()
@@ -419,12 +422,13 @@ class ChildProcess(Sandbox):
         os.close(to_child)
         os.close(from_child)
         os.set_blocking(self.to_child, False)
-        self.deadline = time.monotonic() + startup_seconds
-        try:
+        self.started = False
+
+    def wait_until_started(self, seconds: float) -> None:
+        if not self.started:
+            self.deadline = time.monotonic() + seconds
             self.receive()  # {"ready": True}: TensorFlow is loaded
-        except BaseException:
-            self.stop()
-            raise
+            self.started = True
 
     def exchange(self, message: dict) -> dict:
         try:
