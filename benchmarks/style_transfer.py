@@ -16,6 +16,15 @@ results.json: `final/high_frequency_ratio`, the result's mean squared Laplacian 
 content photo's (grain; the style picture's own ratio is printed for reference), and
 `final/border_step_ratio`, the largest step from an edge row or column to its neighbour
 over the mean step between interior neighbours (about 1: no line along the edge).
+
+Pairs (`--pairs`, instead of the above): the lecture at its defaults (and --quality-size,
+--quality-steps) on each of PAIRS, content photos of people, a cat and a dog in the styles
+of paintings and of photos (dark, bright, textured, flat, grey), reporting per pair
+`final/edge_correlation` (the Pearson correlation of the result's and the photo's Sobel
+edge maps, averaged over 4x4 blocks: the photo's outlines kept), `final/colour_movement`
+(1 - d(result, style) / d(photo, style), d the L1 distance of 8x8x8-bin RGB histograms:
+the colours moved to the style's), the grain and edge-line figures and the seconds; and,
+with `--grid PATH`, one PNG of every pair: photo | style | result.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ import sys
 import tempfile
 import time
 
-from cs20 import cli
+from cs20 import cli, plots
 from cs20.datasets import images
 from cs20.models import style_transfer
 
@@ -53,16 +62,71 @@ def pictures(image_size: int):
 def quality(tv_weight: float, image_size: int, num_steps: int) -> dict:
     """A full lecture run with this total-variation weight (`num_steps` steps, 0: the
     lecture's): its grain and edge figures."""
+    results, _ = lecture_run(["--tv-weight", str(tv_weight), "--image-size", str(image_size),
+                              *(["--num-steps", str(num_steps)] if num_steps else [])])
+    return results if "error" in results else {name: results[name] for name in QUALITY_FIGURES}
+
+
+# What a transfer must reach on every pair (issue 29): the photo's outlines, the style's colours.
+EDGE_TARGET, COLOUR_TARGET = 0.5, 0.3
+# (content, style) files in the shared images folder: the shipped pair first.
+PAIRS = (("grace_hopper.jpg", "starry_night.jpg"), ("astronaut.png", "guernica.jpg"),
+         ("chelsea.png", "hubble_deep_field.jpg"), ("chelsea.png", "starry_night.jpg"),
+         ("friday.jpg", "hubble_deep_field.jpg"), ("friday.jpg", "pattern.jpg"),
+         ("deadpool.jpg", "harlequin.jpg"), ("astronaut.png", "brick.png"),
+         ("grace_hopper.jpg", "gravel.png"), ("deadpool.jpg", "grass.png"),
+         ("chelsea.png", "harlequin.jpg"), ("astronaut.png", "pattern.jpg"))
+PAIR_FIGURES = ("final/edge_correlation", "final/colour_movement",
+                "final/high_frequency_ratio", "final/border_step_ratio", "wall_seconds")
+
+
+def lecture_run(flags: list[str]) -> tuple[dict, tf.Tensor | None]:
+    """The lecture run to the end in its own process: (its results.json, or {"error": its
+    last line}; its final.png (height, width, 3) or None)."""
     with tempfile.TemporaryDirectory() as scratch:
         completed = subprocess.run(
             [sys.executable, str(ROOT / "lectures" / "l08_style_transfer.py"), "--run-dir",
-             scratch, "--tv-weight", str(tv_weight), "--image-size", str(image_size),
-             *(["--num-steps", str(num_steps)] if num_steps else [])],
-            capture_output=True, text=True)
+             scratch, "--quiet", *flags], capture_output=True, text=True)
         if completed.returncode != 0:
-            return {"error": completed.stderr.strip().splitlines()[-1]}
-        results = json.loads((pathlib.Path(scratch) / "results.json").read_text())
-    return {name: results[name] for name in QUALITY_FIGURES}
+            return {"error": completed.stderr.strip().splitlines()[-1]}, None
+        return (json.loads((pathlib.Path(scratch) / "results.json").read_text()),
+                images.load(pathlib.Path(scratch) / "final.png"))
+
+
+def pair_benchmark(arguments) -> dict:
+    """Every pair of PAIRS at the lecture's defaults: its figures, and the grid."""
+    folder = images.locate("starry_night").parent  # the shared images
+    size_flags = ["--image-size", str(arguments.quality_size),
+                  *(["--num-steps", str(arguments.quality_steps)] if arguments.quality_steps
+                    else [])]
+    figures, grid, titles = {}, [], []
+    for content, style in PAIRS:
+        results, final = lecture_run(["--content", str(folder / content), "--style",
+                                      str(folder / style), *size_flags])
+        name = f"{pathlib.Path(content).stem}_in_{pathlib.Path(style).stem}"
+        figures[name] = results if final is None else {
+            figure: round(results[figure], 3) for figure in PAIR_FIGURES}
+        if final is not None:
+            height, width = final.shape[:2]
+            style_image = images.fit(images.load(folder / style), height, width)
+            grid += [images.to_uint8(images.resize_longer_side(images.load(folder / content),
+                                                               max(height, width))),
+                     images.to_uint8(style_image), images.to_uint8(final)]
+            titles += [content, style, "edge {:.2f}, colour {:.2f}".format(
+                results["final/edge_correlation"], results["final/colour_movement"])]
+    measured = [row for row in figures.values() if "error" not in row]
+    summary = {"pairs": len(PAIRS), "failed_runs": len(PAIRS) - len(measured),
+               "lowest_edge_correlation": min(row["final/edge_correlation"] for row in measured),
+               "lowest_colour_movement": min(row["final/colour_movement"] for row in measured),
+               "pairs_on_target": sum(row["final/edge_correlation"] >= EDGE_TARGET
+                                      and row["final/colour_movement"] >= COLOUR_TARGET
+                                      for row in measured)} if measured else {}
+    if arguments.grid and grid:
+        plots.image_grid(grid, titles, pathlib.Path(arguments.grid), columns=3,
+                         title="Lecture 8b at its defaults: photo | style | result")
+    return {"pairs": figures, "summary": summary, "image_size": arguments.quality_size,
+            "machine": platform.processor() or platform.machine(),
+            "tensorflow": tf.__version__}
 
 
 def seconds_per_step(backbone_name: str, image_size: int, jit_compile: bool | None,
@@ -109,6 +173,10 @@ def main(argv=None) -> None:
                         help="image size of the quality runs")
     parser.add_argument("--quality-steps", type=int, default=0,
                         help="steps of the quality runs (0: the lecture's)")
+    parser.add_argument("--pairs", action="store_true",
+                        help="instead: the lecture at its defaults on every pair of PAIRS")
+    parser.add_argument("--grid", default="",
+                        help="with --pairs: write photo | style | result of every pair here")
     arguments = parser.parse_args(argv)
     unknown = [name for name in arguments.backbones.split(",")
                if name not in style_transfer.BACKBONE_LAYERS]
@@ -118,6 +186,8 @@ def main(argv=None) -> None:
 
 
 def measure(arguments) -> dict:
+    if arguments.pairs:
+        return pair_benchmark(arguments)
     table = {}
     for backbone_name in arguments.backbones.split(","):
         for image_size in [int(size) for size in arguments.sizes.split(",") if size]:

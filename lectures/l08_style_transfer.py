@@ -18,8 +18,10 @@ pixels are optimised like the rest). The lesson:
 
 It first prints each style layer's Gram matrix shape and the losses at step 0. Look at
 content_style_result.png (photo | painting | result), the `generated` images in TensorBoard,
-and in results.json final/high_frequency_ratio (the result's grain over the photo's) and
-final/border_step_ratio (edge rows against the interior, about 1 when no edge stands out).
+and in results.json final/high_frequency_ratio (the result's grain over the photo's),
+final/border_step_ratio (edge rows against the interior, about 1 when no edge stands out),
+final/edge_correlation (the photo's outlines kept: 1, lost: 0) and final/colour_movement
+(the colours moved from the photo's to the style's: 0 none, 1 all the way).
 Figures: the README's Lectures table, row "8b style transfer".
 """
 
@@ -265,6 +267,10 @@ def main(argv=None) -> dict:
     results["final/high_frequency_ratio"] = style_transfer.high_frequency_ratio(final,
                                                                                 content_image)
     results["final/border_step_ratio"] = max(style_transfer.border_steps(final).values())
+    # Whether it is a transfer: the photo's outlines kept, its colours moved to the style's.
+    results["final/edge_correlation"] = style_transfer.edge_correlation(final, content_image)
+    results["final/colour_movement"] = style_transfer.colour_movement(final, content_image,
+                                                                      style_image)
 
     images.save_png(image.pixels[0], run.path("final.png"))
     # Full resolution, side by side, to judge by eye: content | style | result.

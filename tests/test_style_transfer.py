@@ -1,6 +1,8 @@
 """Lecture 8b: Gram matrix and losses by hand, backbones, weight loading, image I/O, runs."""
 
+import argparse
 import dataclasses
+import importlib
 import shutil
 
 from cs20 import cli
@@ -12,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import event_files, load_lecture, read_results
+from conftest import ROOT, event_files, load_lecture, read_results
 from test_kernels import png_header
 
 lesson = load_lecture("l08_style_transfer")  # the Gram matrix, losses and step live there
@@ -220,6 +222,34 @@ def test_border_and_grain_figures():
         {"top": 1.0, "bottom": 6.0, "left": 1.0, "right": 1.0})
 
 
+def test_edge_map_by_hand_and_edge_correlation():
+    step = np.zeros((6, 10, 3))
+    step[:, 5:] = 100.0  # a vertical edge between columns 4 and 5
+    # Sobel across it: (1 + 2 + 1) * 100 = 400 in the two columns beside it, 0 elsewhere.
+    np.testing.assert_allclose(style_transfer.edge_map(step, block=1)[0],
+                               [0, 0, 0, 400, 400, 0, 0, 0])
+    rng = np.random.default_rng(0)
+    content = np.kron(rng.uniform(0, 255, (10, 10, 3)), np.ones((4, 4, 1)))  # 40 x 40 squares
+    # Edges where the content's are, whatever the colours: 1; edges elsewhere: about 0.
+    assert style_transfer.edge_correlation(0.5 * content + 60.0, content) == pytest.approx(1.0)
+    other = np.kron(rng.uniform(0, 255, (8, 8, 3)), np.ones((5, 5, 1)))  # 5-pixel squares
+    assert abs(style_transfer.edge_correlation(other, content)) < 0.2
+    noise = rng.uniform(0, 255, content.shape)
+    assert abs(style_transfer.edge_correlation(noise, content)) < 0.2
+
+
+def test_colour_movement_from_content_to_style():
+    content = np.full((8, 8, 3), 20.0)  # all in one histogram cell
+    style = np.full((8, 8, 3), 230.0)  # all in another
+    assert style_transfer.colour_histogram(content).sum() == 1.0
+    assert style_transfer.colour_movement(content, content, style) == 0.0
+    assert style_transfer.colour_movement(style, content, style) == 1.0
+    half = np.concatenate([content[:4], style[4:]])  # d(half, style) = 1 of d(content, style) = 2
+    assert style_transfer.colour_movement(half, content, style) == 0.5
+    # Another colour, neither the content's nor the style's: no nearer the style.
+    assert style_transfer.colour_movement(np.full((8, 8, 3), 128.0), content, style) == 0.0
+
+
 # --- image files ----------------------------------------------------------------------------
 
 def test_image_errors_are_one_line(tmp_path):
@@ -267,6 +297,8 @@ def test_lecture_smoke_run_and_resume(tmp_path, data_dir, capsys):
     results = read_results(run_dir)
     assert results["steps"] == 4 and results["backbone"] == "squeezenet"
     assert np.isfinite(results["final/loss"]) and results["final/loss_reduction"] > 1
+    assert -1 <= results["final/edge_correlation"] <= 1
+    assert results["final/colour_movement"] <= 1
     assert event_files(run_dir) and (run_dir / "checkpoints" / "checkpoint").is_file()
     for name in ("final.png", "content_style_result.png", "step_00004.png"):
         assert (run_dir / name).stat().st_size > 0
@@ -345,3 +377,18 @@ def test_grain_ratio_of_a_flat_photo_is_the_results_own_grain():
     # A flat photo has no grain to compare with: the ratio takes it as 1 squared grey level.
     assert style_transfer.high_frequency_ratio(grainy, flat) == pytest.approx(400.0)
     assert style_transfer.high_frequency_ratio(flat, grainy) == 0.0
+
+
+def test_pairs_benchmark_reports_each_pair_and_draws_the_grid(tmp_path, data_dir, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    benchmark = importlib.import_module("style_transfer")  # benchmarks/style_transfer.py
+    monkeypatch.setenv("CS20_DATA_DIR", str(data_dir))
+    monkeypatch.setattr(benchmark, "PAIRS", (("chelsea.png", "hubble_deep_field.jpg"),))
+    grid = tmp_path / "pairs.png"
+    figures = benchmark.pair_benchmark(argparse.Namespace(quality_size=64, quality_steps=2,
+                                                          grid=str(grid)))
+    row = figures["pairs"]["chelsea_in_hubble_deep_field"]
+    assert set(row) == set(benchmark.PAIR_FIGURES)
+    assert figures["summary"]["lowest_edge_correlation"] == row["final/edge_correlation"]
+    assert figures["summary"]["pairs"] == 1 and figures["summary"]["failed_runs"] == 0
+    assert grid.stat().st_size > 0

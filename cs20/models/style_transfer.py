@@ -267,6 +267,50 @@ def border_steps(image) -> dict:
     return {"top": top, "bottom": bottom, "left": left, "right": right}
 
 
+def grey(image) -> np.ndarray:
+    """(height, width, 3) RGB -> (height, width) luma (ITU-R 601 weights, summing to 1)."""
+    return np.asarray(image, np.float64) @ np.array([0.299, 0.587, 0.114])
+
+
+def edge_map(image, block: int = 4) -> np.ndarray:
+    """Sobel gradient magnitude of the grey picture, averaged over block x block squares:
+    (height, width, 3) -> ((height - 2) // block, (width - 2) // block)."""
+    pixels = grey(image)
+
+    def smoothed_difference(rows):  # rows (h, w): [1 2 1] across, difference along
+        across = rows[:, :-2] + 2.0 * rows[:, 1:-1] + rows[:, 2:]  # (h, w - 2)
+        return across[2:] - across[:-2]  # (h - 2, w - 2)
+
+    magnitude = np.hypot(smoothed_difference(pixels), smoothed_difference(pixels.T).T)
+    rows, columns = (size // block * block for size in magnitude.shape)
+    return magnitude[:rows, :columns].reshape(
+        rows // block, block, columns // block, block).mean(axis=(1, 3))
+
+
+def edge_correlation(result, content) -> float:
+    """Pearson correlation of the result's and the content's edge maps: about 1 when the
+    content's outlines are where they were, about 0 when they are gone. Both pictures
+    (height, width, 3) of the same size."""
+    return float(np.corrcoef(edge_map(result).ravel(), edge_map(content).ravel())[0, 1])
+
+
+def colour_histogram(image, bins: int = 8) -> np.ndarray:
+    """(height, width, 3) in [0, 255] -> (bins^3,) share of the pixels in each RGB cube."""
+    cells = np.clip(np.asarray(image, np.float64) * bins / 256.0, 0, bins - 1).astype(int)
+    index = (cells[..., 0] * bins + cells[..., 1]) * bins + cells[..., 2]
+    return np.bincount(index.ravel(), minlength=bins ** 3) / index.size
+
+
+def colour_movement(result, content, style) -> float:
+    """How far the colours moved from the content's towards the style's: 1 - d(result,
+    style) / d(content, style), d the L1 distance between 8x8x8-bin RGB histograms.
+    0 where the result has the content's colours, 1 where it has the style's."""
+    def distance(first, second):
+        return np.abs(colour_histogram(first) - colour_histogram(second)).sum()
+
+    return float(1.0 - distance(result, style) / distance(content, style))
+
+
 def initial_image(content_image: tf.Tensor, noise_ratio: float, seed: int) -> tf.Tensor:
     """The course's start: noise_ratio of uniform(-20, 20) noise around the mean pixel,
     the rest the content image. noise_ratio 0 starts from the content image itself."""
