@@ -519,18 +519,17 @@ def values_above(x, threshold):
     os._exit(0)
 ''', "e01_mine.py")
     outcomes, lines = grade("e01_ops", path, seconds=10, only=(
-        "add_or_subtract", "compare_three_ways", "equal_elements", "values_above",
-        "range_diagonal"))
+        "add_or_subtract", "compare_three_ways", "equal_elements", "values_above"))
     line_number = path.read_text().splitlines().index("    raise KeyboardInterrupt") + 1
     assert [(outcome.problem, outcome.passed, outcome.detail) for outcome in outcomes] == [
         ("add_or_subtract", False,
          f"raised KeyboardInterrupt (line {line_number} of e01_mine.py)"),
         ("compare_three_ways", True, ""),
         ("equal_elements", False, "timed out after 10 s (an endless loop? a sleep?)"),
+        # A fresh process after the hang: this one exits, and the score still comes.
         ("values_above", False, "your code ended the process it ran in (exit code 0)"),
-        ("range_diagonal", True, ""),  # a fresh process after each
     ]
-    assert lines[-1] == "score: 2/5 problems passed"
+    assert lines[-1] == "score: 1/4 problems passed"
 
 
 def test_cli_exit_codes_and_one_line_errors(tmp_path):

@@ -3,7 +3,8 @@
 The starters live in `exercises/` (one file per exercise set, functions left for the
 student), the reference solutions in `exercises/solutions/` (same names). Each exercise
 has a checks module here of the same name (`cs20.exercises.e01_ops`, ...) whose `PROBLEMS`
-list the grader (`cs20.exercises.grading`) runs one by one.
+list the grader (`cs20.exercises.grading`) runs one by one, the student's code in a child
+process (`cs20.exercises.sandbox`).
 
 This module only finds files: listing the exercises must not load TensorFlow.
 """

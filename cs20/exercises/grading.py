@@ -13,6 +13,12 @@ problem has a time limit. A file that does not load (a syntax error, an exit, a 
 fails every problem with the same one-line reason; an exception, an exit or a hang
 inside one problem fails that problem only, naming the line of the student's file it
 came from, and the next problem gets a fresh child process.
+
+What this process cannot compute without running the student's code is measured next to
+it by the checker's helpers (`Context.on_student_side`): a tf.function's trace count, the
+losses of lecture 8b's and 12's steps, e02's predictions on the test digits (whose
+accuracy is computed here). A file written to tamper with those helpers in its own
+process could fake these figures; every other answer is compared here.
 """
 
 from __future__ import annotations
@@ -207,9 +213,12 @@ class Student:
         try:
             self.spawn()
             self.sandbox.wait_until_started(STARTUP_SECONDS)
-        except (TimedOut, ChildEnded) as error:
+        except TimedOut:
             self.stop()
-            return f"the process for {name} did not start ({type(error).__name__})"
+            return f"the process for {name} did not start in {STARTUP_SECONDS:g} s"
+        except ChildEnded as ended:
+            self.stop()
+            return f"the process for {name} did not start: {ended}"
         self.sandbox.deadline = time.monotonic() + self.load_seconds
         try:
             self.sandbox.load(self.path, f"cs20_student_{self.path.stem}")

@@ -311,11 +311,10 @@ def read_exactly(fd: int, count: int, deadline: float) -> bytes:
 
 
 def wait_for(fd: int, deadline: float, *, writing: bool) -> None:
-    if deadline == float("inf"):
-        return
-    remaining = deadline - time.monotonic()
-    ready = select.select([], [fd], [], max(remaining, 0))[1] if writing else \
-        select.select([fd], [], [], max(remaining, 0))[0]
+    """Until `fd` can be read (written), or TimedOut at `deadline` (inf: no limit)."""
+    timeout = None if deadline == float("inf") else max(deadline - time.monotonic(), 0.0)
+    ready = select.select([], [fd], [], timeout)[1] if writing else \
+        select.select([fd], [], [], timeout)[0]
     if not ready:
         raise TimedOut
 
@@ -449,7 +448,9 @@ class ChildProcess(Sandbox):
         except subprocess.TimeoutExpired:
             return "your code closed the process's connection to the checker"
         if code < 0:
-            return f"the process running your code was killed by {signal.Signals(-code).name}"
+            known = -code in {number.value for number in signal.Signals}
+            return ("the process running your code was killed by "
+                    + (signal.Signals(-code).name if known else f"signal {-code}"))
         return f"your code ended the process it ran in (exit code {code})"
 
     def stop(self) -> None:
