@@ -56,7 +56,8 @@ def clear_run_state(directory: pathlib.Path) -> None:
     its event files, its results and history. Only the run's own files, and only in the run
     directory itself: a subfolder may be another run, or the user's."""
     checkpoints.remove_all(directory / CHECKPOINT_SUBDIR)
-    for pattern in ("events.out.tfevents.*", "results*.json", config_lib.RUN_INFO):
+    for pattern in ("events.out.tfevents.*", "results.json", "results-step*.json",
+                    config_lib.RUN_INFO):
         for path in directory.glob(pattern):
             if path.is_file():
                 path.unlink()

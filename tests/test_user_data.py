@@ -61,7 +61,7 @@ def test_fresh_deletes_only_what_the_run_wrote(tmp_path):
     run_dir = tmp_path / "run"
     train_tiny(run_dir, "--num-steps", "2")
     (run_dir / "checkpoints" / "my_model.h5").write_bytes(b"the user's weights")
-    (run_dir / "notes.txt").write_text("the user's notes")
+    (run_dir / "results_by_hand.json").write_text("the user's notes")
     inner = run_dir / "inner"  # another run kept inside this one
     train_tiny(inner, "--num-steps", "2")
     inner_before = directory_state(inner)
@@ -69,7 +69,7 @@ def test_fresh_deletes_only_what_the_run_wrote(tmp_path):
 
     train_tiny(run_dir, "--num-steps", "2", "--fresh")
     assert (run_dir / "checkpoints" / "my_model.h5").read_bytes() == b"the user's weights"
-    assert (run_dir / "notes.txt").read_text() == "the user's notes"
+    assert (run_dir / "results_by_hand.json").read_text() == "the user's notes"
     assert directory_state(inner) == inner_before
     assert not old_events & set(event_files(run_dir))  # the run's own events went
     history = json.loads((run_dir / "run.json").read_text())["history"]
