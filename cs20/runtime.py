@@ -11,6 +11,7 @@ it itself: `training.stop_requests`).
 from __future__ import annotations
 
 import atexit
+import copy
 import dataclasses
 import datetime
 import json
@@ -254,6 +255,18 @@ class Run:
     complete: bool = True
     # SIGTERM's handler before `start` set the run's own; `finish` puts it back.
     previous_sigterm_handler: object = None
+    # config.json and run.json as they were before `start` rewrote them (None: absent).
+    previous_files: dict = dataclasses.field(default_factory=dict)
+
+    def undo_start(self) -> None:
+        """Puts config.json and run.json back as `start` found them, for a run refused
+        after it started (fewer --num-epochs than it has trained is known only once the
+        steps of an epoch are): its settings and history stay those of the run it kept."""
+        for name, value in self.previous_files.items():
+            if value is None:
+                (self.directory / name).unlink(missing_ok=True)
+            else:
+                write_json(self.directory / name, value)
 
     @property
     def checkpoint_dir(self) -> pathlib.Path:
@@ -415,7 +428,10 @@ def start(lecture: str, config) -> Run:
     if chief:
         # run.json first: a second process reading the folder in between sees a run (and
         # is then refused by the lock), not a foreign folder holding a config.json.
-        info = read_json(directory / config_lib.RUN_INFO) or {"lecture": lecture, "history": []}
+        previous_files = {name: read_json(directory / name)
+                          for name in (config_lib.RUN_INFO, "config.json")}
+        info = copy.deepcopy(previous_files[config_lib.RUN_INFO]) or {"lecture": lecture,
+                                                                      "history": []}
         info["history"].append({"started": datetime.datetime.now().isoformat(timespec="seconds"),
                                 "changes": changed})
         write_json(directory / config_lib.RUN_INFO, {**info, "status": "running"})
@@ -424,8 +440,9 @@ def start(lecture: str, config) -> Run:
         summaries.hparams(writer, config_lib.to_dict(config))
     else:
         writer = tf.summary.create_noop_writer()
+        previous_files = {}
     run = Run(lecture=lecture, config=config, directory=directory, strategy=strategy,
-              writer=writer, chief=chief)
+              writer=writer, chief=chief, previous_files=previous_files)
     if threading.current_thread() is threading.main_thread():  # where signals are handled
         run.previous_sigterm_handler = signal.signal(signal.SIGTERM, _stop_handler(run))
     return run

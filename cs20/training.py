@@ -349,6 +349,8 @@ def train(run, *, step_fn, iterator, checkpoint: tf.train.Checkpoint, step: tf.V
     current = int(step.numpy())
     start_step = current
     if current > schedule.num_steps:
+        if run.chief:
+            run.undo_start()
         raise ValueError(f"the run has trained {current} steps, more than the "
                          f"{schedule.num_steps} that --num-steps / --num-epochs ask for now: "
                          f"nothing was trained. Ask for {current} steps or more to go on, or "

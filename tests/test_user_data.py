@@ -155,10 +155,13 @@ def test_fewer_epochs_than_a_run_has_trained_are_refused(tmp_path, capsys):
     guarded(tiny_training.main, ["--run-dir", str(stopped), *epochs, "2", "--interrupt-at", "20",
                                  "--interrupt-signal", "SIGTERM"], capsys)
     saved_checkpoints = directory_state(stopped / "checkpoints")
+    saved_settings = {name: (stopped / name).read_text() for name in ("config.json", "run.json")}
     code, error = guarded(tiny_training.main, ["--run-dir", str(stopped), *epochs, "1"], capsys)
     assert code == 2 and error.count("\n") == 1
     assert "has trained 20 steps, more than the 16" in error
     assert directory_state(stopped / "checkpoints") == saved_checkpoints
+    # The refusal comes after start() rewrote them; it puts them back (num_epochs 2).
+    assert {name: (stopped / name).read_text() for name in saved_settings} == saved_settings
     assert not (stopped / "results.json").exists()
 
 
