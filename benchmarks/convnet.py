@@ -2,12 +2,12 @@
 model, and the FLOP/s of a training step versus a large matmul, as JSON.
 
     CS20_DATA_DIR=../shared/data python benchmarks/convnet.py [--epochs 2] [--steps-per-epoch N]
-        [--tiny]
+        [--validation-digits N] [--tiny]
 
 1. The same model (lecture 7's `build_convnet`), optimizer (Adam 1e-3), batch (128) and
    tf.data pipeline trained for `--epochs` epochs by our loop (`training.train` with
    lecture 7's step) and by `model.fit`. Both evaluate on the 5,000 validation
-   digits and save a checkpoint of model + optimizer at the end of every epoch; fit does
+   digits (or --validation-digits) and save a checkpoint of model + optimizer at the end of every epoch; fit does
    it with a callback saving the same kind of `tf.train.Checkpoint`. The first epoch
    holds tracing and is not timed: `epoch_seconds` is the mean of the later epochs.
    `training_steps_per_second` leaves out evaluation and checkpoints on both sides.
@@ -163,13 +163,15 @@ def rounded(figures: dict, digits: int = 3) -> dict:
 
 
 def main(argv=None) -> None:
-    parser = options.Parser(__doc__, tiny={"steps_per_epoch": 3, "pipeline_batches": 5,
-                                           "matmul_size": 64})
+    parser = options.Parser(__doc__, tiny={"steps_per_epoch": 3, "validation_digits": 500,
+                                           "pipeline_batches": 5, "matmul_size": 64})
     parser.add_argument("--epochs", type=int, default=2,
                         help="epochs per side (the first is a warm-up; at least 2)")
     parser.add_argument("--pipeline-batches", type=int, default=2000,
                         help="batches pulled through the pipeline alone")
     parser.add_argument("--matmul-size", type=int, default=2048, help="matmul side")
+    parser.add_argument("--validation-digits", type=int, default=0,
+                        help="evaluate on the first N validation digits only (0: all 5,000)")
     parser.add_argument("--steps-per-epoch", type=int, default=0,
                         help="training steps an epoch (0: one pass over the training digits)")
     arguments = parser.parse_args(argv)
@@ -179,7 +181,7 @@ def main(argv=None) -> None:
 
 
 def measure(arguments) -> dict:
-    splits = mnist.load_splits()
+    splits = options.first_digits(mnist.load_splits(), "validation", arguments.validation_digits)
     steps_per_epoch = arguments.steps_per_epoch or -(-len(splits.train) // BATCH_SIZE)
     with tempfile.TemporaryDirectory() as scratch:
         ours = time_our_loop(splits, arguments.epochs, steps_per_epoch, f"{scratch}/ours")

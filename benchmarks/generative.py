@@ -3,7 +3,8 @@ lecture 10's VAEs and real digits, each against the 10,000 test digits.
 
     CS20_DATA_DIR=../shared/data python benchmarks/generative.py [--configs gan,vae_latent_2]
                                                                  [--max-seconds 600] [--fresh]
-                                                                 [--samples 10000] [--tiny]
+                                                                 [--samples 10000] [--test-digits N]
+                                                                 [--tiny]
 
 Each model is trained by its lecture at its default budget, in its own process, in
 runs/benchmarks/generative/<config>/; --max-seconds passes the lecture's own flag (it
@@ -12,7 +13,8 @@ be spread over several sessions. Finished runs are not trained again. Then, in t
 process, every model draws --samples digits (default 10,000) (z ~ N(0, I); the VAE's pixel probabilities, the
 GAN's tanh output mapped to [0, 1]) and one scorer measures them against the test digits:
 FID on lecture 7's ConvNet features, and the entropy and coverage of the digits they are
-classified as. Real training digits against the test digits give the floor. Prints JSON.
+classified as. Real training digits against the test digits give the floor
+(--test-digits: the first N test digits only). Prints JSON.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ CONFIGS = {  # name: (lecture, flags)
 }
 # The VAE's importance-weighted bound is not what is measured here: keep it tiny.
 LECTURE_FLAGS = {"l09_gan": [], "l10_vae": ["--iwae-samples", "2", "--iwae-digits", "100"]}
-TINY = {"configs": "gan", "flags": "--num-steps 5 --fid-samples 0", "samples": 200}
+TINY = {"configs": "gan", "flags": "--num-steps 5 --fid-samples 0", "samples": 200,
+        "test_digits": 500}
 
 
 def sampler(name: str, run_dir: pathlib.Path):
@@ -74,6 +77,8 @@ def main(argv=None) -> None:
 
     parser = segments.parser(__doc__, CONFIGS, ROOT / "runs" / "benchmarks" / "generative",
                              TINY)
+    parser.add_argument("--test-digits", type=int, default=0,
+                        help="score against the first N test digits only (0: all 10,000)")
     parser.add_argument("--samples", type=int, default=fid.NUM_SAMPLES,
                         help=f"digits drawn from each model and scored (default: "
                              f"{fid.NUM_SAMPLES:,}, as many as the test digits)")
@@ -95,7 +100,7 @@ def measure(arguments) -> dict:
         print(f"{name}: {segments.status(runs_root / name)} after {sum(seconds[name]):.0f} s",
               file=sys.stderr, flush=True)
 
-    splits = mnist.load_splits()
+    splits = options.first_digits(mnist.load_splits(), "test", arguments.test_digits)
     scorer = fid.Scorer(splits)
     table = {"real_train_digits": scorer(splits.train.images[:count] / 255.0)}
     for name in names:

@@ -1,7 +1,8 @@
 """The GPU check: every training lecture, a bounded number of steps, three ways.
 
     CS20_DATA_DIR=../shared/data python benchmarks/gpu_check.py [--steps-scale 5]
-        [--lectures l03_logistic_regression,...] [--settings default,...] [--cpu] [--tiny]
+        [--lectures l03_logistic_regression,...] [--settings default,...] [--flags "..."]
+        [--cpu] [--tiny]
 
 On a machine with a GPU, runs each training lecture with its default settings three
 ways: as is, with --mixed-precision (float16 with loss scaling) and with --jit-compile
@@ -28,6 +29,7 @@ import math
 import os
 import pathlib
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -121,14 +123,15 @@ def main(argv=None) -> None:
                         help="comma-separated subset of the lectures")
     parser.add_argument("--settings", default=",".join(SETTINGS),
                         help=f"comma-separated subset of {', '.join(SETTINGS)}")
+    parser.add_argument("--flags", default="", help="more flags for every lecture run")
     parser.add_argument("--budget-seconds", type=float, default=450.0,
                         help="runs not started by then are skipped (default: 450)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--run-dir", help=argparse.SUPPRESS)
-    parser.add_argument("flags", nargs="*", help=argparse.SUPPRESS)
+    parser.add_argument("child_flags", nargs="*", help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
     if arguments.child:
-        child_main(arguments.child, arguments.run_dir, arguments.flags)
+        child_main(arguments.child, arguments.run_dir, arguments.child_flags)
         return
     unknown = (set(arguments.lectures.split(",")) - set(scale.LECTURES)) | \
         (set(arguments.settings.split(",")) - set(SETTINGS))
@@ -157,7 +160,8 @@ def check(arguments: argparse.Namespace) -> dict:
                 report["runs"][name] = {"error": "skipped: --budget-seconds spent"}
                 continue
             flags = [*lecture_flags, *SETTINGS[setting],
-                     *(["--data-dir", data_dir] if data_dir else [])]
+                     *(["--data-dir", data_dir] if data_dir else []),
+                     *shlex.split(arguments.flags)]
             child = run_child(lecture, flags, scratch / lecture / setting, arguments.cpu)
             report["runs"][name] = summarize(child, reference.get((lecture, setting)))
             print(f"{name}: {report['runs'][name]}", file=sys.stderr, flush=True)

@@ -2,7 +2,7 @@
 
     CS20_DATA_DIR=../shared/data flock /tmp/cs20_cpu.lock python benchmarks/loop.py \
         [--rounds 3] [--scale 1.0] [--models logistic,convnet,...] [--startup l03_...,...]
-        [--tiny]
+        [--flags "..."] [--tiny]
 
 For lecture 3b's logistic regression, 7's ConvNet, 5a's word2vec, 10's VAE and 11's
 char-RNN (their default sizes and batches), each variant trains the same model on the
@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
+import shlex
 import signal
 import subprocess
 import sys
@@ -268,7 +269,8 @@ STARTUP_FLAGS = {
 }
 
 
-def time_to_first_step(lecture: str, data_dir: str | None, scratch: pathlib.Path) -> float:
+def time_to_first_step(lecture: str, data_dir: str | None, scratch: pathlib.Path,
+                       flags: list[str]) -> float:
     """Seconds from starting the lecture's process to the end of its first step.
 
     The loop writes `train/*` at step 1 (--summary-every 1); the event's wall time, minus
@@ -278,7 +280,7 @@ def time_to_first_step(lecture: str, data_dir: str | None, scratch: pathlib.Path
     run_dir = scratch / lecture
     command = [sys.executable, str(ROOT / "lectures" / f"{lecture}.py"), "--run-dir",
                str(run_dir), "--fresh", "--summary-every", "1", "--num-steps", "1000",
-               *(["--data-dir", data_dir] if data_dir else []), *STARTUP_FLAGS[lecture]]
+               *(["--data-dir", data_dir] if data_dir else []), *STARTUP_FLAGS[lecture], *flags]
     started = time.time()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                text=True)
@@ -309,6 +311,8 @@ def main(argv=None) -> None:
                         help="comma-separated subset of the models")
     parser.add_argument("--startup", default=",".join(STARTUP_FLAGS),
                         help="lectures whose time to first step is measured ('' for none)")
+    parser.add_argument("--flags", default="",
+                        help="more flags for those lectures (e.g. --dataset FOLDER)")
     arguments = parser.parse_args(argv)
     unknown = (set(arguments.models.split(",")) - {b.name for b in BENCHMARKS}) | \
         (set(filter(None, arguments.startup.split(","))) - set(STARTUP_FLAGS))
@@ -326,7 +330,8 @@ def measure_all(arguments) -> dict:
             report["steps_per_second"][benchmark.name] = measure(
                 benchmark, data, arguments.rounds, arguments.scale, scratch)
     report["seconds_to_first_step"] = {
-        lecture: round(time_to_first_step(lecture, data.data_dir, scratch), 2)
+        lecture: round(time_to_first_step(lecture, data.data_dir, scratch,
+                                          shlex.split(arguments.flags)), 2)
         for lecture in filter(None, arguments.startup.split(","))}
     return report
 

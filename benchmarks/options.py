@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import shlex
 import sys
@@ -50,6 +51,16 @@ def as_flag(name: str, value) -> str:
 def scratch_folder(given: str, prefix: str) -> str:
     """`given`, or a new temporary folder where it is empty."""
     return given or tempfile.mkdtemp(prefix=prefix)
+
+
+def first_digits(splits, name: str, count: int):
+    """MNIST `splits` with only the first `count` digits of split `name` (0: all of them),
+    for flags such as --records that make a benchmark's data smaller."""
+    if not count:
+        return splits
+    split = getattr(splits, name)
+    return dataclasses.replace(splits, **{name: type(split)(split.images[:count],
+                                                            split.labels[:count])})
 
 
 def print_json(measure, arguments: argparse.Namespace) -> None:

@@ -2,7 +2,7 @@
 
     CS20_DATA_DIR=../shared/data python benchmarks/scale.py [--lectures l03_logistic_regression,l07_convnet]
                                                             [--variants default,xla] [--steps-scale 0.5]
-                                                            [--tiny]
+                                                            [--flags "--seed 1"] [--tiny]
 
 Each (lecture, variant) is a short run of the real lecture script in its own process
 (a fresh process per run: the device split and the dtype policy are process-wide). The
@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import pathlib
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -95,6 +96,7 @@ def main(argv=None) -> None:
                         help="multiply every lecture's number of steps (e.g. 5 on a GPU; at "
                              "least 5 steps a run)")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per run")
+    parser.add_argument("--flags", default="", help="more flags for every lecture run")
     arguments = parser.parse_args(argv)
     unknown = [name for name in arguments.lectures.split(",") if name not in LECTURES] + \
               [name for name in arguments.variants.split(",") if name not in variant_flags(False)]
@@ -108,7 +110,8 @@ def measure_table(arguments) -> dict:
     all_variants = variant_flags(has_gpu)
     table = {}
     for lecture in arguments.lectures.split(","):
-        flags = scaled_steps(LECTURES[lecture], arguments.steps_scale)
+        flags = [*scaled_steps(LECTURES[lecture], arguments.steps_scale),
+                 *shlex.split(arguments.flags)]
         table[lecture] = {}
         for variant in arguments.variants.split(","):
             figures = measure(lecture, flags + all_variants[variant], arguments.timeout)

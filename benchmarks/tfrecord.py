@@ -14,7 +14,6 @@ after a warm-up pass. The in-memory `from_tensor_slices` pipeline is the ceiling
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import platform
 import tempfile
@@ -61,11 +60,7 @@ def main(argv=None) -> None:
 
 
 def measure(arguments) -> dict:
-    splits = mnist.load_splits()
-    if arguments.records:
-        train = mnist.Split(splits.train.images[:arguments.records],
-                            splits.train.labels[:arguments.records])
-        splits = dataclasses.replace(splits, train=train)
+    splits = options.first_digits(mnist.load_splits(), "train", arguments.records)
     in_memory = tf.data.Dataset.from_tensor_slices(
         {"image": splits.train.images, "label": splits.train.labels}).batch(arguments.batch_size)
     report = {
