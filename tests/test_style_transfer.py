@@ -62,6 +62,35 @@ def test_total_variation_loss_by_hand():
     assert float(lesson.total_variation_loss(image)) == 3 * (7 + 3) / 4
 
 
+def test_each_loss_is_a_share_of_its_scale_by_hand():
+    def extractor(images):  # the content layer is the picture; two style layers, one doubled
+        return [images, images, 2.0 * images]
+
+    layers = style_transfer.Layers("picture", ("once", "doubled"), style_weights=(1.0, 3.0))
+    content = tf.constant([[[3.0, 0.0, 0.0], [0.0, 4.0, 0.0]]])  # (1, 2, 3): 1 x 2 pixels
+    style = tf.constant([[[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]])
+    goal = lesson.targets(extractor, content, style)
+    # Scales: the content's (9 + 16) / (4 * 6); the style layers' sum A^2 / (4 N^2 M^2)
+    # with A = diag(1, 0, 1) and 4 diag(1, 0, 1), N = 3, M = 2; the photo's total
+    # variation (3 + 4) three times (mirrored edges) over 2 pixels.
+    np.testing.assert_allclose(float(goal.content_scale), 25 / 24, rtol=1e-6)
+    np.testing.assert_allclose([float(scale) for scale in goal.style_scales],
+                               [2 / 144, 32 / 144], rtol=1e-6)
+    assert float(goal.total_variation_scale) == 21 / 2
+    weights = lesson.LossWeights(content=2.0, style=3.0, total_variation=5.0)
+    # Black: no content and no style at all, each a share of 1; no total variation.
+    black = {name: float(value) for name, value in
+             lesson.losses(extractor, tf.zeros((1, 1, 2, 3)), goal, layers, weights).items()}
+    assert black == pytest.approx({"content_loss": 2.0, "style_loss": 3.0, "tv_loss": 0.0,
+                                   "loss": 5.0})
+    # The photo itself: G - A = diag(8, 16, -1) (times 4 when doubled), 321 / 2 of each
+    # layer's scale whatever its size, as much total variation as the photo.
+    photo = lesson.losses(extractor, content[tf.newaxis], goal, layers, weights)
+    np.testing.assert_allclose([float(photo[name]) for name in ("content_loss", "style_loss",
+                                                                "tv_loss")],
+                               [0.0, 3.0 * 321 / 2, 5.0], rtol=1e-6)
+
+
 def test_the_lesson_is_importable_by_name_for_checkers():
     # The exercises' checker loads the lecture this way and uses these names.
     loaded = cli.load_lecture("l08_style_transfer")
@@ -207,6 +236,37 @@ def test_content_layer_reaches_every_row_and_column():
     assert gradient.sum(axis=1).min() > 0 and gradient.sum(axis=0).min() > 0
 
 
+def test_defaults_keep_the_photos_edges_and_take_the_styles_colours():
+    # A tiny pair at the lecture's default weights, start and step: a photo of 8-pixel
+    # squares (sharp outlines) in the style of noise (a Gram matrix far larger than the
+    # photo's). The course's defaults lost the outlines here (edge correlation 0.42) and
+    # barely moved the colours (0.09): its fixed weights let the style's size decide.
+    default = {field.name: field.default for field in dataclasses.fields(lesson.Config)}
+    keras.utils.set_random_seed(0)
+    layers = style_transfer.SQUEEZENET_LAYERS
+    extractor = style_transfer.feature_extractor(style_transfer.squeezenet(None), layers)
+    rng = np.random.default_rng(0)
+    content = np.kron(rng.uniform(0, 255, (5, 5, 3)), np.ones((8, 8, 1)))  # (40, 40, 3)
+    style = rng.uniform(0, 255, (40, 40, 3))
+    # As the lecture's main: the photo in the default colours is the target and the start.
+    photo = lesson.content_target(default["colours"], tf.constant(content, tf.float32),
+                                  tf.constant(style, tf.float32))
+    goal = lesson.targets(extractor, photo, tf.constant(style, tf.float32))
+    image = lesson.generated_image(style_transfer.initial_image(photo, default["noise_ratio"],
+                                                                seed=0))
+    weights = lesson.LossWeights(default["content_weight"], default["style_weight"],
+                                 default["tv_weight"])
+    step = tf.function(lesson.make_train_step(
+        image, keras.optimizers.Adam(default["learning_rate"]),
+        lambda pixels: lesson.losses(extractor, pixels, goal, layers, weights)))
+    for _ in range(100):
+        step()
+    result = image.pixels[0].numpy()
+    # Measured 0.86 and 0.47.
+    assert style_transfer.edge_correlation(result, content) >= 0.5
+    assert style_transfer.colour_movement(result, content, style) >= 0.3
+
+
 def test_border_and_grain_figures():
     flat = np.full((20, 30, 3), 100.0)
     stripes = flat + 10.0 * (np.arange(30) % 2)[None, :, None]  # every other column lighter
@@ -236,6 +296,29 @@ def test_edge_map_by_hand_and_edge_correlation():
     assert abs(style_transfer.edge_correlation(other, content)) < 0.2
     noise = rng.uniform(0, 255, content.shape)
     assert abs(style_transfer.edge_correlation(noise, content)) < 0.2
+
+
+def test_matched_colours_take_the_styles_mean_and_covariance_by_hand():
+    # Four pixels 100 +- 10 whose channels are uncorrelated: covariance (400 / 3) I (n - 1).
+    signs = np.array([[-1, -1, -1], [1, -1, 1], [-1, 1, 1], [1, 1, -1]], np.float64)
+    content = (100.0 + 10.0 * signs).reshape(2, 2, 3)
+    style = (50.0 + 20.0 * signs).reshape(2, 2, 3)  # covariance (1600 / 3) I
+    # A = (1600 / 3)^1/2 ((400 / 3) + 1)^-1/2 I = 40 / sqrt(403) I, the 1 a grey level
+    # squared of regularisation: each pixel 50 +- 10 * 40 / sqrt(403).
+    np.testing.assert_allclose(style_transfer.matched_colours(content, style),
+                               (50.0 + signs * 400.0 / np.sqrt(403.0)).reshape(2, 2, 3),
+                               rtol=1e-6)
+    # A grey style (one channel's values in all three) turns any photo grey, and no
+    # outline appears where the photo has none (an affine map of each pixel's colour).
+    rng = np.random.default_rng(0)
+    photo = np.kron(rng.uniform(0, 255, (10, 10, 3)), np.ones((4, 4, 1)))  # 40 x 40 squares
+    grey_style = np.repeat(rng.uniform(60, 200, (40, 40, 1)), 3, axis=2)
+    recoloured = style_transfer.matched_colours(photo, grey_style)
+    np.testing.assert_allclose(recoloured[..., 0], recoloured[..., 2], atol=1e-3)
+    flat = style_transfer.edge_map(photo, block=1) == 0
+    assert flat.sum() > 0 and np.abs(style_transfer.edge_map(recoloured, block=1)[flat]).max() < 1e-3
+    # The lecture's --colours: "content" keeps the photo as it is.
+    np.testing.assert_array_equal(lesson.content_target("content", photo, grey_style), photo)
 
 
 def test_colour_movement_from_content_to_style():

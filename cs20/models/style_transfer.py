@@ -311,6 +311,31 @@ def colour_movement(result, content, style) -> float:
     return float(1.0 - distance(result, style) / distance(content, style))
 
 
+def _matrix_power(covariance: np.ndarray, power: float) -> np.ndarray:
+    """A symmetric positive semi-definite (3, 3) matrix to the power 1/2 or -1/2."""
+    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
+    return (eigenvectors * np.maximum(eigenvalues, 0.0) ** power) @ eigenvectors.T
+
+
+def matched_colours(content, style) -> np.ndarray:
+    """The content picture in the style's colours: (height, width, 3) in [0, 255].
+
+    Each pixel x goes to A (x - mean_content) + mean_style, A = C_style^1/2 C_content^-1/2
+    (C the 3x3 covariances of the pixels' RGB): the result has the style's mean colour and
+    colour covariance, and keeps every outline the photo's own (an affine map of its
+    colours; Gatys et al. 2016, "Preserving color in neural artistic style transfer", map
+    the style to the photo this way; here the photo goes to the style).
+    """
+    pixels = np.asarray(content, np.float64).reshape(-1, 3)  # (positions, 3)
+    style_pixels = np.asarray(style, np.float64).reshape(-1, 3)
+    # One grey level squared more on the diagonal: a flat photo has no covariance to invert.
+    content_covariance = np.cov(pixels.T) + np.eye(3)
+    mapping = _matrix_power(np.cov(style_pixels.T), 0.5) @ _matrix_power(content_covariance,
+                                                                          -0.5)
+    moved = (pixels - pixels.mean(axis=0)) @ mapping.T + style_pixels.mean(axis=0)
+    return np.clip(moved, 0.0, 255.0).reshape(np.shape(content)).astype(np.float32)
+
+
 def initial_image(content_image: tf.Tensor, noise_ratio: float, seed: int) -> tf.Tensor:
     """The course's start: noise_ratio of uniform(-20, 20) noise around the mean pixel,
     the rest the content image. noise_ratio 0 starts from the content image itself."""
