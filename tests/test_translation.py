@@ -417,6 +417,20 @@ def test_smoke_run_on_a_corpus_file_reversed_resume_and_read_only_translate(tmp_
         lecture.main(["--run-dir", str(tmp_path / "nothing"), "--translate", "Salut."])
 
 
+def test_mixed_precision_trains_and_decodes(tmp_path, tatoeba_file):
+    """bfloat16 (what --mixed-precision picks on a CPU) through training, the BLEU
+    decoding and results.json; the float16 step is compared with float32's in
+    test_float16.py."""
+    try:
+        lecture.main(["--num-steps", "2", "--mixed-precision", "--quiet", *TINY,
+                      "--run-dir", str(tmp_path / "run"), "--corpus", str(tatoeba_file)])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")  # process-wide: leave it clean
+    results = read_results(tmp_path / "run")
+    assert results["steps"] == 2 and math.isfinite(results["train/loss"])
+    assert 0.0 <= results["test/bleu_greedy"] <= 1.0
+
+
 def test_bad_corpus_file_is_a_one_line_error_naming_the_line(tmp_path, capsys):
     corpus = tmp_path / "pairs.txt"
     corpus.write_text("Hi.\tSalut.\nHello. Bonjour.\n", encoding="utf-8")
