@@ -1,7 +1,7 @@
 """Lecture 8b: seconds per step by backbone, image size and mode; grain and edge lines; JSON.
 
     CS20_DATA_DIR=../shared/data python benchmarks/style_transfer.py [--steps 5]
-        [--backbones squeezenet,vgg19] [--tv-weights 0,10,30] [--quality-size 512]
+        [--backbones squeezenet,vgg19] [--tv-weights 0,0.1,1] [--quality-size 512]
         [--quality-steps N] [--tiny]
 
 For each backbone (SqueezeNet with its ImageNet weights; VGG-19 with random weights when its
@@ -166,7 +166,7 @@ def main(argv=None) -> None:
                         help="comma-separated: squeezenet, vgg19")
     parser.add_argument("--sizes", default="256,512",
                         help="comma-separated image sizes for the timings (empty: none)")
-    parser.add_argument("--tv-weights", default="0,10,30",
+    parser.add_argument("--tv-weights", default="0,0.1,1",
                         help="comma-separated total-variation weights for the quality runs "
                              "(empty: none)")
     parser.add_argument("--quality-size", type=int, default=512,

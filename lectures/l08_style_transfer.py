@@ -20,7 +20,7 @@ features, each style layer's of its Gram matrix, the total variation of the phot
 so --content-weight 1, --style-weight 10 and --tv-weight 0.1 mean the same for every pair.
 The image starts from the photo, not the course's noise (which washed out its outlines),
 recoloured to the style's mean colour and colour covariance (--colours style): outlines
-untouched, colours already the style's, so the style loss only adds the texture. Measured
+kept, colours already the style's, so the style loss only adds the texture. Measured
 on 12 pairs by benchmarks/style_transfer.py --pairs (docs/style_transfer_pairs.png).
 
     python lectures/l08_style_transfer.py
@@ -79,7 +79,7 @@ class Config(config.TrainConfig):
                                  choices=("average", "max"))
     colours: str = config.option(
         "style", "Colours of the first image and of the content target: style (the photo "
-                 "recoloured to the style's mean colour and spread, outlines untouched) or "
+                 "recoloured to the style's mean colour and spread, outlines kept) or "
                  "content (the photo's own, as the course: the style loss alone must move "
                  "them).", choices=("style", "content"))
     noise_ratio: float = config.option(0.0, "Share of noise in the first image (0: start "
