@@ -51,6 +51,20 @@ def require_data_dir() -> pathlib.Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def op_determinism_stays_off():
+    """--deterministic turns op determinism on for the whole process, and XLA then refuses
+    some ops (max pooling's gradient) in every later test of that pytest worker: a test
+    that trains a --deterministic run does so in a child process. This fails the test
+    that left it on, not a test that happens to run after it."""
+    yield
+    if "tensorflow" in sys.modules:
+        from tensorflow.python.framework import config as tf_config
+
+        assert not tf_config.is_op_determinism_enabled(), \
+            "this test turned op determinism on in the pytest process (run it in a child)"
+
+
 @pytest.fixture
 def data_dir() -> pathlib.Path:
     return require_data_dir()
