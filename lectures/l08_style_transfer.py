@@ -21,7 +21,7 @@ so --content-weight 1, --style-weight 10 and --tv-weight 0.1 mean the same for e
 The image starts from the photo, not the course's noise (which washed out its outlines),
 recoloured to the style's mean colour and colour covariance (--colours style): outlines
 kept, colours already the style's, so the style loss only adds the texture. Measured
-on 12 pairs by benchmarks/style_transfer.py --pairs (docs/style_transfer_pairs.png).
+on 12 pairs by benchmarks/style_transfer.py --pairs (docs/style_transfer_pairs.json).
 
     python lectures/l08_style_transfer.py
     python lectures/l08_style_transfer.py --content PATH --style images/guernica.jpg
