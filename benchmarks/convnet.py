@@ -26,8 +26,9 @@ import platform
 import tempfile
 import time
 
-from cs20 import checkpoints, classification, cli, config, runtime, training
+from cs20 import checkpoints, classification, config, runtime, training
 from cs20.datasets import mnist
+from lectures.l07_convnet import model as l07_convnet  # the ConvNet and its step
 
 import keras
 import numpy as np
@@ -36,7 +37,6 @@ import tensorflow as tf
 
 BATCH_SIZE = 128
 LEARNING_RATE = 1e-3
-l07_convnet = cli.load_lecture("l07_convnet")  # the ConvNet and its train step
 
 
 def layer_flops(layer) -> int:

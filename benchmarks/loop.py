@@ -40,6 +40,7 @@ import time
 from cs20 import checkpoints, classification, cli, config, runtime, training
 from cs20.datasets import binarized_mnist, chars, mnist, sources, text_corpus
 from cs20.models import logistic, vae, word2vec
+from lectures.l07_convnet import model as l07_convnet  # the ConvNet and its step
 
 import keras
 import options
@@ -47,7 +48,7 @@ import tensorflow as tf
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # The lectures' own train steps.
-l07_convnet = cli.load_lecture("l07_convnet")
+
 l10_vae = cli.load_lecture("l10_vae")
 l11_char_rnn = cli.load_lecture("l11_char_rnn")
 

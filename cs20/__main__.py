@@ -1,7 +1,9 @@
 """The cs20 command line.
 
     python -m cs20 list                      lectures and exercises, one line each
-    python -m cs20 run LECTURE [flags]       same as python lectures/LECTURE.py [flags]
+    python -m cs20 run LECTURE [flags]       same as python -m lectures.LECTURE [flags]
+    python -m cs20 notebooks [--check]       write each lecture's lecture.ipynb from its
+                                             lecture.py (--check: exit 1 if one is stale)
     python -m cs20 check EXERCISE [FILE]     grade your answers to exercises/EXERCISE.py
                                              (or FILE, a copy of it); --solution grades
                                              the reference solutions; exit 0 when every
@@ -12,7 +14,7 @@
     python -m cs20 data tfrecord mnist --out DIR --shards N [--compression GZIP]
                                              (or fashion_mnist, kmnist, a folder of IDX files)
     python -m cs20 data tfrecord --images DIR --out DIR    a folder per label -> TFRecords
-                                             train on either: python lectures/l07_convnet.py
+                                             train on either: python -m lectures.l07_convnet
                                              --dataset DIR (also l03_logistic_regression,
                                              l08_tfrecord, l10_vae)
     python -m cs20 data inspect DIR          schema, counts, first record, shard checksums
@@ -31,7 +33,10 @@ from cs20 import cli, exercises
 
 
 def lecture_paths() -> dict[str, pathlib.Path]:
-    return {path.stem: path for path in sorted(cli.LECTURES_DIR.glob("l[0-9][0-9]_*.py"))}
+    """Each lecture's name and the file whose docstring describes it."""
+    scripts = {path.stem: path for path in cli.LECTURES_DIR.glob("l[0-9][0-9]_*.py")}
+    packages = {name: cli.LECTURES_DIR / name / "__init__.py" for name in cli.lecture_names()}
+    return dict(sorted({**scripts, **packages}.items()))
 
 
 def summary_line(path: pathlib.Path) -> str:
@@ -57,7 +62,23 @@ def command_run(arguments) -> int:
     if name not in paths:
         print(f"error: unknown lecture {name!r}; see `python -m cs20 list`", file=sys.stderr)
         return 2
-    cli.guard(cli.load_lecture(name).main, arguments.flags)
+    if name in cli.lecture_names():
+        cli.guard(lambda flags: cli.run_lecture(name, flags), arguments.flags)
+    else:
+        cli.guard(cli.load_lecture(name).main, arguments.flags)
+    return 0
+
+
+def command_notebooks(arguments) -> int:
+    from cs20 import notebooks
+
+    if arguments.check:
+        stale = notebooks.out_of_date()
+        for name in stale:
+            print(f"{name}: lecture.ipynb is out of date; run `python -m cs20 notebooks`")
+        return 1 if stale else 0
+    for name in notebooks.write_all():
+        print(f"wrote {notebooks.notebook_path(name)}")
     return 0
 
 
@@ -112,7 +133,7 @@ def command_tfrecord(arguments) -> int:
         if skipped:
             print(f"skipped {len(skipped)} files that do not decode as images: "
                   f"{', '.join(skipped)}")
-    print(f"Train on them: python lectures/l07_convnet.py --dataset {arguments.out}")
+    print(f"Train on them: {cli.lecture_command('l07_convnet')} --dataset {arguments.out}")
     return 0
 
 
@@ -178,6 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("lecture")
     run.add_argument("flags", nargs=argparse.REMAINDER)
     run.set_defaults(handler=command_run)
+    notebooks = commands.add_parser(
+        "notebooks", help="write each lecture's lecture.ipynb from its lecture.py")
+    notebooks.add_argument("--check", action="store_true",
+                           help="write nothing; exit 1 when a notebook is out of date")
+    notebooks.set_defaults(handler=command_notebooks)
     check = commands.add_parser(
         "check", help="grade an exercise (one line per problem, a score)",
         description="Runs the checks of an exercise's problems against your file: one line "

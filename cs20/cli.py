@@ -1,7 +1,15 @@
-"""How a lecture exits: expected mistakes as one line, not a traceback.
+"""How a lecture starts and exits: flags first, expected mistakes as one line.
 
-    if __name__ == "__main__":
-        cli.guard(main)
+A lecture is a package, `lectures/lNN_topic/`: `config.py` declares its settings (no
+TensorFlow there), `lecture.py` is the narrated lesson, run top to bottom as a script or
+as a notebook. `run_lecture` parses the flags with the config alone, so that `--help` and
+a mistyped flag answer before TensorFlow loads, then runs `lecture.py` with that config
+(`config.for_lecture` hands it over) and returns its `results`.
+
+    python -m lectures.l07_convnet --num-epochs 1     (lectures/l07_convnet/__main__.py)
+    python -m cs20 run l07_convnet --num-epochs 1
+
+`guard` turns what a user can fix into one line:
 
 ValueError and FileNotFoundError are the user's to fix (bad flag value, missing data
 file): one line on stderr, exit code 2. Ctrl-C outside the training loop (which saves a
@@ -12,17 +20,62 @@ before saving anything.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import pathlib
+import runpy
 import sys
+import types
+
+from cs20 import config
 
 LECTURES_DIR = pathlib.Path(__file__).resolve().parents[1] / "lectures"
 
 
+def lecture_names() -> list[str]:
+    """The lectures, lNN_topic, in order: folders of lectures/ with a lecture.py."""
+    return sorted(path.parent.name for path in LECTURES_DIR.glob("l[0-9][0-9]_*/lecture.py"))
+
+
+def lecture_command(name: str) -> str:
+    """The short command that runs a lecture (from any folder, the project installed)."""
+    return f"python -m lectures.{name}"
+
+
+def run_lecture(name: str, argv=None) -> dict:
+    """Runs lectures/<name>/lecture.py top to bottom with the config parsed from `argv`
+    (the command line's flags when None) and returns its `results`. The flags are parsed
+    before the lecture is imported: `--help` and flag errors never load TensorFlow."""
+    if name not in lecture_names():
+        raise ValueError(f"unknown lecture {name!r}; see `python -m cs20 list`")
+    package = importlib.import_module(f"lectures.{name}")
+    settings = importlib.import_module(f"lectures.{name}.config")
+    cfg = config.parse(settings.Config, argv, package.__doc__, prog=name)
+    with config.launched(cfg):
+        namespace = runpy.run_module(f"lectures.{name}.lecture")
+    return namespace["results"]
+
+
+def main_of(package: str):
+    """`python -m lectures.NAME`: lectures/NAME/__main__.py is `cli.main_of(__package__)()`."""
+    name = package.rpartition(".")[2]
+    return lambda argv=None: guard(lambda flags: run_lecture(name, flags), argv)
+
+
 def load_lecture(name: str):
-    """Imports lectures/<name>.py as a module, for code that uses a lecture's functions
-    (its train step, its losses): lectures/ is a folder of scripts, not a package."""
+    """Transition only (issue 30), removed once every lecture is a package: lectures/<name>.py
+    as a module, or for a lecture package a namespace of its modules' names (config.py,
+    model.py, ...) with `main(argv)` running it as `python -m lectures.<name>` does."""
+    if name in lecture_names():
+        namespace = types.SimpleNamespace()
+        for path in sorted((LECTURES_DIR / name).glob("*.py")):
+            if path.stem not in ("__init__", "__main__", "lecture"):
+                module = importlib.import_module(f"lectures.{name}.{path.stem}")
+                vars(namespace).update({key: value for key, value in vars(module).items()
+                                        if not key.startswith("__")})
+        namespace.main = lambda argv=None: run_lecture(name, argv)
+        return namespace
     path = LECTURES_DIR / f"{name.removesuffix('.py')}.py"
     if not path.is_file():
         raise ValueError(f"unknown lecture {name!r}; see `python -m cs20 list`")

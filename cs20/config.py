@@ -15,6 +15,7 @@ resume command does not depend on the preset table.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
@@ -194,6 +195,48 @@ def parse(config_class: type, argv: typing.Sequence[str] | None = None,
         parser.error(str(error))
 
 
+# The config `cli.run_lecture` parsed from the command line, while its lecture runs.
+_launched: list = []
+
+
+@contextlib.contextmanager
+def launched(config):
+    """Hands `config` to the lecture that runs inside the block (`for_lecture`)."""
+    _launched.append(config)
+    try:
+        yield
+    finally:
+        _launched.pop()
+
+
+def lecture_of(config_class: type) -> str:
+    """The lecture a config belongs to: lectures.l07_convnet.config.Config -> l07_convnet."""
+    parts = config_class.__module__.split(".")
+    return parts[1] if len(parts) > 2 and parts[0] == "lectures" else config_class.__module__
+
+
+def for_lecture(config_class: type, settings: dict):
+    """A lecture's config, in its first cell: the one parsed from the command line when it
+    runs as a script (`python -m lectures.NAME --flags`), otherwise (in a notebook) the
+    defaults with `settings` changed, {field name: value}. Resume rules, presets and
+    checks are the command line's: `settings` are the flags a user would have typed."""
+    if _launched and isinstance(_launched[-1], config_class):
+        return _launched[-1]
+    fields = {field.name: field.default for field in dataclasses.fields(config_class)}
+    unknown = sorted(set(settings) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown settings {', '.join(unknown)}; the settings are "
+                         f"{', '.join(fields)}")
+    preset = preset_values(config_class, settings.get("preset"))
+    run_dir = settings.get("run_dir", fields.get("run_dir"))
+    if run_dir and not settings.get("fresh"):
+        values = resume_values(config_class, pathlib.Path(run_dir), dict(settings),
+                               lecture=lecture_of(config_class), preset=preset)
+    else:
+        values = {**fields, **preset, **settings}
+    return config_class(**values)
+
+
 def preset_values(config_class: type, name: str | None) -> dict:
     """{field: value} that preset `name` sets ({} for a config without presets)."""
     presets = getattr(config_class, "PRESETS", {})
@@ -247,7 +290,7 @@ def resume_values(config_class: type, run_dir: pathlib.Path, given: dict,
     owner = run_lecture(run_dir)
     if lecture and owner and owner != lecture:
         raise ValueError(f"--run-dir {run_dir} is a run of {owner}, not {lecture}; choose "
-                         f"another folder (or resume it with python lectures/{owner}.py)")
+                         f"another folder (or resume it with python -m lectures.{owner})")
     try:
         saved = json.loads(saved_path.read_text())
     except (OSError, ValueError) as error:

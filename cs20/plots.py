@@ -1,14 +1,25 @@
-"""Matplotlib figures written straight to PNG (the Agg backend needs no window)."""
+"""Matplotlib figures written straight to PNG (the Agg backend needs no window), and
+shown under the cell that made them when a lecture runs as a notebook."""
 
 from __future__ import annotations
 
 import pathlib
+import sys
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
+
+
+def show(*paths: pathlib.Path) -> None:
+    """Shows saved pictures in the notebook that is running (a script has the files)."""
+    if "ipykernel" in sys.modules:
+        from IPython.display import Image, display
+
+        for path in paths:
+            display(Image(filename=str(path)))
 
 
 def save(figure, path: pathlib.Path) -> pathlib.Path:

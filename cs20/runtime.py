@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 
-from cs20 import checkpoints, summaries, training
+from cs20 import checkpoints, cli, summaries, training
 from cs20 import config as config_lib
 from cs20.checkpoints import read_json, write_json
 from cs20.datasets import sources
@@ -292,10 +292,12 @@ class Run:
 
     def resume_command(self) -> str:
         """The command that goes on with this run, typed in the current directory: the
-        script that is running (or `python -m cs20 run`) and the run directory, each as a
-        path that works from here."""
+        lecture's command (`python -m lectures.NAME`) and the run directory, as a path
+        that works from here."""
         script = pathlib.Path(sys.argv[0])
-        if script.suffix == ".py" and script.name != "__main__.py" and script.is_file():
+        if (cli.LECTURES_DIR / self.lecture).is_dir():
+            program = cli.lecture_command(self.lecture)
+        elif script.suffix == ".py" and script.name != "__main__.py" and script.is_file():
             program = f"python {shlex.quote(path_from_here(script))}"
         else:  # python -m cs20 run LECTURE, or a notebook
             program = f"python -m cs20 run {self.lecture}"
@@ -349,7 +351,7 @@ def saved_model_of(run_dir: str, name: str, lecture: str, flag: str) -> pathlib.
     path = pathlib.Path(run_dir) / name
     if not (path / "saved_model.pb").is_file():
         raise FileNotFoundError(f"no {name} in {run_dir}: train first with "
-                                f"python lectures/{lecture}.py --run-dir {run_dir}")
+                                f"{cli.lecture_command(lecture)} --run-dir {run_dir}")
     return path
 
 

@@ -10,9 +10,11 @@ any skipped test fail the session.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import os
 import pathlib
+import signal
 import socket
 import subprocess
 import sys
@@ -102,6 +104,43 @@ def load_lecture(name: str):
     return cli.load_lecture(name)
 
 
+def lecture_main(name: str):
+    """argv -> results: lecture <name> run in this process, as `python -m lectures.<name>`
+    runs it (flags parsed first, then lecture.py top to bottom)."""
+    from cs20 import cli
+
+    return lambda argv=None: cli.run_lecture(name, argv)
+
+
+def execute_notebook(name: str, tmp_path: pathlib.Path, **settings) -> tuple[dict, str]:
+    """Runs lectures/<name>/lecture.ipynb top to bottom in a Jupyter kernel with
+    `settings` (tiny ones) and the run directory tmp_path / "notebook_run"; returns the
+    run's results.json and the text the cells printed. The TensorBoard that its last cell
+    starts is stopped again."""
+    from cs20 import notebooks
+
+    from tensorboard import manager
+
+    run_dir = tmp_path / "notebook_run"
+    try:
+        notebook = notebooks.execute(name, {"run_dir": str(run_dir), **settings}, tmp_path)
+    finally:
+        for info in manager.get_all():
+            if info.logdir.startswith(str(tmp_path)):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(info.pid, signal.SIGTERM)
+    printed = "".join(output.get("text", "") for cell in notebook.cells
+                      for output in cell.get("outputs", []) if output.output_type == "stream")
+    return read_results(run_dir), printed
+
+
+def lecture_command(name: str) -> list[str]:
+    """The command that runs lecture <name> in a process of its own."""
+    if (ROOT / "lectures" / name).is_dir():
+        return [sys.executable, "-m", f"lectures.{name}"]
+    return [sys.executable, str(ROOT / "lectures" / f"{name}.py")]
+
+
 def read_results(run_dir: pathlib.Path) -> dict:
     return json.loads((run_dir / "results.json").read_text())
 
@@ -111,10 +150,10 @@ def event_files(run_dir: pathlib.Path) -> list[pathlib.Path]:
 
 
 def run_lecture_process(name: str, *flags: str, timeout: int = 300):
-    """Runs lectures/<name>.py in a fresh Python process (needed for --logical-devices,
+    """Runs lecture <name> in a fresh Python process (needed for --logical-devices,
     --deterministic and real signals, which are process-wide)."""
-    return subprocess.run([sys.executable, str(ROOT / "lectures" / f"{name}.py"), *flags],
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([*lecture_command(name), *flags], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
 
 
 def checkpoint_variables(run_dir: pathlib.Path, oldest: bool = False) -> dict:

@@ -6,6 +6,8 @@ import dataclasses
 
 from cs20 import classification, runtime
 from cs20.datasets import idx, mnist, sources
+from lectures.l07_convnet import model as lecture  # the ConvNet's layers and its train step
+from lectures.l07_convnet.config import Config
 
 import keras
 import numpy as np
@@ -14,11 +16,12 @@ import tensorflow as tf
 from conftest import (
     assert_mirrored_matches_default,
     event_files,
-    load_lecture,
+    execute_notebook,
+    lecture_main,
     read_results,
 )
 
-lecture = load_lecture("l07_convnet")  # the ConvNet's layers and its train step live there
+main = lecture_main("l07_convnet")
 
 
 def test_shapes_and_parameter_count():
@@ -76,7 +79,7 @@ def test_bad_dropout_rate_is_refused():
 
 
 def test_train_and_evaluate_trains_with_the_step_it_is_given(tmp_path, tiny_mnist):
-    cfg = dataclasses.replace(lecture.Config(), num_epochs=2, batch_size=64,
+    cfg = dataclasses.replace(Config(), num_epochs=2, batch_size=64,
                               run_dir=str(tmp_path / "run"))
     run = runtime.start("l07_convnet", cfg)
     splits = mnist.load_splits(dataset=str(tiny_mnist))  # 270 / 30 / 100 digits, 3 classes
@@ -113,12 +116,10 @@ def mnist_slice(tmp_path, data_dir):
     return folder
 
 
-def test_lecture_resumes_beats_chance_and_writes_its_artefacts(tmp_path, mnist_slice, capsys):
-    run_dir = tmp_path / "run"
-    flags = ["--summary-every", "10", "--eval-every", "20", "--batch-size", "64",
-             "--run-dir", str(run_dir), "--dataset", str(mnist_slice)]
-    lecture.main(["--num-steps", "20", *flags])
-    output = capsys.readouterr().out
+def test_notebook_then_script_resumes_beats_chance_and_writes_its_artefacts(
+        tmp_path, mnist_slice, capsys):
+    _, output = execute_notebook("l07_convnet", tmp_path, num_steps=20, summary_every=10,
+                                 eval_every=20, batch_size=64, dataset=str(mnist_slice))
     # The worked example: one digit's shape after every layer, and dropout's two modes.
     assert "Worked example: one test digit" in output
     for line in ("conv1    Conv2D        (1, 28, 28, 32)", "pool2    MaxPooling2D  (1, 7, 7, 64)",
@@ -126,7 +127,8 @@ def test_lecture_resumes_beats_chance_and_writes_its_artefacts(tmp_path, mnist_s
                  "logits   Dense         (1, 10)"):
         assert line in output, line
     assert "dropout  training=True: " in output and "training=False: unchanged" in output
-    lecture.main(["--num-steps", "40", *flags, "--quiet"])
+    run_dir = tmp_path / "notebook_run"
+    main(["--num-steps", "40", "--run-dir", str(run_dir), "--quiet"])
     output = capsys.readouterr().out
     assert "Resumed from" in output and "Worked example" not in output
     results = read_results(run_dir)
@@ -147,7 +149,7 @@ def test_mirrored_on_two_logical_cpus_matches_default(tmp_path, tiny_mnist):
 
 def test_mixed_precision_and_xla_train(tmp_path, tiny_mnist):
     try:
-        results = lecture.main(["--num-steps", "20", "--eval-every", "20", "--mixed-precision",
+        results = main(["--num-steps", "20", "--eval-every", "20", "--mixed-precision",
                                 "--jit-compile", "--run-dir", str(tmp_path / "run"),
                                 "--dataset", str(tiny_mnist), "--quiet"])
     finally:

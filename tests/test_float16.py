@@ -114,12 +114,12 @@ def classifier_batches(rng, shape, num_classes: int = 3, batch_size: int = 8):
 
 
 def test_lecture_7_convnet_step():
-    lecture = load_lecture("l07_convnet")
+    from lectures.l07_convnet import model as convnet
 
     def build():
-        model = lecture.build_convnet(num_classes=3, dropout_rate=0.0)
+        model = convnet.build_convnet(num_classes=3, dropout_rate=0.0)
         optimizer = sgd()
-        return [model], [optimizer], lecture.make_train_step(model, optimizer, 8)
+        return [model], [optimizer], convnet.make_train_step(model, optimizer, 8)
 
     assert_float16_matches_float32(build, classifier_batches(np.random.default_rng(0),
                                                              (28, 28, 1)))

@@ -6,10 +6,11 @@ import pathlib
 
 from cs20 import __main__ as cs20_cli
 from cs20.datasets import idx, mnist, sources
+from lectures.l07_convnet import model as convnet
 
 import numpy as np
 import pytest
-from conftest import load_lecture, read_results
+from conftest import lecture_main, load_lecture, read_results
 from idx_data import write_idx_folder, write_image_folder
 
 TINY = ["--num-steps", "12", "--batch-size", "32", "--summary-every", "100"]
@@ -62,9 +63,8 @@ def test_user_idx_folder_loads_with_its_files_recorded(tmp_path):
 
 def test_folder_missing_a_file_is_a_one_line_error_naming_it(tmp_path):
     folder = write_idx_folder(tmp_path / "mine", leave_out="t10k-labels-idx1-ubyte")
-    lecture = load_lecture("l07_convnet")
     with pytest.raises(FileNotFoundError) as error:
-        lecture.main([*TINY, "--dataset", str(folder), "--run-dir", str(tmp_path / "run")])
+        lecture_main("l07_convnet")([*TINY, "--dataset", str(folder), "--run-dir", str(tmp_path / "run")])
     assert "t10k-labels-idx1-ubyte.gz (or t10k-labels-idx1-ubyte) is missing" in str(error.value)
     assert str(folder) in str(error.value) and "\n" not in str(error.value)
 
@@ -133,16 +133,14 @@ def test_images_and_idx_shards_train_a_lecture_and_bad_shards_can_be_skipped(tmp
     mnist_shards = tmp_path / "idx_shards"
     assert cs20_cli.main(["data", "tfrecord", str(write_idx_folder(tmp_path / "mine")),
                           "--out", str(mnist_shards)]) == 0
-    lecture = load_lecture("l07_convnet")
-    results = lecture.main(["--num-steps", "5", "--batch-size", "64", "--summary-every", "100",
-                            "--dataset", str(mnist_shards), "--run-dir", str(tmp_path / "d")])
+    results = lecture_main("l07_convnet")(["--num-steps", "5", "--batch-size", "64",
+                                           "--summary-every", "100", "--dataset", str(mnist_shards), "--run-dir", str(tmp_path / "d")])
     assert results["test/accuracy"] > 0.6
     assert len(read_results(tmp_path / "d")["data_files"]) == 12  # 3 splits x 4 shards
 
 
 def test_misclassified_titles_use_the_class_names():
-    lecture = load_lecture("l07_convnet")
     images = np.zeros((3, 28, 28, 1))
-    _, titles = lecture.misclassified(images, np.array([0, 1, 2]), np.array([0, 2, 1]), 5,
+    _, titles = convnet.misclassified(images, np.array([0, 1, 2]), np.array([0, 2, 1]), 5,
                                       idx.CLASS_NAMES["fashion_mnist"])
     assert titles == ["Pullover (true Trouser)", "Trouser (true Pullover)"]

@@ -7,7 +7,8 @@ import sys
 import pytest
 from conftest import ROOT
 
-LECTURES = sorted(path.stem for path in (ROOT / "lectures").glob("l[0-9][0-9]_*.py"))
+LECTURES = sorted([path.stem for path in (ROOT / "lectures").glob("l[0-9][0-9]_*.py")]
+                  + [path.parent.name for path in (ROOT / "lectures").glob("l*/lecture.py")])
 
 # Runs a lecture as __main__ with the given flags, then reports which heavy modules
 # really executed (a lazily imported module that was never used leaves no submodules).
@@ -15,7 +16,10 @@ PROBE = """
 import json, runpy, sys
 sys.argv = [sys.argv[1], *sys.argv[2:]]
 try:
-    runpy.run_path(sys.argv[0], run_name="__main__")
+    if sys.argv[0].endswith(".py"):
+        runpy.run_path(sys.argv[0], run_name="__main__")
+    else:  # python -m lectures.NAME
+        runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
 except SystemExit as exit:
     code = exit.code
 loaded = [name for name in ("tensorflow.python", "keras.src", "tensorflow_datasets.core")
@@ -25,8 +29,9 @@ print(json.dumps({"code": code, "loaded": loaded}))
 
 
 def probe(lecture, *flags):
-    completed = subprocess.run([sys.executable, "-c", PROBE, str(ROOT / "lectures" /
-                                                                 f"{lecture}.py"), *flags],
+    target = (f"lectures.{lecture}" if (ROOT / "lectures" / lecture).is_dir()
+              else str(ROOT / "lectures" / f"{lecture}.py"))
+    completed = subprocess.run([sys.executable, "-c", PROBE, target, *flags],
                                capture_output=True, text=True, timeout=120)
     return json.loads(completed.stdout.strip().splitlines()[-1]), completed
 

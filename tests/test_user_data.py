@@ -16,7 +16,7 @@ from cs20.datasets import idx, mnist
 import numpy as np
 import pytest
 import tiny_training
-from conftest import event_files, load_lecture, read_results
+from conftest import event_files, lecture_main, load_lecture, read_results
 from idx_data import write_idx_folder
 from run_state import directory_state
 
@@ -96,7 +96,7 @@ def test_a_failed_start_removes_only_the_folders_it_created(tmp_path, capsys):
 
 def test_sigterm_during_the_final_evaluation_resumes_with_complete_results(
         tmp_path, tiny_mnist, capsys, monkeypatch):
-    lecture = load_lecture("l07_convnet")
+    main = lecture_main("l07_convnet")
     run_dir = tmp_path / "run"
     argv = ["--run-dir", str(run_dir), "--dataset", str(tiny_mnist), "--num-steps", "4",
             "--batch-size", "32", "--quiet"]
@@ -107,13 +107,13 @@ def test_sigterm_during_the_final_evaluation_resumes_with_complete_results(
         return predict(*args)
 
     monkeypatch.setattr(classification, "predict", stopped_predict)
-    code, error = guarded(lecture.main, argv, capsys)
+    code, error = guarded(main, argv, capsys)
     assert code == 128 + signal.SIGTERM
     assert error.strip().count("\n") == 0 and "Resume with: " in error
     assert not (run_dir / "results.json").exists()
 
     monkeypatch.setattr(classification, "predict", predict)
-    lecture.main(argv)
+    main(argv)
     results = read_results(run_dir)
     assert results["steps"] == 4 and results["test/accuracy"] >= 0
     for name in ("train/loss", "train/accuracy", "eval/accuracy", "eval/loss"):
@@ -169,9 +169,8 @@ def test_fewer_epochs_than_a_run_has_trained_are_refused(tmp_path, capsys):
 
 def test_a_batch_larger_than_the_training_data_is_refused_before_training(
         tmp_path, tiny_mnist, capsys):
-    lecture = load_lecture("l07_convnet")
     run_dir = tmp_path / "run"
-    code, error = guarded(lecture.main, ["--run-dir", str(run_dir), "--dataset", str(tiny_mnist),
+    code, error = guarded(lecture_main("l07_convnet"), ["--run-dir", str(run_dir), "--dataset", str(tiny_mnist),
                                          "--batch-size", "1000000000", "--quiet"], capsys)
     assert code == 2 and error.count("\n") == 1
     assert "training batch of 1,000,000,000 is more than the 270 training examples" in error

@@ -27,7 +27,7 @@ import hashlib
 import json
 import pathlib
 
-from cs20 import cli, summaries, training
+from cs20 import summaries, training
 from cs20.datasets import mnist, sources
 
 import keras
@@ -83,8 +83,10 @@ def label_statistics(predictions: np.ndarray, num_classes: int) -> dict:
 # --- The feature network: lecture 7's ConvNet, trained once and cached. ---
 
 def lecture_7():
-    """Lecture 7, where the ConvNet (`build_convnet`) and its train step are written."""
-    return cli.load_lecture("l07_convnet")
+    """Lecture 7's model.py, where the ConvNet (`build_convnet`) and its train step are."""
+    from lectures.l07_convnet import model
+
+    return model
 
 
 class FeatureNetwork:
