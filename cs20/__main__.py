@@ -4,10 +4,10 @@
     python -m cs20 run LECTURE [flags]       same as python -m lectures.LECTURE [flags]
     python -m cs20 notebooks [--check]       write each lecture's lecture.ipynb from its
                                              lecture.py (--check: exit 1 if one is stale)
-    python -m cs20 check EXERCISE [FILE]     grade your answers to exercises/EXERCISE.py
-                                             (or FILE, a copy of it); --solution grades
-                                             the reference solutions; exit 0 when every
-                                             problem passes, 1 otherwise
+    python -m cs20 check EXERCISE [FILE]     grade your answers in exercises/EXERCISE/
+                                             exercise.py (or FILE, a copy of it);
+                                             --solution grades the reference solution;
+                                             exit 0 when every problem passes, 1 otherwise
     python -m cs20 data list                 registered data files (size, license)
     python -m cs20 data fetch NAME           find or download one file, print its path
     python -m cs20 data verify               where each file was found, sha256 checked
@@ -214,9 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("exercise", help="e01_ops, e02_regression, e03_style, e04_attention "
                                         "(or just e01 ... e04)")
     check.add_argument("file", nargs="?", default="",
-                       help="your file (default: the starter in exercises/)")
+                       help="your file (default: the starter, exercises/EXERCISE/exercise.py)")
     check.add_argument("--solution", action="store_true",
-                       help="check the reference solution in exercises/solutions/")
+                       help="check the reference solution, exercises/EXERCISE/solution.py")
     check.set_defaults(handler=command_check)
     data = commands.add_parser("data", help="list, fetch or verify data files; convert to "
                                              "and inspect TFRecords")

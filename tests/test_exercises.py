@@ -46,7 +46,7 @@ def solution_with(tmp_path: pathlib.Path, name: str, replacements: str,
                   file_name: str = "mine.py") -> pathlib.Path:
     """The reference solution of `name` with some definitions replaced (later wins)."""
     path = tmp_path / file_name
-    solution = (exercises.SOLUTIONS_DIR / f"{name}.py").read_text()
+    solution = exercises.solution_path(name).read_text()
     path.write_text(solution + "\n\n" + replacements)
     return path
 
@@ -60,13 +60,16 @@ def by_problem(lines: list[str]) -> dict[str, str]:
 def test_there_are_four_exercises_with_solutions():
     assert list(exercises.exercise_paths()) == ["e01_ops", "e02_regression", "e03_style",
                                                 "e04_attention"]
-    for name in exercises.exercise_paths():
-        assert (exercises.SOLUTIONS_DIR / f"{name}.py").is_file()
+    for name, path in exercises.exercise_paths().items():
+        # One folder per exercise: its starter, its solution and its checks (a package).
+        assert path == exercises.EXERCISES_DIR / name / "exercise.py"
+        assert exercises.solution_path(name).is_file()
+        assert (path.parent / "checks.py").is_file() and (path.parent / "__init__.py").is_file()
 
 
 @pytest.mark.parametrize("name", FAST_EXERCISES)
 def test_reference_solution_passes_every_check(name):
-    outcomes = grade_here(name, exercises.SOLUTIONS_DIR / f"{name}.py")
+    outcomes = grade_here(name, exercises.solution_path(name))
     assert [outcome for outcome in outcomes if not outcome.passed] == []
 
 
@@ -391,7 +394,7 @@ def test_every_problem_has_two_wrong_answers():
     import importlib
 
     for name in exercises.exercise_paths():
-        for problem in importlib.import_module(f"cs20.exercises.{name}").PROBLEMS:
+        for problem in importlib.import_module(exercises.checks_module(name)).PROBLEMS:
             mistakes = [mistake for exercise, checked, mistake, _ in WRONG_ANSWERS
                         if (exercise, checked) == (name, problem.name)]
             assert len(mistakes) >= 2, (name, problem.name)
@@ -465,7 +468,7 @@ def test_a_file_that_does_not_load_fails_each_problem_with_the_reason(tmp_path):
 # Each goes through the child process, as `python -m cs20 check` does.
 
 def test_exiting_while_loading_fails_every_problem_and_the_command(tmp_path):
-    solution = (exercises.SOLUTIONS_DIR / "e01_ops.py").read_text()
+    solution = exercises.solution_path("e01_ops").read_text()
     path = tmp_path / "e01_mine.py"
     path.write_text(solution.replace("import tensorflow as tf\n",
                                      "import tensorflow as tf\nimport os\nos._exit(0)\n"))
@@ -481,12 +484,12 @@ def test_the_students_file_cannot_rewrite_the_problems(tmp_path, capsys):
     path.write_text(exercises.exercise_paths()["e01_ops"].read_text() + '''
 import sys
 
-import cs20.exercises.e01_ops  # noqa: F401
+import exercises.e01_ops.checks  # noqa: F401
 from cs20.exercises import grading
 
-sys.modules["cs20.exercises.e01_ops"].PROBLEMS[:] = [
+sys.modules["exercises.e01_ops.checks"].PROBLEMS[:] = [
     grading.Problem(problem.name, lambda context: None)
-    for problem in sys.modules["cs20.exercises.e01_ops"].PROBLEMS]
+    for problem in sys.modules["exercises.e01_ops.checks"].PROBLEMS]
 ''')
     assert cs20_cli.main(["check", "e01", str(path)]) == 1
     output = capsys.readouterr().out
@@ -557,7 +560,7 @@ def test_e03_reference_solution_matches_lecture_8b_losses():
     import numpy as np
     import tensorflow as tf
 
-    reference = sandbox.load_file(exercises.SOLUTIONS_DIR / "e03_style.py", "e03_reference")
+    reference = sandbox.load_file(exercises.solution_path("e03_style"), "e03_reference")
     lesson = cli.load_lecture("l08_style_transfer")
     rng = np.random.default_rng(0)
     features = tf.constant(rng.uniform(size=(1, 6, 5, 8)), tf.float32)

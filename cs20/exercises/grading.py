@@ -31,7 +31,7 @@ import types
 import warnings
 from collections.abc import Callable
 
-from cs20.exercises import SOLUTIONS_DIR
+from cs20.exercises import checks_module, solution_path
 from cs20.exercises.sandbox import (
     ChildEnded,
     ChildProcess,
@@ -81,8 +81,9 @@ class Context:
         return self.sandbox.value(name)
 
     def on_student_side(self, helper: Callable, *arguments, **keywords):
-        """`helper(*arguments)` run next to the student's code: a function of a
-        `cs20.exercises` module, given the student's functions (`student_function`)."""
+        """`helper(*arguments)` run next to the student's code: a function of an
+        exercise's checks (`exercises.<name>.checks`) or of `cs20.exercises`, given the
+        student's functions (`student_function`)."""
         return self.sandbox.run(helper, *arguments, **keywords)
 
     def reference_function(self, name: str) -> Callable:
@@ -296,9 +297,9 @@ def check(name: str, path: pathlib.Path, *, quick: bool = False, printer=print,
     student = Student(path, in_process, seconds or LOAD_SECONDS)
     try:
         student.spawn()  # the child loads TensorFlow while this process loads its own
-        reference = load_file(SOLUTIONS_DIR / f"{name}.py", f"cs20_solution_{name}")
+        reference = load_file(solution_path(name), f"cs20_solution_{name}")
         problems = [problem for problem in importlib.import_module(
-            f"cs20.exercises.{name}").PROBLEMS if not only or problem.name in only]
+            checks_module(name)).PROBLEMS if not only or problem.name in only]
         import tensorflow as tf  # loaded by now (the checks use it)
 
         # TensorFlow's and Keras' own warnings (retracing, AutoGraph, layer building)

@@ -3,11 +3,12 @@
 The checker (the parent) never runs the student's code. It starts a child process
 (`python -m cs20.exercises.sandbox`) that loads the student's file and answers requests
 over a pair of pipes: call the student's function `name` on these arguments, read the
-module's value `NAME`, run one of the checker's helpers (a `cs20.exercises` function:
-training, a graph trace) on the student's functions. Tensors cross as bytes with their
-dtype and shape, so the parent gets the student's outputs for the inputs it chose and
-compares them with the reference solution itself; any other object the student returns
-stays in the child and crosses as a handle (`Remote`) the parent can call or pass back.
+module's value `NAME`, run one of the checker's helpers (a function of an exercise's
+checks, `exercises.<name>.checks`, or of `cs20.exercises`: training, a graph trace) on
+the student's functions. Tensors cross as bytes with their dtype and shape, so the
+parent gets the student's outputs for the inputs it chose and compares them with the
+reference solution itself; any other object the student returns stays in the child and
+crosses as a handle (`Remote`) the parent can call or pass back.
 
 The child is the student's: whatever it prints is discarded, and whatever it sends is
 read as JSON (never unpickled), so it can send wrong answers, never code. The parent
@@ -109,6 +110,13 @@ def load_error(error: BaseException, path: pathlib.Path) -> str:
     if isinstance(error, SyntaxError):
         return f"{path.name} does not load: SyntaxError at line {error.lineno}: {error.msg}"
     return f"{path.name} does not load: {exception_line(error, path)}"
+
+
+def is_helper_module(name: str) -> bool:
+    """Whether the child may run functions of module `name` for the checker: an
+    exercise's checks (exercises.eNN_topic.checks) or the checker's own modules."""
+    return name.startswith("cs20.exercises.") or bool(
+        re.fullmatch(r"exercises\.e[0-9][0-9]_\w+\.checks", name))
 
 
 def load_file(path: pathlib.Path, module_name: str) -> types.ModuleType:
@@ -269,7 +277,7 @@ class Server:
         if op == "value":
             return getattr(self.module, request["name"], None)
         if op == "helper":
-            if not request["module"].startswith("cs20.exercises."):
+            if not is_helper_module(request["module"]):
                 raise ValueError(f"not a checker's helper: {request['module']}")
             target = getattr(importlib.import_module(request["module"]), request["name"])
         else:  # "call"
@@ -373,8 +381,9 @@ class Sandbox:
         return self.request({"op": "value", "name": name})
 
     def run(self, helper, *arguments, **keywords):
-        """`helper(*arguments, **keywords)` next to the student's code (a function of a
-        `cs20.exercises` module; `Remote` arguments become the student's objects)."""
+        """`helper(*arguments, **keywords)` next to the student's code (a function of an
+        exercise's checks or of `cs20.exercises`; `Remote` arguments become the student's
+        objects)."""
         return self.request({"op": "helper", "module": helper.__module__,
                              "name": helper.__name__, "arguments": encode(list(arguments)),
                              "keywords": encode(keywords)})

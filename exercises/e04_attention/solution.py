@@ -1,4 +1,4 @@
-"""Reference solutions of exercise 4 (the tasks are in exercises/e04_attention.py).
+"""Reference solutions of exercise 4 (the tasks are in exercises/e04_attention/exercise.py).
 
     python -m cs20 check e04 --solution
 """

@@ -1,4 +1,4 @@
-"""Checks of exercise 1 (exercises/e01_ops.py): each docstring example, hidden random
+"""Checks of exercise 1 (exercises/e01_ops/exercise.py): each docstring example, hidden random
 inputs against the reference solution, and the properties the task asks for (running in
 a graph without AutoGraph, no retracing, a real tf.data.Dataset)."""
 

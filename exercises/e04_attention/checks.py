@@ -1,7 +1,8 @@
-"""Checks of exercise 4 (exercises/e04_attention.py): both attention scores and the masked
-softmax with its context against the docstrings' golden values and the reference solution
-on hidden random inputs, then lecture 12's model with the student's attention inside:
-the same logits as with the lecture's own attention, and a loss that falls in training."""
+"""Checks of exercise 4 (exercises/e04_attention/exercise.py): both attention scores and
+the masked softmax with its context against the docstrings' golden values and the
+reference solution on hidden random inputs, then lecture 12's model with the student's
+attention inside: the same logits as with the lecture's own attention, and a loss that
+falls in training."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reference solution of exercise 2 (the task is in exercises/e02_regression.py).
+"""Reference solution of exercise 2 (the task is in exercises/e02_regression/exercise.py).
 
 One hidden layer of 120 ReLU units: 784 * 120 + 120 + 120 * 10 + 10 = 95,410 weights.
 

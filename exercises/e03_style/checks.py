@@ -1,6 +1,7 @@
-"""Checks of exercise 3 (exercises/e03_style.py): the style-transfer losses against the
-docstrings' golden values and the reference solution on hidden random feature maps,
-then a few steps of lecture 8b's optimisation driven by the student's functions."""
+"""Checks of exercise 3 (exercises/e03_style/exercise.py): the style-transfer losses
+against the docstrings' golden values and the reference solution on hidden random
+feature maps, then a few steps of lecture 8b's optimisation driven by the student's
+functions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reference solutions of exercise 3 (the tasks are in exercises/e03_style.py).
+"""Reference solutions of exercise 3 (the tasks are in exercises/e03_style/exercise.py).
 
     python -m cs20 check e03 --solution
 """

@@ -1,4 +1,4 @@
-"""Reference solutions of exercise 1 (the tasks are in exercises/e01_ops.py).
+"""Reference solutions of exercise 1 (the tasks are in exercises/e01_ops/exercise.py).
 
     python -m cs20 check e01 --solution
 """

@@ -1,6 +1,6 @@
-"""Checks of exercise 2 (exercises/e02_regression.py): the student's model has the right
-inputs and outputs, fits the weight budget, and beats lecture 3b's test accuracy when
-trained by the library's loop exactly as lecture 3b trains its own model.
+"""Checks of exercise 2 (exercises/e02_regression/exercise.py): the student's model has the
+right inputs and outputs, fits the weight budget, and beats lecture 3b's test accuracy
+when trained by the library's loop exactly as lecture 3b trains its own model.
 
 The training is real: MNIST, the student's settings, the test split at the end, at most
 `MAX_EPOCHS` epochs and `MAX_SECONDS` of training. With `quick` (the test suite) it is

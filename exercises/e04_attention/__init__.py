@@ -1,0 +1,1 @@
+"""Exercise 4, attention: exercise.py (yours to edit), solution.py, checks.py."""
