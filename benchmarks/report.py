@@ -366,8 +366,9 @@ def render(records: list[dict]) -> str:
         lines += ["", f'<a id="{name}"></a>', "", f"## {title_of(name)}"]
         if name in BENCHMARKS:
             lines += ["", BENCHMARKS[name][0].upper() + BENCHMARKS[name][1:] + "."]
-        chosen = sorted((r for r in records if r["benchmark"] == name),
-                        key=lambda r: (r["date"], r["file"]), reverse=True)
+        chosen = sorted((r for r in records if r["benchmark"] == name),  # newest first, and
+                        key=lambda r: (r["date"], bool(r.get("headline")), r["file"]),
+                        reverse=True)  # of one day the record the README quotes
         for record in chosen:
             lines += ["", f"### {record['date']}" + (", carried" if record.get("source") else ""),
                       "", *describe(record)]
