@@ -4,13 +4,13 @@ import subprocess
 import sys
 
 from cs20.models import linear
+from lectures.l02_ops import ops
 
 import tensorflow as tf
-from conftest import ROOT, event_files, load_lecture, read_results
+from conftest import ROOT, event_files, execute_notebook, load_lecture, read_results
 
 
 def test_division_family_golden_values():
-    ops = load_lecture("l02_ops")
     values = ops.division_family(tf.constant([[0, 1], [2, 3], [-3, -4]]), tf.constant([2, 2]))
     as_list = {name: value.numpy().tolist() for name, value in values.items()
                if not isinstance(value, str)}
@@ -23,17 +23,18 @@ def test_division_family_golden_values():
 
 
 def test_lazy_loading_counts_one_versus_ten():
-    figures, _ = load_lecture("l02_ops").lazy_loading(10)
+    figures, _ = ops.lazy_loading(10)
     assert figures["lazy_loading/normal_add_ops"] == 1
     assert figures["lazy_loading/lazy_add_ops"] == 10
     assert figures["lazy_loading/lazy_traces"] == 10
 
 
-def test_l02_ops_smoke(tmp_path):
-    run_dir = tmp_path / "ops"
-    load_lecture("l02_ops").main(["--run-dir", str(run_dir)])
-    assert read_results(run_dir)["graph/normal_ops"] > 0
-    assert event_files(run_dir)
+def test_l02_ops_notebook(tmp_path):
+    results, output = execute_notebook("l02_ops", tmp_path)
+    assert results["graph/normal_ops"] > 0
+    assert results["lazy_loading/lazy_add_ops"] == 10
+    assert "floordiv rounds towards -inf" in output
+    assert event_files(tmp_path / "notebook_run")
 
 
 def test_l03_linear_regression_smoke(tmp_path, data_dir):
