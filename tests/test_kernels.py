@@ -3,13 +3,15 @@
 import struct
 import zlib
 
-from cs20 import kernels
 from cs20.datasets import images
+from lectures.l07_kernels import kernels
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import event_files, load_lecture, read_results
+from conftest import event_files, execute_notebook, lecture_main
+
+main = lecture_main("l07_kernels")
 
 
 def test_impulse_gives_the_kernel_rotated_by_180_degrees():
@@ -51,40 +53,28 @@ def test_stride_shrinks_the_output():
     assert output.shape == (1, 3, 4, 1)
 
 
-def tiny_png(path):
-    pixels = np.random.default_rng(0).integers(0, 256, (12, 16, 3), dtype=np.uint8)
-    path.write_bytes(tf.io.encode_png(pixels).numpy())
-    return path
-
-
-def test_lecture_writes_grid_events_and_results(tmp_path):
-    lecture = load_lecture("l07_kernels")
-    run_dir = tmp_path / "run"
-    lecture.main(["--image", str(tiny_png(tmp_path / "tiny.png")), "--run-dir", str(run_dir)])
-    results = read_results(run_dir)
-    assert (results["image/height"], results["image/width"]) == (12, 16)
+def test_notebook_filters_friday_by_default_and_writes_grid_events_and_results(tmp_path,
+                                                                              data_dir):
+    results, output = execute_notebook("l07_kernels", tmp_path, data_dir=str(data_dir))
+    run_dir = tmp_path / "notebook_run"
+    assert "friday.jpg (322x403)" in output and "Filtered images: " in output
+    assert (results["image/height"], results["image/width"]) == (322, 403)
     assert {f"gray_mean/{name}" for name in kernels.KERNELS} <= set(results)
     assert (run_dir / "kernels.png").stat().st_size > 0
     assert event_files(run_dir)
 
 
-def test_lecture_default_image_is_friday(tmp_path, data_dir):
-    lecture = load_lecture("l07_kernels")
-    results = lecture.main(["--run-dir", str(tmp_path / "run"), "--data-dir", str(data_dir)])
-    assert (results["image/height"], results["image/width"]) == (322, 403)
-
-
-def test_lecture_bad_image_is_a_one_line_error(tmp_path):
-    lecture = load_lecture("l07_kernels")
+def test_lecture_bad_image_is_a_one_line_error(tmp_path, capsys):
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        lecture.main(["--image", str(tmp_path / "missing.png"), "--run-dir", str(tmp_path / "r")])
+        main(["--image", str(tmp_path / "missing.png"), "--run-dir", str(tmp_path / "r")])
     text = tmp_path / "notes.jpg"
     text.write_text("not an image")
     with pytest.raises(ValueError, match="not an image"):
-        lecture.main(["--image", str(text), "--run-dir", str(tmp_path / "r")])
+        main(["--image", str(text), "--run-dir", str(tmp_path / "r")])
     assert not (tmp_path / "r").exists()  # refused before any run directory was made
-    with pytest.raises(ValueError, match="--stride"):
-        lecture.main(["--stride", "0", "--run-dir", str(tmp_path / "r")])
+    with pytest.raises(SystemExit):  # a flag error, before TensorFlow loads
+        main(["--stride", "0", "--run-dir", str(tmp_path / "r")])
+    assert "--stride must be at least 1, got 0" in capsys.readouterr().err
 
 
 def png_header(path, height: int, width: int):
@@ -106,12 +96,11 @@ def test_size_is_read_from_the_header_alone(tmp_path):
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_pictures_too_large_to_decode_are_refused_before_anything_is_written(tmp_path):
-    lecture = load_lecture("l07_kernels")
     run_dir = tmp_path / "run"
     for (height, width), message in {(12_000, 10_000): "120 megapixels",
                                      (40_000, 40_000): "too large to decode"}.items():
         with pytest.raises(ValueError, match=message):
-            lecture.main(["--image", str(png_header(tmp_path / "huge.png", height, width)),
+            main(["--image", str(png_header(tmp_path / "huge.png", height, width)),
                           "--run-dir", str(run_dir)])
     assert not run_dir.exists()
 
@@ -120,8 +109,8 @@ def test_a_picture_over_max_size_is_filtered_scaled_down(tmp_path, capsys):
     pixels = np.random.default_rng(0).integers(0, 256, (400, 600, 3), dtype=np.uint8)
     path = tmp_path / "large.png"
     path.write_bytes(tf.io.encode_png(pixels).numpy())
-    results = load_lecture("l07_kernels").main(["--image", str(path), "--max-size", "300",
-                                                "--run-dir", str(tmp_path / "run")])
+    results = main(["--image", str(path), "--max-size", "300", "--run-dir",
+                    str(tmp_path / "run")])
     assert (results["image/height"], results["image/width"]) == (200, 300)
     assert (results["image/file_height"], results["image/file_width"]) == (400, 600)
     assert "is 400x600: filtering it scaled down to 200x300" in capsys.readouterr().out

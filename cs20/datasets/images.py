@@ -70,6 +70,21 @@ def check_decodable(path, height: int, width: int) -> None:
                          f"below {MAX_DECODED_PIXELS / 1e6:.0f} megapixels first")
 
 
+def checked(name_or_path: str, data_dir=None, flag: str = "--image",
+            min_side: int = 1) -> tuple[pathlib.Path, tuple[int, int]]:
+    """(path, (height, width)) of a picture that can be read, checked before anything is
+    decoded or written (the size comes from the file's header): one-line errors for a
+    missing file, one that is not a picture, one too large to decode, and one with a side
+    under `min_side` pixels; `flag` names the setting in them."""
+    path = locate(name_or_path, data_dir, flag)
+    height, width = dimensions(path)
+    check_decodable(path, height, width)
+    if min(height, width) < min_side:
+        raise ValueError(f"{flag} {path} is {height}x{width}: a picture needs at least "
+                         f"{min_side} pixels a side")
+    return path, (height, width)
+
+
 def longer_side_size(height: int, width: int, size: int) -> tuple[int, int]:
     """(height, width) scaled so that the longer side is `size`, keeping the aspect."""
     scale = size / max(height, width)

@@ -1,4 +1,4 @@
-"""Lecture 7's image kernels: 3x3 filters applied with convolution ops.
+"""Lecture 7 (kernels): five 3x3 filters, applied with convolution ops.
 
 Each kernel is a 3x3 NumPy array. `apply` convolves a batch of images with one of them:
 `tf.nn.conv2d` for grayscale (a (3, 3, 1, 1) filter) and `tf.nn.depthwise_conv2d` for
