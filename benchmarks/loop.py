@@ -38,8 +38,11 @@ import tempfile
 import time
 
 from cs20 import checkpoints, classification, cli, config, runtime, training
-from cs20.datasets import binarized_mnist, chars, mnist, sources, text_corpus
-from cs20.models import logistic, vae, word2vec
+from cs20.datasets import binarized_mnist, chars, mnist, sources
+from cs20.models import logistic, vae
+from lectures.l05_word2vec import data as l05_data
+from lectures.l05_word2vec import model as word2vec  # the skip-gram and its step
+from lectures.l05_word2vec.config import Config as Word2vecConfig
 from lectures.l07_convnet import model as l07_convnet  # the ConvNet and its step
 
 import keras
@@ -94,8 +97,8 @@ class Data:
 
     def text8_ids(self, vocab_size: int = 50_000):
         def load():
-            words = text_corpus.read_words(sources.resolve("text8_prefix", self.data_dir))
-            return text_corpus.build_vocabulary(words, vocab_size).to_ids(words)
+            words = l05_data.read_words(sources.resolve("text8_prefix", self.data_dir))
+            return l05_data.build_vocabulary(words, vocab_size).to_ids(words)
         return self.get("text8", load)
 
     def tweet_windows(self):
@@ -125,10 +128,9 @@ def build_word2vec(data: Data) -> Setup:
     model = word2vec.SkipGram(50_000, 128, "course", seed=0)
     optimizer = keras.optimizers.SGD(1.0)
     optimizer.build(model.trainable_variables)
-    dataset = text_corpus.skip_gram_dataset(data.text8_ids(), 128, 1, seed=0)
-    lesson = cli.load_lecture("l05_word2vec")  # the step is written in the lecture
-    cfg = lesson.Config(batch_size=128, num_sampled=64, seed=0)  # the course's settings
-    return Setup(model, optimizer, lesson.make_train_step(model, optimizer, cfg), dataset)
+    dataset = l05_data.skip_gram_dataset(data.text8_ids(), 128, 1, seed=0)
+    cfg = Word2vecConfig(batch_size=128, num_sampled=64, seed=0)  # the course's settings
+    return Setup(model, optimizer, word2vec.make_train_step(model, optimizer, cfg), dataset)
 
 
 def build_vae(data: Data) -> Setup:

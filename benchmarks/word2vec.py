@@ -8,11 +8,11 @@ Prints one JSON object with, for each configuration: training seconds, (center, 
 pairs per second, the final loss where there is one, analogy accuracy on
 questions-words.txt and Spearman's correlation on WordSim-353 and on --similarity-file
 (`similarity_file_spearman`; by default SimLex-999 from gensim's test data, a set the
-lecture does not ship), computed by the same code (cs20.metrics.word_vectors) for every
-model, and the thread counts.
+lecture does not ship), computed by the same code (lectures/l05_word2vec/evaluation.py)
+for every model, and the thread counts.
 
-1. `course`: lectures/l05_word2vec.py with its defaults (the course's hyper-parameters),
-   run as a separate process; figures from its results.json.
+1. `course`: `python -m lectures.l05_word2vec` with its defaults (the course's
+   hyper-parameters), run as a separate process; figures from its results.json.
 2. `gensim_same_pairs`: gensim's skip-gram on the same words, window 1, no subsampling,
    vector size 128, our 50,000-word vocabulary, and as many epochs as give the course's
    budget of pairs (100,000 x 128); `gensim_defaults`: gensim's own defaults (window 5,
@@ -42,9 +42,7 @@ import sys
 import tempfile
 import time
 
-from cs20.datasets import text_corpus
-from cs20.metrics import word_vectors
-from cs20.models import word2vec
+from lectures.l05_word2vec import data, evaluation
 
 import numpy as np
 import options
@@ -55,17 +53,17 @@ SENTENCE_WORDS = 10_000  # gensim trains on "sentences" of at most this many wor
 
 
 def run_lecture(flags: list[str], data_dir: str, threads: int) -> dict:
-    """Runs lectures/l05_word2vec.py in its own process on `threads` threads per
+    """Runs `python -m lectures.l05_word2vec` in its own process on `threads` threads per
     TensorFlow pool; returns the figures of its results.json."""
     environment = {**os.environ, "TF_NUM_INTRAOP_THREADS": str(threads),
                    "TF_NUM_INTEROP_THREADS": str(threads)}
     with tempfile.TemporaryDirectory() as scratch:
-        command = [sys.executable, str(ROOT / "lectures" / "l05_word2vec.py"), "--run-dir",
+        command = [sys.executable, "-m", "lectures.l05_word2vec", "--run-dir",
                    scratch, "--num-visualize", "0", *flags]
         if data_dir:
             command += ["--data-dir", data_dir]
         completed = subprocess.run(command, capture_output=True, text=True,
-                                   env=environment)
+                                   env=environment, cwd=ROOT)
         if completed.returncode != 0:
             return {"error": completed.stderr.strip().splitlines()[-1]}
         results = json.loads((pathlib.Path(scratch) / "results.json").read_text())
@@ -88,9 +86,9 @@ def run_lecture(flags: list[str], data_dir: str, threads: int) -> dict:
 def evaluate(vectors: np.ndarray, words: list[str], data_dir: str,
              similarity_file: str) -> dict:
     """The lecture's metrics on any embedding: row 0 is left for UNK, as in ours."""
-    unit = word2vec.normalized(np.vstack([np.zeros((1, vectors.shape[1])), vectors]))
+    unit = evaluation.normalized(np.vstack([np.zeros((1, vectors.shape[1])), vectors]))
     index = {word: position + 1 for position, word in enumerate(words)}
-    scores = word_vectors.evaluate(unit, index, data_dir, similarity_file)
+    scores = evaluation.evaluate(unit, index, data_dir, similarity_file)
     return {name: scores[name] for name in ("analogy_accuracy", "analogy_covered",
                                             "wordsim353_spearman", "similarity_file_spearman")
             if name in scores}
@@ -189,8 +187,8 @@ def measure(arguments) -> dict:
                                 "benchmarks/requirements.txt")
         else:
             report["gensim_version"] = gensim.__version__
-            words = text_corpus.read_words(text_corpus.resolve_corpus(corpus, arguments.data_dir))
-            vocabulary = text_corpus.build_vocabulary(words, 50_000)
+            words = data.read_words(data.resolve_corpus(corpus, arguments.data_dir))
+            vocabulary = data.build_vocabulary(words, 50_000)
             if not arguments.skip_course:
                 epochs = max(1, round(COURSE_PAIRS / (2 * len(words))))
                 report["gensim_same_pairs"] = run_gensim(

@@ -262,15 +262,14 @@ def test_the_printed_resume_command_works_from_the_directory_it_is_printed_in(
     monkeypatch.chdir(elsewhere)
     run = runtime.Run(lecture="l05_word2vec", config=None, directory=elsewhere / "runs" / "w2v",
                       strategy=None, writer=None)
-    monkeypatch.setattr(sys, "argv", [str(lectures / "l05_word2vec.py")])
-    assert run.resume_command() == (f"python {lectures / 'l05_word2vec.py'} "
-                                    "--run-dir runs/w2v")  # the script from here: absolute
+    monkeypatch.setattr(sys, "argv", [str(lectures / "l05_word2vec" / "__main__.py")])
+    assert run.resume_command() == ("python -m lectures.l05_word2vec "
+                                    "--run-dir runs/w2v")  # the run directory from here
     monkeypatch.chdir(lectures.parent)
-    monkeypatch.setattr(sys, "argv", ["lectures/l05_word2vec.py"])
-    assert run.resume_command() == ("python lectures/l05_word2vec.py --run-dir "
+    assert run.resume_command() == ("python -m lectures.l05_word2vec --run-dir "
                                     f"{elsewhere / 'runs' / 'w2v'}")
     monkeypatch.setattr(sys, "argv", [str(lectures.parent / "cs20" / "__main__.py")])
-    assert run.resume_command().startswith("python -m cs20 run l05_word2vec --run-dir /")
+    assert run.resume_command().startswith("python -m lectures.l05_word2vec --run-dir /")
 
 
 def test_fresh_restarts_a_finished_run(tmp_path, capsys):

@@ -3,27 +3,28 @@ windows and negatives (tf.data), the loss of every pair of a row in one batched 
 (against a pair-by-pair sum), and training."""
 
 from cs20 import training
-from cs20.datasets import text_corpus
-from cs20.models import word2vec
+from lectures.l05_word2vec import data
+from lectures.l05_word2vec import model as word2vec  # the losses and the train step
+from lectures.l05_word2vec.config import Config
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import assert_mirrored_matches_default, load_lecture
+from conftest import assert_mirrored_matches_default, lecture_main
 
-lesson = load_lecture("l05_word2vec")
+main = lecture_main("l05_word2vec")
 COUNTS = np.array([0, 1, 16, 81], np.int64)  # ** 0.75: 0, 1, 8, 27
 
 
 def test_rows_are_overlapping_spans_of_consecutive_words_reproducible():
     positions = np.arange(1, 2001)
-    first = text_corpus.center_rows_dataset(positions.astype(np.int32), 128, 3, seed=5,
-                                            noise_counts=np.ones(2001), negatives_per_row=7,
-                                            row_words=64, chunk_words=500)
-    again = text_corpus.center_rows_dataset(positions.astype(np.int32), 128, 3, seed=5,
-                                            noise_counts=np.ones(2001), negatives_per_row=7,
-                                            row_words=64, chunk_words=500)
+    first = data.center_rows_dataset(positions.astype(np.int32), 128, 3, seed=5,
+                                     noise_counts=np.ones(2001), negatives_per_row=7,
+                                     row_words=64, chunk_words=500)
+    again = data.center_rows_dataset(positions.astype(np.int32), 128, 3, seed=5,
+                                     noise_counts=np.ones(2001), negatives_per_row=7,
+                                     row_words=64, chunk_words=500)
     overlaps = 0
     for (spans, windows, negatives), (spans_again, _, negatives_again) in zip(
             first.take(12), again.take(12), strict=True):
@@ -41,20 +42,20 @@ def test_rows_are_overlapping_spans_of_consecutive_words_reproducible():
 
 def test_negatives_follow_counts_to_the_three_quarters():
     ids = np.tile(np.arange(1, 4, dtype=np.int32), 3000)
-    rows = text_corpus.center_rows_dataset(ids, 64, 2, seed=0, noise_counts=COUNTS,
-                                           negatives_per_row=500)
+    rows = data.center_rows_dataset(ids, 64, 2, seed=0, noise_counts=COUNTS,
+                                    negatives_per_row=500)
     draws = np.concatenate([negatives.numpy().ravel() for _, _, negatives in rows.take(20)])
     np.testing.assert_allclose(np.bincount(draws, minlength=4) / draws.size,
                                [0, 1 / 36, 8 / 36, 27 / 36], atol=0.01)
-    np.testing.assert_allclose(text_corpus.noise_distribution(COUNTS), [0, 1 / 36, 8 / 36, 27 / 36],
+    np.testing.assert_allclose(data.noise_distribution(COUNTS), [0, 1 / 36, 8 / 36, 27 / 36],
                                rtol=1e-6)
 
 
 def test_subsampling_drops_frequent_words_from_the_rows():
     ids = np.tile(np.array([1, 2, 1, 3], np.int32), 2000)  # word 1 is half the corpus
     keep = np.array([0.0, 0.1, 1.0, 1.0], np.float32)
-    rows = text_corpus.center_rows_dataset(ids, 64, 2, seed=0, subsample_probability=keep,
-                                           noise_counts=COUNTS)
+    rows = data.center_rows_dataset(ids, 64, 2, seed=0, subsample_probability=keep,
+                                    noise_counts=COUNTS)
     words = np.concatenate([spans.numpy().ravel() for spans, _, _ in rows.take(30)])
     counts = np.bincount(words, minlength=4)
     assert counts[2] > 0 and counts[3] > 0 and counts[1] < 0.3 * counts[2]
@@ -63,9 +64,9 @@ def test_subsampling_drops_frequent_words_from_the_rows():
 def test_bad_batch_sizes_are_clear_errors():
     ids = np.arange(1, 3000, dtype=np.int32)
     with pytest.raises(ValueError, match="too few for batches of 4,096; lower --batch-size"):
-        text_corpus.center_rows_dataset(ids, 4096, 5, seed=0, noise_counts=np.ones(3000))
+        data.center_rows_dataset(ids, 4096, 5, seed=0, noise_counts=np.ones(3000))
     with pytest.raises(ValueError, match="--batch-size 100 must be a multiple of 64"):
-        text_corpus.center_rows_dataset(ids, 100, 5, seed=0, noise_counts=np.ones(3000))
+        data.center_rows_dataset(ids, 100, 5, seed=0, noise_counts=np.ones(3000))
 
 
 @pytest.mark.parametrize("row", [4, 64])
@@ -79,8 +80,8 @@ def test_row_losses_equal_the_sum_over_its_pairs_one_by_one(row):
     spans = rng.integers(0, vocab, (rows, row + 2 * skip_window)).astype(np.int32)
     windows = rng.integers(1, skip_window + 1, (rows, row)).astype(np.int32)
     negatives = rng.integers(0, vocab, (rows, sampled)).astype(np.int32)
-    losses, pairs = lesson.row_losses(model, tf.constant(spans), tf.constant(windows),
-                                      tf.constant(negatives), negatives_per_pair=5.0)
+    losses, pairs = word2vec.row_losses(model, tf.constant(spans), tf.constant(windows),
+                                        tf.constant(negatives), negatives_per_pair=5.0)
 
     embedding, weights, biases = (variable.numpy() for variable in
                                   (model.embedding, model.nce_weights, model.nce_biases))
@@ -107,21 +108,21 @@ def test_row_losses_equal_the_sum_over_its_pairs_one_by_one(row):
 @pytest.mark.parametrize("loss", ["nce", "negative_sampling"])
 def test_training_lowers_the_loss_on_a_tiny_corpus(loss, jit_compile):
     words = ("the quick brown fox jumps over the lazy dog " * 300).split()
-    vocabulary = text_corpus.build_vocabulary(words, 9)
+    vocabulary = data.build_vocabulary(words, 9)
     ids = vocabulary.to_ids(words)
     if loss == "nce":  # listed pairs, 4 negatives shared by the batch
-        dataset = text_corpus.skip_gram_dataset(ids, 64, 2, seed=0, chunk_words=500)
+        dataset = data.skip_gram_dataset(ids, 64, 2, seed=0, chunk_words=500)
     else:  # one row of 64 centers, 4 negatives of its own
-        dataset = text_corpus.center_rows_dataset(ids, 64, 2, seed=0, chunk_words=500,
-                                                  noise_counts=vocabulary.counts,
-                                                  negatives_per_row=4)
+        dataset = data.center_rows_dataset(ids, 64, 2, seed=0, chunk_words=500,
+                                           noise_counts=vocabulary.counts,
+                                           negatives_per_row=4)
     model = word2vec.SkipGram(vocabulary.size, 8, "word2vec", seed=0)
     optimizer = keras.optimizers.SGD(0.5)
     optimizer.build(model.trainable_variables)
-    cfg = lesson.Config(batch_size=64, num_sampled=4, loss=loss, skip_window=2,
-                        vocab_size=vocabulary.size, jit_compile=jit_compile, seed=1)
+    cfg = Config(batch_size=64, num_sampled=4, loss=loss, skip_window=2,
+                 vocab_size=vocabulary.size, jit_compile=jit_compile, seed=1)
     step = training.compile_step(tf.distribute.get_strategy(),
-                                 lesson.make_train_step(model, optimizer, cfg))
+                                 word2vec.make_train_step(model, optimizer, cfg))
     iterator = iter(dataset)
     first = float(step(iterator, tf.constant(20))["loss"])
     for _ in range(13):
@@ -145,8 +146,8 @@ def test_rows_of_one_word_are_divided_by_their_count_to_the_power(power):
                               tf.constant([3, 5, 3, 3]), tf.constant([6, 2]))
     biases = tf.IndexedSlices(tf.constant([1.0, 2.0]), tf.constant([3, 3]), tf.constant([6]))
     dense = tf.constant([1.0, 2.0])
-    scaled, scaled_biases, unchanged = lesson.scaled_by_row_counts([sparse, biases, dense],
-                                                                     power)
+    scaled, scaled_biases, unchanged = word2vec.scaled_by_row_counts([sparse, biases, dense],
+                                                                       power)
     np.testing.assert_allclose(scaled_biases.values.numpy(), [1.0 / 2 ** power, 2.0 / 2 ** power],
                                rtol=1e-6)
     counts = np.array([3.0, 1.0, 3.0, 3.0])[:, None]
@@ -165,7 +166,7 @@ def test_a_negative_sampling_run_stops_above_twice_the_loss_of_zero_logits(tmp_p
     windows = tf.fill((4, 64), 5)
     negatives = tf.constant(np.random.default_rng(1).integers(0, 50, (4, 48)), tf.int32)
     untrained = word2vec.SkipGram(50, 16, "word2vec", seed=0)
-    losses, pairs = lesson.row_losses(untrained, spans, windows, negatives, k)
+    losses, pairs = word2vec.row_losses(untrained, spans, windows, negatives, k)
     start = float(tf.reduce_sum(losses) / tf.reduce_sum(pairs))
     assert start == pytest.approx((1 + k) * np.log(2), rel=0.01)
 
@@ -175,7 +176,7 @@ def test_a_negative_sampling_run_stops_above_twice_the_loss_of_zero_logits(tmp_p
     corpus.write_text(" ".join(f"w{word}" for word in
                                np.random.default_rng(2).zipf(1.5, 20_000) % 300))
     with pytest.raises(SystemExit) as exit_info:
-        cli.guard(lesson.main, [
+        cli.guard(main, [
             "--preset", "fast", "--negatives-per-pair", str(k), "--learning-rate", "1e6",
             "--corpus", str(corpus), "--vocab-size", "200", "--embedding-size", "16",
             "--batch-size", "128", "--num-steps", "20", "--steps-per-call", "1",

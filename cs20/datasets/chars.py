@@ -25,7 +25,7 @@ import pathlib
 import zlib
 
 from cs20.datasets import shuffling, sources
-from cs20.datasets.text_corpus import read_text
+from cs20.datasets.text import read_text
 
 import numpy as np
 import tensorflow as tf

@@ -1,10 +1,11 @@
-"""A word corpus -> vocabulary -> skip-gram (center, context) batches in tf.data.
+"""Lecture 5a's data: a word corpus -> vocabulary -> skip-gram (center, context)
+batches in tf.data, or rows of consecutive centers for negative sampling.
 
-    words = text_corpus.read_words(path)              # text8.zip, or any UTF-8 text file
-    vocabulary = text_corpus.build_vocabulary(words, 50000)
+    words = data.read_words(path)                      # text8.zip, or any UTF-8 text file
+    vocabulary = data.build_vocabulary(words, 50000)
     ids = vocabulary.to_ids(words)                     # (num_words,) int32, 0 = UNK
-    dataset = text_corpus.skip_gram_dataset(ids, batch_size=128, skip_window=1, seed=42)
-    rows = text_corpus.center_rows_dataset(ids, 1024, 5, 42, noise_counts=vocabulary.counts)
+    dataset = data.skip_gram_dataset(ids, batch_size=128, skip_window=1, seed=42)
+    rows = data.center_rows_dataset(ids, 1024, 5, 42, noise_counts=vocabulary.counts)
 
 The course (`word2vec_utils.py`) made the pairs in a Python generator, one pair at a time,
 which caps the input pipeline at a few hundred thousand pairs per second and cannot be
@@ -22,9 +23,9 @@ from __future__ import annotations
 import collections
 import dataclasses
 import pathlib
-import zipfile
 
 from cs20.datasets import sources
+from cs20.datasets.text import read_text
 
 import numpy as np
 import tensorflow as tf
@@ -38,34 +39,6 @@ def resolve_corpus(name_or_path: str, data_dir=None) -> pathlib.Path:
     if name_or_path in sources.REGISTRY:
         return sources.resolve(name_or_path, data_dir)
     return pathlib.Path(name_or_path)
-
-
-def read_text(path: str | pathlib.Path) -> str:
-    """The text of a plain file, or of the first member of a .zip (text8.zip).
-
-    A file that is empty, contains NUL bytes (binary data) or is not valid UTF-8 is an
-    error naming the file and the byte offset, never decoded with silent replacements.
-    """
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"corpus {path} does not exist")
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-            if not names:
-                raise ValueError(f"corpus {path} is an empty zip archive")
-            raw = archive.read(names[0])
-    else:
-        raw = path.read_bytes()
-    nul = raw.find(b"\x00")
-    if nul >= 0:
-        raise ValueError(f"corpus {path} looks binary (NUL byte at offset {nul}); "
-                         f"pass a plain-text file")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ValueError(f"corpus {path} is not UTF-8 text (invalid byte at offset "
-                         f"{error.start}); convert it, e.g. with iconv -f latin1 -t utf-8") from None
 
 
 def read_words(path: str | pathlib.Path) -> list[str]:

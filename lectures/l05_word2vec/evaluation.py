@@ -1,5 +1,13 @@
-"""Word-vector quality (lecture 5): analogy accuracy (3CosAdd) and the Spearman
-correlation of cosine similarity with human similarity scores (WordSim-353)."""
+"""Lecture 5a's word-vector quality, on the embedding's unit rows (NumPy only: config.py
+reads a --similarity-file with it before TensorFlow loads).
+
+1. `normalized`: rows of unit length, so that a dot product is a cosine similarity;
+   `nearest_neighbours` of a word by cosine;
+2. `analogy_accuracy`: a : b :: c : ? answered by argmax cos(x, b - a + c) (3CosAdd) on
+   Mikolov's questions-words.txt;
+3. `similarity_correlation`: the Spearman correlation of cosine similarity with human
+   similarity scores (WordSim-353, or a file of the user's).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +15,43 @@ import csv
 import pathlib
 
 from cs20.datasets import sources
-from cs20.models import word2vec
 
 import numpy as np
+
+
+def normalized(embedding: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length, so a dot product is a cosine similarity."""
+    norms = np.linalg.norm(embedding, axis=1, keepdims=True)
+    return embedding / np.maximum(norms, 1e-12)
+
+
+def nearest_neighbours(unit_embedding: np.ndarray, query_ids, count: int = 8,
+                       exclude_unk: bool = True) -> np.ndarray:
+    """(queries, count) ids of the most cosine-similar words, the query itself left out."""
+    similarity = unit_embedding[np.asarray(query_ids)] @ unit_embedding.T  # (queries, vocab)
+    similarity[np.arange(len(query_ids)), query_ids] = -np.inf
+    if exclude_unk:
+        similarity[:, 0] = -np.inf
+    return np.argsort(-similarity, axis=1)[:, :count]
+
+
+def neighbours_markdown(unit_embedding: np.ndarray, words, probe_ids) -> str:
+    """One line per probe word, `**word**: neighbour, neighbour, ...` (TensorBoard text)."""
+    nearest = nearest_neighbours(unit_embedding, probe_ids)
+    return "\n\n".join(f"**{words[probe]}**: " + ", ".join(words[neighbour] for neighbour in row)
+                       for probe, row in zip(probe_ids, nearest, strict=True))
+
+
+def analogy(unit_embedding: np.ndarray, a_ids, b_ids, c_ids) -> np.ndarray:
+    """a : b :: c : ?  -> (questions,) ids of argmax cos(x, b - a + c), with a, b, c and
+    UNK (id 0) excluded: Mikolov's 3CosAdd, as word2vec's compute-accuracy and gensim."""
+    a_ids, b_ids, c_ids = (np.asarray(ids) for ids in (a_ids, b_ids, c_ids))
+    targets = unit_embedding[b_ids] - unit_embedding[a_ids] + unit_embedding[c_ids]
+    similarity = targets @ unit_embedding.T  # (questions, vocab)
+    rows = np.arange(len(a_ids))
+    for ids in (a_ids, b_ids, c_ids, np.zeros_like(a_ids)):
+        similarity[rows, ids] = -np.inf
+    return np.argmax(similarity, axis=1)
 
 
 def read_analogies(path: pathlib.Path) -> list[tuple[str, str, str, str]]:
@@ -37,7 +79,7 @@ def analogy_accuracy(unit_embedding: np.ndarray, word_index: dict[str, int], que
     correct = 0
     for start in range(0, len(ids), batch_size):
         a, b, c, d = ids[start:start + batch_size].T
-        correct += int(np.sum(word2vec.analogy(unit_embedding, a, b, c) == d))
+        correct += int(np.sum(analogy(unit_embedding, a, b, c) == d))
     return {"accuracy": correct / len(ids) if len(ids) else 0.0, "covered": len(ids),
             "total": len(questions)}
 
