@@ -16,5 +16,5 @@ at the end (results.json).
 The lesson is lecture.py (or lecture.ipynb). Next to it: data.py (the corpus, vocabulary,
 pairs and rows in tf.data), model.py (the variables, NCE and negative sampling, the train
 step, the vectors kept), evaluation.py (analogies, word similarity). `--help` lists what
-each preset sets (typed flags win). Figures: README, row "5a".
+each preset sets (typed flags win). Measured figures: docs/results.md, "Lecture 5a".
 """

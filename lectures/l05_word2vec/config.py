@@ -16,7 +16,7 @@ KEPT_VECTORS = ("input", "input+output")
 class Config(config.TrainConfig):
     # fast: word2vec.c's recipe in batches. A frequent word's rows are divided by their
     # count^0.75 (summed, 0.025 a pair diverged); 48 negatives a row of 64 centers; input +
-    # output rows kept (analogies 6.2% -> 8.2% on the same weights: README, benchmarks).
+    # output rows kept (analogies 6.2% -> 8.2% on the same weights: docs/results.md).
     PRESETS: typing.ClassVar[dict] = {"course": {}, "fast": {
         "loss": "negative_sampling", "skip_window": 5, "subsample": 1e-3, "row_power": 0.75,
         "embedding_init": "word2vec", "learning_rate_decay": "linear", "batch_size": 1024,
