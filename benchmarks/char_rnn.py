@@ -41,14 +41,14 @@ import options
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cs20 import cli, training  # noqa: E402
-from cs20.datasets import chars, sources  # noqa: E402
+from cs20 import training  # noqa: E402
+from cs20.datasets import sources  # noqa: E402
+from lectures.l11_char_rnn import data as chars  # noqa: E402
+from lectures.l11_char_rnn import model as l11_char_rnn  # noqa: E402  (the lecture's step)
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from tensorflow.core.util import event_pb2  # noqa: E402
-
-l11_char_rnn = cli.load_lecture("l11_char_rnn")  # the lecture's train step
 
 LINE_START = "\x00"  # history before a tweet's first character
 
@@ -58,10 +58,11 @@ def train_lecture(run_dir: pathlib.Path, budget_seconds: float, eval_every: int,
     """The lecture's figures after --max-seconds `budget_seconds` with `flags`, and its
     curve of validation bits/char against time (an evaluation every `eval_every` steps
     unless the flags say otherwise)."""
-    command = [sys.executable, str(ROOT / "lectures" / "l11_char_rnn.py"), "--run-dir",
-               str(run_dir), "--max-seconds", str(budget_seconds), "--quiet",
+    command = [sys.executable, "-m", "lectures.l11_char_rnn", "--run-dir",
+               str(run_dir.resolve()), "--max-seconds", str(budget_seconds), "--quiet",
                "--eval-every", str(eval_every), *flags]
-    finished = subprocess.run(command, capture_output=True, text=True)
+    finished = subprocess.run(command, capture_output=True, text=True,
+                              cwd=ROOT)  # where `lectures` is
     if finished.returncode != 0:
         sys.exit(f"l11_char_rnn failed: {finished.stderr.strip().splitlines()[-1:]}")
     trained = json.loads((run_dir / "results.json").read_text())

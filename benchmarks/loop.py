@@ -38,12 +38,14 @@ import tempfile
 import time
 
 from cs20 import checkpoints, classification, cli, config, runtime, training
-from cs20.datasets import binarized_mnist, chars, mnist, sources
+from cs20.datasets import binarized_mnist, mnist, sources
 from cs20.models import logistic, vae
 from lectures.l05_word2vec import data as l05_data
 from lectures.l05_word2vec import model as word2vec  # the skip-gram and its step
 from lectures.l05_word2vec.config import Config as Word2vecConfig
 from lectures.l07_convnet import model as l07_convnet  # the ConvNet and its step
+from lectures.l11_char_rnn import data as chars
+from lectures.l11_char_rnn import model as l11_char_rnn  # the char-RNN and its step
 
 import keras
 import options
@@ -53,7 +55,6 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 # The lectures' own train steps.
 
 l10_vae = cli.load_lecture("l10_vae")
-l11_char_rnn = cli.load_lecture("l11_char_rnn")
 
 
 @dataclasses.dataclass

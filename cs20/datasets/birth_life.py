@@ -1,5 +1,4 @@
-"""Lecture 3a's data (lecture 4's too): birth rate -> life expectancy for 190 countries
-(World Bank, 2010), read from birth_life_2010.txt (the data source "birth_life")."""
+"""Lecture 3's data: birth rate -> life expectancy for 190 countries (World Bank, 2010)."""
 
 from __future__ import annotations
 

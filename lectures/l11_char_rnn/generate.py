@@ -1,83 +1,40 @@
-"""Lecture 11's plumbing around its character RNN (the recurrent stack, the masked loss,
-the gradient clipping, the train step and the temperature sampler are in
-lectures/l11_char_rnn.py): evaluation, generation, the SavedModel generator.
+"""Lecture 11's sampling and generator: the next character drawn at a temperature, one
+character at a time with the GRU states carried, a SavedModel that writes tweets.
 
-    model, stepper = l11_char_rnn.build_model(87, (128, 256))  # the lecture's GRUs
-    states = char_rnn.zero_states(stepper, batch_size)
-    logits, states = char_rnn.step(stepper, inputs, states)  # carry the GRU states along
+4. `sample`: the next character drawn from softmax(logits / temperature) (the course fed
+   exp(logits / T) to `tf.multinomial`, which expects logits); `generate_ids` feeds each
+   drawn character back with the carried states (model.py's `step`) until the
+   end-of-tweet marker `_E_` (--end-text);
+5. `Generator` wraps the stepper and the vocabulary into a tf.Module whose
+   `generate(seed, length, temperature)` runs inside a tf.function and can be saved with
+   tf.saved_model.save; it keeps its vocabulary (`characters`) and the seeds the run
+   sampled from (`seeds`) for whoever loads it. `generate_with_saved` is --generate:
+   samples from a finished run's SavedModel, reading the run and writing nothing.
 
-    bits = char_rnn.make_bits_per_character(model, masked_loss_terms)(dataset)
-    generator = char_rnn.Generator(stepper, vocabulary, seeds, sample, end_text="_E_")
+    generator = generate.Generator(stepper, vocabulary, seeds, end_text="_E_")
     text = generator.generate(tf.constant("We will"), tf.constant(200), tf.constant(0.8))
-
-`Generator` wraps model and vocabulary into a tf.Module whose `generate(seed, length,
-temperature)` runs one character at a time inside a tf.function, carrying the GRU
-states, stops at the end-of-tweet marker, and can be saved with tf.saved_model.save; it keeps its vocabulary
-(`characters`) and the seeds the run sampled from (`seeds`) for whoever loads it.
-`generate_with_saved` is lecture 11's --generate: samples from a finished run's
-SavedModel, reading the run and writing nothing.
-
 """
 
 from __future__ import annotations
 
-import math
-
-from cs20 import runtime, summaries, training
-from cs20.datasets import chars
+from cs20 import cli, runtime, summaries
+from lectures.l11_char_rnn import data, model
 
 import tensorflow as tf
 
 GENERATOR_DIR = "generator"
 
 
-def hidden_sizes(text: str) -> tuple[int, ...]:
-    """--hidden-sizes "128,256" -> (128, 256); anything else is a one-line error."""
-    try:
-        sizes = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        sizes = ()
-    if not sizes or min(sizes) < 1:
-        raise ValueError(f"--hidden-sizes must be positive integers like 128,256, got {text!r}")
-    return sizes
+def sample(logits, temperature):
+    """One id per row of `logits` (batch, vocabulary): argmax when `temperature` is 0,
+    otherwise drawn from softmax(logits / temperature)."""
+    logits = tf.cast(logits, tf.float32)
+    greedy = tf.argmax(logits, axis=-1, output_type=tf.int32)
+    drawn = tf.random.categorical(logits / tf.maximum(temperature, 1e-6), 1, dtype=tf.int32)[:, 0]
+    return tf.where(temperature > 0.0, drawn, greedy)  # (batch,)
 
 
-def zero_states(stepper, batch_size) -> list[tf.Tensor]:
-    """The GRUs' states at the start of a line: zeros (batch, size) for each state input
-    of `stepper`."""
-    return [tf.zeros([batch_size, state.shape[-1]]) for state in stepper.inputs[1:]]
-
-
-def step(stepper, ids, states, training: bool = False):
-    """-> (logits (batch, time, vocabulary) float32, new states [(batch, size) float32])
-    from a stepper: ids (batch, time) and states -> logits and states. float32 whatever
-    the compute dtype, so that the states can be carried through a loop."""
-    # int32 whatever Keras guesses for a traced signature (it assumes floats).
-    logits, *new_states = stepper([tf.cast(ids, tf.int32), *states], training=training)
-    return tf.cast(logits, tf.float32), [tf.cast(state, tf.float32) for state in new_states]
-
-
-def make_bits_per_character(model, masked_loss_terms):
-    """-> `evaluate(dataset)`: mean cross-entropy in bits over every real target character
-    of a dataset of (inputs, labels) batches, summed on the device in one compiled call
-    (`training.compile_totals`); one trace serves every batch shape.
-    `masked_loss_terms(labels, logits)` returns (summed cross-entropy in nats, count)."""
-
-    def batch_sums(batch):
-        inputs, labels = batch
-        total, count = masked_loss_terms(labels, model(inputs))
-        return {"total": total, "count": count}
-
-    totals = training.compile_totals(batch_sums, ("total", "count"))
-
-    def evaluate(dataset: tf.data.Dataset) -> float:
-        sums = training.to_floats(totals(dataset))
-        return sums["total"] / max(sums["count"], 1.0) / math.log(2.0)
-
-    return evaluate
-
-
-def generate_ids(stepper, seed_ids, length, temperature, sample, end_ids=()):
+def generate_ids(stepper, seed_ids, length, temperature, end_ids=()):
     """(batch, seed length >= 1) ids -> (batch, at most `length`) ids drawn by
     `sample(logits, temperature)`.
 
@@ -88,9 +45,9 @@ def generate_ids(stepper, seed_ids, length, temperature, sample, end_ids=()):
     what it writes after the marker is noise.
     """
     vocabulary_size = stepper.outputs[0].shape[-1]
-    never_pad = tf.one_hot(chars.PAD_ID, vocabulary_size, on_value=-1e9, off_value=0.0)
+    never_pad = tf.one_hot(data.PAD_ID, vocabulary_size, on_value=-1e9, off_value=0.0)
     batch_size = tf.shape(seed_ids)[0]
-    logits, states = step(stepper, seed_ids, zero_states(stepper, batch_size))
+    logits, states = model.step(stepper, seed_ids, model.zero_states(stepper, batch_size))
     last = logits[:, -1]  # (batch, vocabulary)
     # The last len(end_ids) characters of each row, the seed's to start with.
     padded_seed = tf.pad(seed_ids, [[0, 0], [len(end_ids), 0]])
@@ -100,12 +57,12 @@ def generate_ids(stepper, seed_ids, length, temperature, sample, end_ids=()):
     generated = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
     position = tf.constant(0)
     while position < length and not tf.reduce_all(ended):
-        next_ids = tf.where(ended, chars.PAD_ID, sample(last + never_pad, temperature))
+        next_ids = tf.where(ended, data.PAD_ID, sample(last + never_pad, temperature))
         generated = generated.write(position, next_ids)  # (batch,)
         if end_ids:
             recent = tf.concat([recent[:, 1:], next_ids[:, None]], 1)
             ended = ended | tf.reduce_all(recent == end_ids, axis=1)
-        logits, states = step(stepper, next_ids[:, None], states)
+        logits, states = model.step(stepper, next_ids[:, None], states)
         last = logits[:, -1]
         position += 1
     return tf.reshape(tf.transpose(generated.stack()), [batch_size, -1])  # (batch, <= length)
@@ -116,18 +73,17 @@ class Generator(tf.Module):
     `end_text` ("" for none; also none when the vocabulary cannot write it); a
     SavedModel."""
 
-    def __init__(self, stepper, vocabulary: chars.Vocabulary, seeds: tuple[str, ...], sample,
+    def __init__(self, stepper, vocabulary: data.Vocabulary, seeds: tuple[str, ...],
                  end_text: str = ""):
         super().__init__()
         self.stepper = stepper
-        self.sample = sample
         writable = set(end_text) <= set(vocabulary.characters)
         self.end_ids = tuple(vocabulary.encode(end_text)) if writable else ()
         characters = list(vocabulary.characters)
         self.table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
                 tf.constant(characters), tf.range(1, len(characters) + 1, dtype=tf.int32)),
-            default_value=chars.PAD_ID)
+            default_value=data.PAD_ID)
         self.characters = tf.Variable([""] + characters, trainable=False)  # id -> character
         self.seeds = tf.Variable(list(seeds), trainable=False)
 
@@ -137,10 +93,10 @@ class Generator(tf.Module):
         """The seed followed by at most `length` generated characters. Characters outside
         the vocabulary are dropped from the seed; an empty seed is an error."""
         ids = self.table.lookup(tf.strings.unicode_split(seed, "UTF-8"))
-        ids = tf.boolean_mask(ids, ids != chars.PAD_ID)
+        ids = tf.boolean_mask(ids, ids != data.PAD_ID)
         tf.debugging.assert_positive(tf.size(ids), message="the seed has no character of "
                                                            "the vocabulary")
-        generated = generate_ids(self.stepper, ids[None], length, temperature, self.sample,
+        generated = generate_ids(self.stepper, ids[None], length, temperature,
                                  tuple(self.end_ids))[0]  # tf.Module wraps tuples
         return tf.strings.reduce_join(tf.gather(self.characters, tf.concat([ids, generated], 0)))
 
@@ -178,7 +134,8 @@ def export(run, generator: Generator, seed: str, temperature: float) -> None:
         reloaded = tf.saved_model.load(str(run.path(GENERATOR_DIR)))
         example = samples(reloaded, (seed,), 60, temperature)[seed]
         print(f"Saved generator: {run.path(GENERATOR_DIR)}\n  {example!r}\n"
-              f"Try: python lectures/l11_char_rnn.py --run-dir {run.directory} --generate")
+              f"Try: {cli.lecture_command('l11_char_rnn')} --run-dir {run.directory} "
+              "--generate")
 
 
 def generate_with_saved(run_dir: str, start_text: str, length: int,
@@ -188,8 +145,8 @@ def generate_with_saved(run_dir: str, start_text: str, length: int,
     path = runtime.saved_model_of(run_dir, GENERATOR_DIR, "l11_char_rnn", "--generate")
     generator = tf.saved_model.load(str(path))
     if start_text:
-        chars.check_start_text(start_text, "".join(character.decode("utf-8") for character
-                                                   in generator.characters.numpy()))
+        data.check_start_text(start_text, "".join(character.decode("utf-8") for character
+                                                  in generator.characters.numpy()))
         seeds = (start_text,)
     else:
         seeds = tuple(seed.decode("utf-8") for seed in generator.seeds.numpy())

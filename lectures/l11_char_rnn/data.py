@@ -1,10 +1,11 @@
-"""Characters of a text file -> overlapping, padded windows for a character-level RNN.
+"""Lecture 11's data: characters of a text file -> overlapping, padded windows for a
+character-level RNN.
 
-    lines = chars.read_lines(path)                     # trump_tweets.txt, or any UTF-8 text
-    vocabulary = chars.Vocabulary.course()            # or chars.Vocabulary.build(lines)
-    split = chars.split_lines(lines)                  # deterministic 95 / 5 by line hash
-    windows = chars.make_windows([vocabulary.encode(l) for l in split.train], 50, 25)
-    dataset = chars.training_dataset(windows, batch_size=64, seed=42)
+    lines = data.read_lines(path)                     # trump_tweets.txt, or any UTF-8 text
+    vocabulary = data.Vocabulary.course()             # or data.Vocabulary.build(lines)
+    split = data.split_lines(lines)                   # deterministic 95 / 5 by line hash
+    windows = data.make_windows([vocabulary.encode(l) for l in split.train], 50, 25)
+    dataset = data.training_dataset(windows, batch_size=64, seed=42)
 
 Every line (a tweet) is its own sequence: windows never cross a line boundary and the
 model starts each line from a zero state. Id 0 is padding; the loss is masked there.
