@@ -17,8 +17,10 @@ import platform
 import time
 
 from cs20 import classification
-from cs20.datasets import birth_life, mnist
-from cs20.models import linear, logistic
+from cs20.datasets import mnist
+from cs20.models import logistic
+from lectures.l03_linear_regression import data as birth_life
+from lectures.l03_linear_regression import model as linear
 
 import keras
 import options

@@ -3,13 +3,12 @@
 import dataclasses
 import json
 import subprocess
-import sys
 import typing
 
 from cs20 import config, runtime
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, lecture_command
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,8 +67,8 @@ def test_start_writes_config_json(tmp_path):
 
 def test_lecture_script_bad_flag_is_one_line_exit_2():
     completed = subprocess.run(
-        [sys.executable, str(ROOT / "lectures" / "l03_linear_regression.py"), "--num-epochs", "x"],
-        capture_output=True, text=True, timeout=120)
+        [*lecture_command("l03_linear_regression"), "--num-epochs", "x"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert completed.returncode == 2
     assert "Traceback" not in completed.stderr
     assert "invalid int value: 'x'" in completed.stderr

@@ -3,8 +3,8 @@
 import subprocess
 import sys
 
-from cs20.models import linear
 from lectures.l02_ops import ops
+from lectures.l03_linear_regression import model as linear
 
 import tensorflow as tf
 from conftest import ROOT, event_files, execute_notebook, load_lecture, read_results
@@ -37,11 +37,11 @@ def test_l02_ops_notebook(tmp_path):
     assert event_files(tmp_path / "notebook_run")
 
 
-def test_l03_linear_regression_smoke(tmp_path, data_dir):
-    run_dir = tmp_path / "linear"
-    load_lecture("l03_linear_regression").main(
-        ["--num-epochs", "2", "--run-dir", str(run_dir), "--data-dir", str(data_dir)])
-    results = read_results(run_dir)
+def test_l03_linear_regression_notebook(tmp_path, data_dir):
+    results, output = execute_notebook("l03_linear_regression", tmp_path, num_epochs=2,
+                                       data_dir=str(data_dir))
+    run_dir = tmp_path / "notebook_run"
+    assert "Closed-form least squares: w = -5.7188, b = 85.7135" in output
     # From w = b = 0 the mean squared error starts near mean(y^2) ~ 4900; two epochs cut it.
     assert results["squared/tf_data/loss"] < 2000
     assert results["squared/tf_data/w"] == results["squared/one_sample_per_call/w"]

@@ -1,7 +1,7 @@
 """Lecture 3/4 math: Huber golden values, closed form, feeding styles agree."""
 
-from cs20.datasets import birth_life
-from cs20.models import linear
+from lectures.l03_linear_regression import data as birth_life
+from lectures.l03_linear_regression import model as linear
 
 import numpy as np
 import pytest

@@ -1,4 +1,5 @@
-"""Lecture 3's data: birth rate -> life expectancy for 190 countries (World Bank, 2010)."""
+"""Lecture 3a's data (lecture 4's too): birth rate -> life expectancy for 190 countries
+(World Bank, 2010), read from birth_life_2010.txt (the data source "birth_life")."""
 
 from __future__ import annotations
 

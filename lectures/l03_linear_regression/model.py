@@ -1,4 +1,7 @@
-"""Lecture 3 and 4's model: y = w * x + b, its losses and its closed-form fit."""
+"""Lecture 3a's model, which lecture 4 trains too: y = w * x + b, its losses (squared;
+Huber per sample with tf.cond, as in part 3 of the lesson, and vectorised with tf.where),
+its closed-form fit (part 1), the gradient-descent step both lectures share, and the
+three ways to feed it data that part 2 of the lesson compares."""
 
 from __future__ import annotations
 
