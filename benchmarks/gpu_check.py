@@ -12,9 +12,10 @@ process. Prints JSON with, per lecture and setting: training steps/s
 (`train/steps_per_second`: the first call and the loop's side work left out), peak GPU
 memory (`tf.config.experimental.get_memory_info`), the final train loss and whether it
 is finite, the seconds from process start to the end of the first step, and the ratio of
-steps/s to the README's 2-CPU-core figure for the same run (its scale.py table; null where
-it has none). No GPU has run it yet, so how long it takes is not known; runs still waiting
-when --budget-seconds is spent are reported as skipped.
+steps/s to the CPU's figure for the same run: the newest record of benchmarks/scale.py run
+on a CPU in docs/results/ (read through benchmarks/report.py and named under
+`cpu_reference`; null where it has no figure). No GPU has run it yet, so how long it takes
+is not known; runs still waiting when --budget-seconds is spent are reported as skipped.
 
 Without a GPU it says so in one line and exits 0. `--cpu` runs the same check on the
 CPU with the GPUs hidden (to try the kit: `--cpu --steps-scale 0.05`); `--tiny` runs on
@@ -28,7 +29,6 @@ import json
 import math
 import os
 import pathlib
-import re
 import shlex
 import subprocess
 import sys
@@ -36,34 +36,35 @@ import tempfile
 import time
 
 import options
-import scale  # benchmarks/scale.py: the short runs and their CPU figures in the README
+import report  # benchmarks/report.py: the measurement records in docs/results/
+import scale  # benchmarks/scale.py: the short runs whose CPU figures are the reference
 import tensorflow as tf
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SETTINGS = {"default": (), "mixed_precision": ("--mixed-precision",),
             "jit_compile": ("--jit-compile",)}
-# The README's scale.py table: its rows name lectures as the lectures table does, and its
-# columns are default | mirrored | mixed precision | XLA.
-README_ROW = re.compile(r"^\| (\d+[ab]?) [^|]*\|([^|]*)\|([^|]*)\|([^|]*)\|([^|]*)\|$",
-                        re.MULTILINE)
-README_LECTURES = {"3b": "l03_logistic_regression", "5a": "l05_word2vec", "7": "l07_convnet",
-                   "8a": "l08_tfrecord", "8b": "l08_style_transfer", "9": "l09_gan", "10": "l10_vae",
-                   "11": "l11_char_rnn", "12": "l12_translation"}
+# scale.py's variant for each setting here (its `xla` is --jit-compile).
+SCALE_VARIANTS = {"default": "default", "mixed_precision": "mixed_precision",
+                  "jit_compile": "xla"}
 CHILD_TIMEOUT_SECONDS = 240
 
 
-def cpu_reference(readme: pathlib.Path) -> dict:
-    """{(lecture, setting): steps/s on 2 CPU cores} from the README's scale.py table."""
-    text = readme.read_text() if readme.is_file() else ""
-    table = text.split("| lecture | default | mirrored | mixed precision | XLA |", 1)
+def cpu_reference(folder: pathlib.Path = report.RECORDS) -> tuple[dict, dict | None]:
+    """{(lecture, setting): steps/s} from the newest record of scale.py measured on the
+    CPU in `folder` (by date, then file name, as report.newest orders them), and that
+    record's file, date and machine (None where there is no such record)."""
+    on_cpu = [record for record in report.load_records(folder) if record["benchmark"] == "scale"
+              and str(record["results"].get("device", "")).upper() == "CPU"]
+    if not on_cpu:
+        return {}, None
+    record = max(on_cpu, key=lambda record: (record["date"], record["file"]))
     reference = {}
-    for label, default, _, mixed, xla in README_ROW.findall(table[1] if len(table) > 1 else ""):
-        for setting, cell in (("default", default), ("mixed_precision", mixed),
-                              ("jit_compile", xla)):
-            figure = cell.strip().replace(",", "")
-            if label in README_LECTURES and re.fullmatch(r"[\d.]+", figure):
-                reference[(README_LECTURES[label], setting)] = float(figure)
-    return reference
+    for lecture, variants in record["results"].get("steps_per_second", {}).items():
+        for setting, variant in SCALE_VARIANTS.items():
+            rate = variants.get(variant, {}).get("steps_per_second")
+            if isinstance(rate, (int, float)) and rate > 0:
+                reference[(lecture, setting)] = float(rate)
+    return reference, {key: record[key] for key in ("file", "date", "machine")}
 
 
 def run_child(lecture: str, flags: list[str], run_dir: pathlib.Path, cpu: bool) -> dict:
@@ -148,25 +149,26 @@ def main(argv=None) -> None:
 
 def check(arguments: argparse.Namespace) -> dict:
     started = time.perf_counter()
-    reference = {} if arguments.cpu else cpu_reference(ROOT / "README.md")
+    reference, source = ({}, None) if arguments.cpu else cpu_reference()
     scratch = pathlib.Path(tempfile.mkdtemp(prefix="cs20-gpu-check-"))
     data_dir = os.environ.get("CS20_DATA_DIR")
-    report: dict = {"device": "cpu" if arguments.cpu else "gpu", "runs": {}}
+    checked: dict = {"device": "cpu" if arguments.cpu else "gpu", "cpu_reference": source,
+                     "runs": {}}
     for lecture in arguments.lectures.split(","):
         lecture_flags = scale.scaled_steps(scale.LECTURES[lecture], arguments.steps_scale)
         for setting in arguments.settings.split(","):
             name = f"{lecture}/{setting}"
             if time.perf_counter() - started > arguments.budget_seconds:
-                report["runs"][name] = {"error": "skipped: --budget-seconds spent"}
+                checked["runs"][name] = {"error": "skipped: --budget-seconds spent"}
                 continue
             flags = [*lecture_flags, *SETTINGS[setting],
                      *(["--data-dir", data_dir] if data_dir else []),
                      *shlex.split(arguments.flags)]
             child = run_child(lecture, flags, scratch / lecture / setting, arguments.cpu)
-            report["runs"][name] = summarize(child, reference.get((lecture, setting)))
-            print(f"{name}: {report['runs'][name]}", file=sys.stderr, flush=True)
-    report["wall_seconds"] = round(time.perf_counter() - started, 1)
-    return report
+            checked["runs"][name] = summarize(child, reference.get((lecture, setting)))
+            print(f"{name}: {checked['runs'][name]}", file=sys.stderr, flush=True)
+    checked["wall_seconds"] = round(time.perf_counter() - started, 1)
+    return checked
 
 
 if __name__ == "__main__":
