@@ -7,7 +7,7 @@ from lectures.l02_ops import ops
 from lectures.l03_linear_regression import model as linear
 
 import tensorflow as tf
-from conftest import ROOT, event_files, execute_notebook, load_lecture, read_results
+from conftest import ROOT, event_files, execute_notebook, read_results
 
 
 def test_division_family_golden_values():
@@ -54,11 +54,11 @@ def test_l03_linear_regression_notebook(tmp_path, data_dir):
     assert event_files(run_dir)
 
 
-def test_l04_eager_smoke(tmp_path, data_dir):
-    run_dir = tmp_path / "eager"
-    load_lecture("l04_eager").main(
-        ["--num-epochs", "1", "--run-dir", str(run_dir), "--data-dir", str(data_dir)])
-    results = read_results(run_dir)
+def test_l04_eager_notebook(tmp_path, data_dir):
+    results, output = execute_notebook("l04_eager", tmp_path, num_epochs=1,
+                                       data_dir=str(data_dir))
+    run_dir = tmp_path / "notebook_run"
+    assert "np.sum(...) = 54.0" in output
     assert results["gradients/d(x^2)/dx at 3"] == 6.0
     assert results["gradients/d(2x^3)/dx at 2"] == 24.0
     assert (results["gradients/dz/dx at 2"], results["gradients/dz/dy at 2"]) == (768.0, 32.0)
