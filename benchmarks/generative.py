@@ -1,5 +1,5 @@
-"""One scale for generative models: FID on MNIST (cs20/metrics/fid.py) of lecture 9's GAN,
-lecture 10's VAEs and real digits, each against the 10,000 test digits.
+"""One scale for generative models: FID on MNIST (lectures/l09_gan/fid.py) of lecture 9's
+GAN, lecture 10's VAEs and real digits, each against the 10,000 test digits.
 
     CS20_DATA_DIR=../shared/data python benchmarks/generative.py [--configs gan,vae_latent_2]
                                                                  [--max-seconds 600] [--fresh]
@@ -45,7 +45,7 @@ TINY = {"configs": "gan", "flags": "--num-steps 5 --fid-samples 0", "samples": 2
 def sampler(name: str, run_dir: pathlib.Path):
     """-> generate(count): (count, 28, 28, 1) digits in [0, 1] from the run's newest checkpoint."""
     from cs20 import cli
-    from cs20.models import gan
+    from lectures.l09_gan import model as gan
 
     import numpy as np
     import tensorflow as tf
@@ -73,7 +73,7 @@ def sampler(name: str, run_dir: pathlib.Path):
 
 
 def main(argv=None) -> None:
-    from cs20.metrics import fid
+    from lectures.l09_gan import fid
 
     parser = segments.parser(__doc__, CONFIGS, ROOT / "runs" / "benchmarks" / "generative",
                              TINY)
@@ -87,7 +87,7 @@ def main(argv=None) -> None:
 
 def measure(arguments) -> dict:
     from cs20.datasets import mnist
-    from cs20.metrics import fid
+    from lectures.l09_gan import fid
 
     names, runs_root, count = arguments.names, arguments.runs_root, arguments.samples
     seconds = {}

@@ -77,8 +77,8 @@ def train(lecture: str, run_dir: pathlib.Path, flags: list[str], max_seconds: fl
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     segments = json.loads(segments_file.read_text()) if segments_file.exists() else []
     if status(run_dir) != "finished":
-        command = [sys.executable, str(ROOT / "lectures" / f"{lecture}.py"), "--run-dir",
-                   str(run_dir), *flags, "--quiet", "--max-seconds", str(max_seconds)]
+        command = [sys.executable, "-m", f"lectures.{lecture}", "--run-dir", str(run_dir),
+                   *flags, "--quiet", "--max-seconds", str(max_seconds)]
         started = time.perf_counter()
         with log_path(run_dir).open("a") as log:
             completed = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT,

@@ -36,8 +36,8 @@ import functools
 
 from cs20 import checkpoints, cli, config, plots, runtime, summaries, training
 from cs20.datasets import binarized_mnist, idx, mnist
-from cs20.metrics import fid
 from cs20.models import vae
+from lectures.l09_gan import fid
 
 import keras
 import numpy as np

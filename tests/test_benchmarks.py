@@ -74,7 +74,7 @@ def save_run(run_dir, settings, model):
 
 @pytest.mark.parametrize("name", ["gan", "vae_latent_2"])
 def test_sampler_restores_the_lectures_network(tmp_path, name):
-    from cs20.models import gan
+    from lectures.l09_gan import model as gan
 
     if name == "gan":
         settings = {"latent_dim": 8, "width": 8}
@@ -230,7 +230,7 @@ def test_vae(tmp_path, data_dir, capsys):
 
 
 def test_generative(tmp_path, data_dir, capsys, monkeypatch):
-    from cs20.metrics import fid
+    from lectures.l09_gan import fid
 
     # FID's feature network, trained for a few steps into this test's folder (the real
     # one is tested in test_gan.py).

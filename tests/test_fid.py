@@ -1,11 +1,11 @@
-"""FID on MNIST (cs20/metrics/fid.py): closed forms, the label statistics, the cached
+"""FID on MNIST (lectures/l09_gan/fid.py): closed forms, the label statistics, the cached
 classifier with its checksum."""
 
 import json
 import math
 
 from cs20.datasets import mnist
-from cs20.metrics import fid
+from lectures.l09_gan import fid
 
 import numpy as np
 import pytest

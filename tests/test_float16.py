@@ -154,7 +154,7 @@ def test_lecture_8_style_transfer_step(data_dir):
 
 def test_lecture_9_gan_step():
     # WGAN-GP: its gradient penalty is a gradient taken inside the step, in float16 too.
-    from cs20.models import gan
+    from lectures.l09_gan import model as gan
 
     lecture = load_lecture("l09_gan")
     cfg = lecture.Config(batch_size=8, d_steps=2, loss="wgan-gp", latent_dim=8, width=4)

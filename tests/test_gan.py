@@ -1,6 +1,6 @@
 """Lecture 9's GAN: network shapes, the gradient penalty, the step, the lecture (resume,
-stopped early without the test FID, conditional grid, mixed precision with WGAN-GP,
-mirrored = default)."""
+stopped early without the test FID, conditional grid, its notebook under mixed precision
+with WGAN-GP, mirrored = default)."""
 
 import dataclasses
 import json
@@ -8,8 +8,9 @@ import math
 
 from cs20 import training
 from cs20.datasets import mnist
-from cs20.metrics import fid
-from cs20.models import gan
+from lectures.l09_gan import fid
+from lectures.l09_gan import model as gan  # the networks, the penalty and the train step
+from lectures.l09_gan.config import Config
 
 import keras
 import numpy as np
@@ -19,9 +20,12 @@ from conftest import (
     assert_mirrored_matches_default,
     checkpoint_variables,
     event_files,
-    load_lecture,
+    execute_notebook,
+    lecture_main,
     read_results,
 )
+
+main = lecture_main("l09_gan")
 
 
 def test_generator_and_discriminator_shapes():
@@ -37,31 +41,29 @@ def test_generator_and_discriminator_shapes():
 
 
 def test_gradient_penalty_of_a_linear_critic_is_its_known_norm():
-    lecture = load_lecture("l09_gan")
     # critic(x) = <w, x> has gradient w everywhere: penalty (|w| - 1)^2 = (3 - 1)^2.
     weights = tf.random.normal((1, 28, 28, 1), seed=1)
     weights = 3.0 * weights / tf.norm(weights)
     critic = lambda x: tf.reduce_sum(weights * x, axis=[1, 2, 3])  # noqa: E731
     real, fake = tf.random.normal((4, 28, 28, 1)), tf.random.normal((4, 28, 28, 1))
     mix = tf.random.uniform((4, 1, 1, 1))
-    np.testing.assert_allclose(lecture.gradient_penalty(critic, real, fake, mix), [4.0] * 4,
+    np.testing.assert_allclose(gan.gradient_penalty(critic, real, fake, mix), [4.0] * 4,
                                rtol=1e-5)
     unit = lambda x: critic(x) / 3.0  # noqa: E731  a 1-Lipschitz critic costs nothing
-    np.testing.assert_allclose(lecture.gradient_penalty(unit, real, fake, mix), [0.0] * 4,
+    np.testing.assert_allclose(gan.gradient_penalty(unit, real, fake, mix), [0.0] * 4,
                                atol=1e-5)
 
 
 @pytest.mark.parametrize("loss, d_steps", [("non-saturating", 1), ("wgan-gp", 2)])
 def test_one_step_updates_both_networks(loss, d_steps):
-    lecture = load_lecture("l09_gan")
-    cfg = lecture.Config(loss=loss, d_steps=d_steps, batch_size=4, latent_dim=8, width=4)
+    cfg = Config(loss=loss, d_steps=d_steps, batch_size=4, latent_dim=8, width=4)
     generator, discriminator = gan.build_generator(8, width=4), gan.build_discriminator(width=4)
     optimizers = keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3)
     # Every weight moves, but the critic's output bias: WGAN's loss gap does not depend on it.
     variables = generator.trainable_variables + [
         v for v in discriminator.trainable_variables if "kernel" in v.path]
     before = [v.numpy().copy() for v in variables]
-    step = training.compile_step(tf.distribute.get_strategy(), lecture.make_train_step(
+    step = training.compile_step(tf.distribute.get_strategy(), gan.make_train_step(
         generator, discriminator, *optimizers, cfg))
     batch = {"images": tf.random.uniform((4, d_steps, 28, 28, 1), -1, 1),
              "labels": tf.zeros((4, d_steps), tf.int32), "z": tf.random.normal((4, d_steps + 1, 8)),
@@ -76,8 +78,7 @@ def test_one_step_updates_both_networks(loss, d_steps):
 
 
 def test_conditional_grid_has_one_row_per_digit():
-    lecture = load_lecture("l09_gan")
-    z, labels, columns = lecture.grid_inputs(lecture.Config(conditional=True),
+    z, labels, columns = gan.grid_inputs(Config(conditional=True),
                                              np.random.default_rng(0))
     assert columns == 10 and z.shape == (100, 64)
     np.testing.assert_array_equal(labels.reshape(10, 10), np.arange(10)[:, None].repeat(10, 1))
@@ -96,20 +97,18 @@ def with_test_digits(splits: mnist.Splits, count: int) -> mnist.Splits:
 def test_smoke_run_stopped_early_then_finished_with_fid(tmp_path, data_dir, capsys, monkeypatch):
     # A classifier of 20 steps in a temporary cache stands in for the real one, and 1,000
     # test digits for the 10,000 (each of the run's three passes over them took ~10 s).
-    assert fid.NUM_SAMPLES  # loads the (lazily imported) module before patching it
     monkeypatch.setattr(fid, "CLASSIFIER_STEPS", 20)
     monkeypatch.setattr(fid, "default_cache_directory", lambda: tmp_path / "fid")
     load_splits = mnist.load_splits
     monkeypatch.setattr(mnist, "load_splits",
                         lambda *args, **kwargs: with_test_digits(load_splits(*args, **kwargs),
                                                                  1000))
-    lecture = load_lecture("l09_gan")
     run_dir = tmp_path / "run"
     flags = ["--num-steps", "2", "--run-dir", str(run_dir), "--data-dir", str(data_dir),
              "--conditional", "--fid-samples", "200", *TINY]
     # A budget shorter than one step: stopped after step 1 with its evaluation, but the
     # test FID waits for the last step.
-    lecture.main([*flags, "--max-seconds", "1e-6"])
+    main([*flags, "--max-seconds", "1e-6"])
     output = capsys.readouterr().out
     assert "Worked example" in output and "generator(z) (1, 28, 28, 1)" in output
     assert "Stopped early: the test FID will run when the run finishes." in output
@@ -118,7 +117,7 @@ def test_smoke_run_stopped_early_then_finished_with_fid(tmp_path, data_dir, caps
     assert not [name for name in stopped if name.startswith("test/")]
     assert json.loads((run_dir / "run.json").read_text())["status"] == "stopped"
 
-    lecture.main([*flags, "--max-seconds", "0", "--quiet"])
+    main([*flags, "--max-seconds", "0", "--quiet"])
     output = capsys.readouterr().out
     assert "at step 1" in output and "Worked example" not in output
     assert "Stopped early" not in output
@@ -136,26 +135,24 @@ def test_smoke_run_stopped_early_then_finished_with_fid(tmp_path, data_dir, caps
         assert sum(key.startswith(prefix) for key in keys) == count, prefix
 
 
-def test_mixed_precision_with_wgan_gp(tmp_path, data_dir):
-    lecture = load_lecture("l09_gan")
-    run_dir = tmp_path / "run"
-    try:
-        lecture.main(["--num-steps", "2", "--loss", "wgan-gp", "--d-steps", "2",
-                      "--mixed-precision", "--fid-samples", "0", "--quiet", "--run-dir",
-                      str(run_dir), "--data-dir", str(data_dir), *TINY])
-    finally:
-        keras.mixed_precision.set_global_policy("float32")  # process-wide: leave it clean
-    results = read_results(run_dir)
+def test_notebook_trains_wgan_gp_under_mixed_precision(tmp_path, data_dir):
+    # The notebook in a kernel of its own: the mixed-precision policy stays there.
+    results, output = execute_notebook(
+        "l09_gan", tmp_path, num_steps=2, loss="wgan-gp", d_steps=2, mixed_precision=True,
+        fid_samples=0, data_dir=str(data_dir), batch_size=16, width=4, latent_dim=8,
+        summary_every=2, eval_every=2, checkpoint_every=2)
     assert results["steps"] == 2 and math.isfinite(results["train/gradient_penalty"])
+    assert "Worked example (untrained networks)" in output and "Pictures: " in output
+    for picture in ("samples.png", "interpolation.png"):
+        assert (tmp_path / "notebook_run" / picture).stat().st_size > 0
 
 
 def test_bad_flags_are_one_line_errors(capsys):
-    lecture = load_lecture("l09_gan")
     for flags, message in ((["--d-steps", "0"], "--d-steps must be at least 1"),
                            (["--beta1", "1"], "--beta1 must be in [0, 1)"),
                            (["--loss", "hinge"], "invalid choice")):
         with pytest.raises(SystemExit) as exit_info:
-            lecture.main(flags)
+            main(flags)
         assert exit_info.value.code == 2
         assert message in capsys.readouterr().err
 

@@ -170,7 +170,7 @@ TINY = ["--iwae-samples", "4", "--iwae-digits", "40", "--summary-every", "2",
 
 def test_smoke_run_stopped_early_then_finished_with_fid(tmp_path, data_dir, capsys,
                                                        monkeypatch):
-    from cs20.metrics import fid
+    from lectures.l09_gan import fid
 
     # FID itself is tested in test_fid.py and, end to end, in test_gan.py (scoring the
     # 10,000 test digits takes a minute); here: what lecture 10 hands it.

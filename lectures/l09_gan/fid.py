@@ -1,5 +1,5 @@
 """Fréchet distance on MNIST classifier features ("FID on MNIST"): one scale for any model
-that draws digits, with or without a likelihood.
+that draws digits, with or without a likelihood (lecture 9's GAN, lecture 10's VAE).
 
 Heusel et al. (2017) score a generator by fitting a Gaussian to features of its samples
 and one to features of real images, and taking the Fréchet (2-Wasserstein) distance
@@ -29,6 +29,7 @@ import pathlib
 
 from cs20 import summaries, training
 from cs20.datasets import mnist, sources
+from lectures.l07_convnet import model as convnet  # the ConvNet and its train step
 
 import keras
 import numpy as np
@@ -82,13 +83,6 @@ def label_statistics(predictions: np.ndarray, num_classes: int) -> dict:
 
 # --- The feature network: lecture 7's ConvNet, trained once and cached. ---
 
-def lecture_7():
-    """Lecture 7's model.py, where the ConvNet (`build_convnet`) and its train step are."""
-    from lectures.l07_convnet import model
-
-    return model
-
-
 class FeatureNetwork:
     """A trained classifier; `__call__(images)` gives its penultimate features and its
     predicted classes for (n, 28, 28, 1) images in [0, 1]."""
@@ -115,7 +109,7 @@ def float32_classifier(num_classes: int) -> keras.Model:
     policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
     try:
-        return lecture_7().build_convnet(num_classes=num_classes, dropout_rate=0.25)
+        return convnet.build_convnet(num_classes=num_classes, dropout_rate=0.25)
     finally:
         keras.mixed_precision.set_global_policy(policy)
 
@@ -128,8 +122,8 @@ def train_classifier(splits: mnist.Splits, steps: int) -> keras.Model:
         optimizer = keras.optimizers.Adam(training.learning_rate(
             CLASSIFIER_LEARNING_RATE, "cosine", steps))
         run_steps = training.compile_step(tf.distribute.get_strategy(),
-                                          lecture_7().make_train_step(
-                                              model, optimizer, CLASSIFIER_BATCH))
+                                          convnet.make_train_step(model, optimizer,
+                                                                  CLASSIFIER_BATCH))
     batches = iter(mnist.make_dataset(splits.train, CLASSIFIER_BATCH, shuffle=True,
                                       seed=CLASSIFIER_SEED, repeat=True))
     for done in range(0, steps, 100):
