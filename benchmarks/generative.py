@@ -44,8 +44,8 @@ TINY = {"configs": "gan", "flags": "--num-steps 5 --fid-samples 0", "samples": 2
 
 def sampler(name: str, run_dir: pathlib.Path):
     """-> generate(count): (count, 28, 28, 1) digits in [0, 1] from the run's newest checkpoint."""
-    from cs20 import cli
     from lectures.l09_gan import model as gan
+    from lectures.l10_vae import model as vae
 
     import numpy as np
     import tensorflow as tf
@@ -57,7 +57,7 @@ def sampler(name: str, run_dir: pathlib.Path):
         model = gan.build_generator(settings["latent_dim"], 0, settings["width"])
         decode = lambda z: (model(z, training=False) + 1.0) / 2.0  # noqa: E731
     else:
-        model = cli.load_lecture("l10_vae").build_vae(settings["latent_dim"])
+        model = vae.build_vae(settings["latent_dim"])
         decode = lambda z: tf.sigmoid(model.decoder(z))  # noqa: E731
     tf.train.Checkpoint(model=model).restore(
         tf.train.latest_checkpoint(str(run_dir / "checkpoints"))

@@ -3,12 +3,12 @@
     CS20_DATA_DIR=../shared/data python benchmarks/vae.py [--configs latent_2,latent_50]
                                                           [--max-seconds 420] [--tiny]
 
-Each configuration is a full run of lectures/l10_vae.py in its own process, in
-runs/benchmarks/vae/<config>/. --max-seconds passes the lecture's own flag (it stops with
-a checkpoint; running the benchmark again resumes it: benchmarks/segments.py), so a long
-run can be spread over several short sessions on a shared machine. The wall time reported
-is the sum over those segments (each one also pays the
-start-up: loading TensorFlow and MNIST, tracing). Finished configurations are not rerun
+Each configuration is a full run of lecture 10 (python -m lectures.l10_vae) in its own
+process, in runs/benchmarks/vae/<config>/. --max-seconds passes the lecture's own flag (it
+stops with a checkpoint; running the benchmark again resumes it: benchmarks/segments.py),
+so a long run can be spread over several short sessions on a shared machine. The wall
+time reported is the sum over those segments (each one also pays the start-up: loading
+TensorFlow and MNIST, tracing). Finished configurations are not rerun
 (--fresh starts them over). The JSON lists every configuration, finished or not.
 
 The TensorFlow convolutional VAE tutorial reports a test ELBO of about -78 nats for a

@@ -6,8 +6,8 @@ import math
 import re
 
 from cs20 import training
-from cs20.datasets import binarized_mnist
-from cs20.models import vae
+from lectures.l10_vae import data, evaluation
+from lectures.l10_vae import model as lecture  # the networks, the ELBO and the train step
 
 import keras
 import numpy as np
@@ -16,11 +16,12 @@ import tensorflow as tf
 from conftest import (
     assert_mirrored_matches_default,
     event_files,
-    load_lecture,
+    execute_notebook,
+    lecture_main,
     read_results,
 )
 
-lecture = load_lecture("l10_vae")
+main = lecture_main("l10_vae")
 
 
 def synthetic_digits(count=32, seed=0):
@@ -52,21 +53,21 @@ def test_bernoulli_log_likelihood_and_gaussian_density_golden_values():
     images = tf.constant([[[[1.0], [0.0]]]])  # (1, 1, 2, 1)
     logits = tf.constant([[[[2.0], [-1.0]]]])
     expected = math.log(1 / (1 + math.exp(-2.0))) + math.log(1 - 1 / (1 + math.exp(1.0)))
-    np.testing.assert_allclose(vae.bernoulli_log_likelihood(images, logits).numpy(),
+    np.testing.assert_allclose(lecture.bernoulli_log_likelihood(images, logits).numpy(),
                                [expected], rtol=1e-6)
-    density = vae.gaussian_log_density(tf.zeros((1, 2)), 0.0, 0.0)
+    density = evaluation.gaussian_log_density(tf.zeros((1, 2)), 0.0, 0.0)
     np.testing.assert_allclose(density.numpy(), [-math.log(2 * math.pi)], rtol=1e-6)
 
 
 def test_importance_weighted_bound_is_log_mean_exp():
     log_weights = tf.constant([[0.0, -1.0], [math.log(3.0), -1.0]])  # (k=2, batch=2)
-    np.testing.assert_allclose(vae.importance_weighted_bound(log_weights).numpy(),
+    np.testing.assert_allclose(evaluation.importance_weighted_bound(log_weights).numpy(),
                                [math.log(2.0), -1.0], rtol=1e-6)
 
 
 def test_binarization_is_a_fixed_threshold_at_half():
     grey = np.array([0, 127, 128, 255], np.uint8)
-    assert binarized_mnist.binarize(grey).tolist() == [0, 0, 255, 255]
+    assert data.binarize(grey).tolist() == [0, 0, 255, 255]
 
 
 # --- Model ---
@@ -93,7 +94,7 @@ def test_in_graph_evaluation_equals_the_per_batch_sums():
     for batch_images, batch_noise in dataset:
         for name, values in lecture.elbo_terms(model, batch_images, batch_noise).items():
             expected[name] += float(tf.reduce_sum(values)) / 10
-    evaluated = vae.make_evaluate(functools.partial(lecture.elbo_terms, model))(dataset)
+    evaluated = evaluation.make_evaluate(functools.partial(lecture.elbo_terms, model))(dataset)
     # abs: the KL of an untrained encoder is about 0.01 nats, and its float32 sums in and
     # out of the graph differ by up to ~1e-8 (a relative 1.6e-6 was seen).
     assert evaluated == pytest.approx(expected, rel=1e-6, abs=1e-5)
@@ -135,14 +136,14 @@ def test_importance_weighted_bound_is_at_least_the_elbo():
     elbo = np.mean([lecture.elbo_terms(model, images,
                                        tf.random.stateless_normal((16, 2), seed=(3, i)))
                     ["elbo"].numpy() for i in range(100)])
-    iwae = vae.importance_weighted_log_likelihood(model, images.numpy(), num_samples=100,
+    iwae = evaluation.importance_weighted_log_likelihood(model, images.numpy(), num_samples=100,
                                                   seed=4)
     assert iwae >= elbo
 
 
 def test_noise_pipeline_is_seeded_per_batch():
     batches = tf.data.Dataset.from_tensor_slices((np.zeros((6, 28, 28, 1)), np.zeros(6)))
-    noisy = vae.with_noise(batches.batch(2), latent_dim=3, seed=7)
+    noisy = data.with_noise(batches.batch(2), latent_dim=3, seed=7)
     first = [noise.numpy() for _, noise in noisy]
     second = [noise.numpy() for _, noise in noisy]
     assert first[0].shape == (2, 3) and len(first) == 3
@@ -152,14 +153,14 @@ def test_noise_pipeline_is_seeded_per_batch():
 
 def test_samples_and_manifold_are_probability_images():
     model = lecture.build_vae(2)
-    samples = vae.prior_samples(model, 5, seed=0)
-    grid = vae.manifold(model, size=4)
+    samples = evaluation.prior_samples(model, 5, seed=0)
+    grid = evaluation.manifold(model, size=4)
     assert samples.shape == (5, 28, 28) and grid.shape == (4, 4, 28, 28)
     assert grid.min() >= 0 and grid.max() <= 1
-    np.testing.assert_allclose(vae.manifold_coordinates(5), -vae.manifold_coordinates(5)[::-1],
-                               atol=1e-6)
+    coordinates = evaluation.manifold_coordinates(5)
+    np.testing.assert_allclose(coordinates, -coordinates[::-1], atol=1e-6)
     with pytest.raises(ValueError, match="latent-dim 2"):
-        vae.manifold(lecture.build_vae(3))
+        evaluation.manifold(lecture.build_vae(3))
 
 
 # --- Lecture ---
@@ -186,7 +187,7 @@ def test_smoke_run_stopped_early_then_finished_with_fid(tmp_path, data_dir, caps
              "--fid-samples", "200"]
     # A budget shorter than one step: stopped after step 1 with its validation ELBO; the
     # test set's figures wait for the last step.
-    lecture.main([*flags, "--max-seconds", "1e-6"])
+    main([*flags, "--max-seconds", "1e-6"])
     output = capsys.readouterr().out
     assert ("Stopped early: the test set's ELBO, importance-weighted bound, FID and latent "
             "scatter will run when the run finishes.") in output
@@ -203,7 +204,7 @@ def test_smoke_run_stopped_early_then_finished_with_fid(tmp_path, data_dir, caps
                                                           "ELBO"]
     assert example[1].count(".") == 2 == example[4].count(".")  # 2-d latent: two numbers
 
-    lecture.main([*flags, "--max-seconds", "0", "--quiet"])
+    main([*flags, "--max-seconds", "0", "--quiet"])
     output = capsys.readouterr().out
     assert "at step 1" in output and "Worked example" not in output
     results = read_results(run_dir)
@@ -224,21 +225,21 @@ def test_bad_flags_are_one_line_errors(capsys):
     for flags, message in ((["--latent-dim", "0"], "--latent-dim must be at least 1"),
                            (["--iwae-digits", "20000"], "--iwae-digits must be at most")):
         with pytest.raises(SystemExit) as exit_info:
-            lecture.main(flags)
+            main(flags)
         assert exit_info.value.code == 2
         assert message in capsys.readouterr().err
 
 
-def test_xla_and_mixed_precision_train(tmp_path, tiny_mnist):
-    run_dir = tmp_path / "fast"
-    try:
-        lecture.main(["--num-steps", "3", "--latent-dim", "4", "--jit-compile",
-                      "--mixed-precision", "--run-dir", str(run_dir), "--dataset",
-                      str(tiny_mnist), *TINY])
-    finally:
-        keras.mixed_precision.set_global_policy("float32")  # process-wide: leave it clean
-    results = read_results(run_dir)
+def test_notebook_trains_with_xla_and_mixed_precision(tmp_path, tiny_mnist):
+    # The notebook in a kernel of its own: the mixed-precision policy stays there.
+    results, output = execute_notebook(
+        "l10_vae", tmp_path, num_steps=3, latent_dim=4, jit_compile=True, mixed_precision=True,
+        dataset=str(tiny_mnist), iwae_samples=4, iwae_digits=40, summary_every=2,
+        fid_samples=0)
     assert results["steps"] == 3 and math.isfinite(results["test/elbo"])
+    assert "through the untrained encoder (latent 4)" in output and "Pictures: " in output
+    run_dir = tmp_path / "notebook_run"
+    assert (run_dir / "reconstructions.png").stat().st_size > 0
     assert not (run_dir / "manifold.png").exists()  # only drawn for a 2-d latent
 
 

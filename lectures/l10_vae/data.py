@@ -1,4 +1,5 @@
-"""Binarized MNIST for the VAE: every pixel 0 or 1, fixed once, so Bernoulli likelihoods apply.
+"""Lecture 10's data: binarized MNIST (every pixel 0 or 1, fixed once, so Bernoulli
+likelihoods apply), and the reparameterisation noise drawn in the pipeline.
 
 The binarization is a fixed threshold: a pixel is 1 when its grey level is above half
 (> 127 of 255), exactly as TensorFlow's convolutional VAE tutorial does, so our test ELBO
@@ -7,6 +8,11 @@ compares with its -78 nats. It is deterministic, the same for every run and ever
 digits and bounds around -85 to -90 nats; numbers under the two are not comparable.)
 
 Images are kept as uint8 0/255 so `mnist.make_dataset` turns them into 0.0/1.0 floats.
+
+The noise is an input, not drawn inside the step: `with_noise` adds it to the data
+pipeline, drawn from (seed, batch number). A distributed run then splits the very same
+noise across replicas as the images, so one and several devices train identically, and
+the step has no random op (XLA compiles it as it is).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import dataclasses
 from cs20.datasets import mnist
 
 import numpy as np
+import tensorflow as tf
 
 THRESHOLD = 127
 
@@ -38,3 +45,20 @@ def load_splits(data_dir=None, **options) -> mnist.Splits:
 def as_floats(split: mnist.Split) -> np.ndarray:
     """(n, 28, 28, 1) float32 in {0, 1}."""
     return (split.images > 0).astype(np.float32)
+
+
+def standard_normal(shape, seed, counter):
+    """N(0, I) noise that depends only on (seed, counter): the same on every device."""
+    return tf.random.stateless_normal(shape, seed=tf.stack([tf.cast(seed, tf.int64),
+                                                            tf.cast(counter, tf.int64)]))
+
+
+def with_noise(dataset: tf.data.Dataset, latent_dim: int, seed: int) -> tf.data.Dataset:
+    """Batches (images, labels) -> (images, noise (batch, latent)); batch b's noise is drawn
+    from (seed, b), so a restored iterator and a distributed run see the same noise."""
+    def add_noise(batch_number, batch):
+        images, _ = batch
+        noise = standard_normal((tf.shape(images)[0], latent_dim), seed, batch_number)
+        return images, noise
+
+    return dataset.enumerate().map(add_noise).prefetch(tf.data.AUTOTUNE)

@@ -1,20 +1,12 @@
-"""The plumbing around lecture 10's VAE (its networks, the ELBO and the train step are
-written in lectures/l10_vae.py).
+"""Lecture 10's evaluation and pictures, around the model of model.py.
 
-    model = vae.VAE(encoder, decoder)
-    mean, log_variance = model.encode(images)     # q(z|x) = N(mean, exp(log_variance))
-    logits = model.decoder(z)                      # p(x|z): 784 Bernoulli logits
-
-Here: the model that holds encoder and decoder, the densities log p(x|z) and log N(z; m, v),
-the reparameterisation noise drawn in the data pipeline, the evaluation of the lecture's
-ELBO over a dataset, the importance-weighted bound with k samples (Burda et al. 2016,
-log p(x) >= IWAE_k >= ELBO: what we report as the test log-likelihood estimate), and the
-pictures (reconstructions, prior samples, the 2-d manifold).
-
-The noise is an input, not drawn inside the step: `with_noise` adds it to the data
-pipeline, drawn from (seed, batch number). A distributed run then splits the very same
-noise across replicas as the images, so one and several devices train identically, and
-the step has no random op (XLA compiles it as it is).
+1. `make_evaluate`: the mean ELBO, reconstruction and KL over a dataset, summed on the
+   device in one compiled call;
+2. the importance-weighted bound with k samples (Burda et al. 2016,
+   log p(x) >= IWAE_k >= ELBO: what we report as the test log-likelihood estimate), from
+   the density log N(z; m, v) of the prior and of q(z|x);
+3. the pictures: reconstructions, samples from the prior, the decoded 2-d manifold, and
+   the posterior means for the latent scatter.
 """
 
 from __future__ import annotations
@@ -22,73 +14,20 @@ from __future__ import annotations
 import math
 
 from cs20 import plots, summaries, training
+from lectures.l10_vae.data import standard_normal
+from lectures.l10_vae.model import VAE, bernoulli_log_likelihood, reparameterise
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 _LOG_TWO_PI = math.log(2.0 * math.pi)
 
 
-# --- The densities, as pure functions of tensors (tested against hand-computed values). ---
-
-def bernoulli_log_likelihood(images, logits):
-    """log p(x|z) = sum over pixels of x log sigmoid(l) + (1 - x) log(1 - sigmoid(l)):
-    images and logits (batch, 28, 28, 1) -> (batch,)."""
-    per_pixel = -tf.nn.sigmoid_cross_entropy_with_logits(labels=images, logits=logits)
-    return tf.reduce_sum(tf.reshape(per_pixel, (tf.shape(per_pixel)[0], -1)), axis=-1)
-
-
-def gaussian_log_density(z, mean, log_variance):
-    """log N(z; mean, exp(log_variance)), summed over the last axis."""
-    return -0.5 * tf.reduce_sum(
-        _LOG_TWO_PI + log_variance + tf.square(z - mean) * tf.exp(-log_variance), axis=-1)
-
-
-def standard_normal(shape, seed, counter):
-    """N(0, I) noise that depends only on (seed, counter): the same on every device."""
-    return tf.random.stateless_normal(shape, seed=tf.stack([tf.cast(seed, tf.int64),
-                                                            tf.cast(counter, tf.int64)]))
-
-
-def with_noise(dataset: tf.data.Dataset, latent_dim: int, seed: int) -> tf.data.Dataset:
-    """Batches (images, labels) -> (images, noise (batch, latent)); batch b's noise is drawn
-    from (seed, b), so a restored iterator and a distributed run see the same noise."""
-    def add_noise(batch_number, batch):
-        images, _ = batch
-        noise = standard_normal((tf.shape(images)[0], latent_dim), seed, batch_number)
-        return images, noise
-
-    return dataset.enumerate().map(add_noise).prefetch(tf.data.AUTOTUNE)
-
-
-class VAE(keras.Model):
-    """The lecture's encoder (images -> mean, log-variance) and decoder (z -> logits) as one
-    model, so that one checkpoint, one strategy scope and `model.trainable_variables` cover
-    both; the lecture's `elbo_terms` and train step use them."""
-
-    def __init__(self, encoder: keras.Model, decoder: keras.Model, **kwargs):
-        super().__init__(**kwargs)
-        self.encoder = encoder
-        self.decoder = decoder
-        self.latent_dim = decoder.input_shape[-1]
-
-    def encode(self, images, training: bool = False):
-        """-> mean and log-variance of q(z|x), each (batch, latent), in float32."""
-        mean, log_variance = self.encoder(images, training=training)
-        return tf.cast(mean, tf.float32), tf.cast(log_variance, tf.float32)
-
-    def call(self, images, training: bool = False):
-        """Reconstruction logits through the posterior mean (no noise)."""
-        mean, _ = self.encode(images, training=training)
-        return self.decoder(mean, training=training)
-
-
-# --- Evaluation: the ELBO and the importance-weighted bound over a finite dataset. ---
+# --- 1. The ELBO over a finite dataset ---
 
 def make_evaluate(terms):
     """-> `evaluate(dataset)`: mean ELBO, reconstruction and KL over a dataset of
-    (images, noise), where `terms(images, noise)` returns each per example (the lecture's
+    (images, noise), where `terms(images, noise)` returns each per example (model.py's
     `elbo_terms`), summed on the device in one compiled call (`training.compile_totals`)
     that is traced once and reused every epoch."""
     names = ("elbo", "reconstruction", "kl")
@@ -107,13 +46,21 @@ def make_evaluate(terms):
     return evaluate
 
 
+# --- 2. The importance-weighted bound ---
+
+def gaussian_log_density(z, mean, log_variance):
+    """log N(z; mean, exp(log_variance)), summed over the last axis."""
+    return -0.5 * tf.reduce_sum(
+        _LOG_TWO_PI + log_variance + tf.square(z - mean) * tf.exp(-log_variance), axis=-1)
+
+
 def importance_log_weights(vae: VAE, images, noise):
     """log p(x, z_k) - log q(z_k|x) for k samples: noise (k, batch, latent) -> (k, batch)."""
     num_samples = tf.shape(noise)[0]
     batch = tf.shape(images)[0]
     mean, log_variance = vae.encode(images)  # (batch, latent) each
-    # k samples of q(z|x), reparameterised as in the lecture (no gradient needed here).
-    z = mean + tf.exp(0.5 * log_variance) * noise  # (k, batch, latent)
+    # k samples of q(z|x), reparameterised as in training (no gradient needed here).
+    z = reparameterise(mean, log_variance, noise)  # (k, batch, latent)
     flat_z = tf.reshape(z, (-1, vae.latent_dim))  # (k * batch, latent)
     repeated = tf.tile(tf.cast(images, tf.float32), (num_samples, 1, 1, 1))  # (k * batch, ...)
     logits = tf.cast(vae.decoder(flat_z), tf.float32)  # (k * batch, 28, 28, 1)
@@ -148,7 +95,7 @@ def importance_weighted_log_likelihood(vae: VAE, images: np.ndarray, num_samples
     return total / len(images)
 
 
-# --- Pictures: samples from the prior and the decoded 2-d manifold. ---
+# --- 3. Pictures: reconstructions, samples from the prior, the 2-d manifold ---
 
 def decode_probabilities(vae: VAE, z) -> np.ndarray:
     """(n, latent) -> pixel probabilities (n, 28, 28)."""
