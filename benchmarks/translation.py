@@ -3,13 +3,13 @@
     CS20_DATA_DIR=../shared/data flock /tmp/cs20_cpu.lock python benchmarks/translation.py \
         [--num-steps 4000] [--run-dir DIR] [--corpus FILE] [--corpus-pairs N] [--flags "..."]
 
-Trains the real lecture script for --num-steps (default: the lecture's 4,000 steps of 64
-pairs), which scores the test set greedily and with beam width 4. Then, in this process,
-the run's newest checkpoint decodes the same test sentences with beam width 8 through the
-lecture's own decoder, length penalty and BLEU (`decoding.make_decoder`, `bleu_of`): it
-reads the run and writes nothing to it (a finished run refuses to run again, and beam width
-is not a reason to train). Every other figure is read from the run's results.json and
-config.json. Prints JSON.
+Trains the real lecture (python -m lectures.l12_translation) for --num-steps (default: the
+lecture's 4,000 steps of 64 pairs), which scores the test set greedily and with beam width
+4. Then, in this process, the run's newest checkpoint decodes the same test sentences with
+beam width 8 through the lecture's own decoder, length penalty and BLEU
+(`decoding.make_decoder`, `bleu_of`): it reads the run and writes nothing to it (a finished
+run refuses to run again, and beam width is not a reason to train). Every other figure is
+read from the run's results.json and config.json. Prints JSON.
 """
 
 from __future__ import annotations
@@ -25,9 +25,8 @@ import options
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cs20 import cli  # noqa: E402
-from cs20.datasets import translation  # noqa: E402
-from cs20.models import decoding, seq2seq  # noqa: E402
+from lectures.l12_translation import data, decoding  # noqa: E402
+from lectures.l12_translation.model import Seq2Seq  # noqa: E402
 
 import tensorflow as tf  # noqa: E402
 
@@ -37,8 +36,8 @@ MODEL_SETTINGS = ("embedding_size", "units", "bidirectional", "attention", "drop
 
 
 def run_lecture(run_dir: pathlib.Path, *flags: str) -> dict:
-    command = [sys.executable, str(ROOT / "lectures" / "l12_translation.py"), "--run-dir",
-               str(run_dir), *flags]
+    command = [sys.executable, "-m", "lectures.l12_translation", "--run-dir", str(run_dir),
+               *flags]
     finished = subprocess.run(command, capture_output=True, text=True)
     if finished.returncode != 0:
         sys.exit(f"l12_translation failed: {finished.stderr.strip().splitlines()[-1:]}")
@@ -48,7 +47,7 @@ def run_lecture(run_dir: pathlib.Path, *flags: str) -> dict:
 def first_pairs_file(corpus: str, count: int, run_dir: pathlib.Path) -> pathlib.Path:
     """The first `count` pairs of the corpus (the shortest, in Tatoeba's files) as a
     tab-separated file next to the run directory (which holds only the run)."""
-    pairs = translation.read_pairs(translation.corpus_path(corpus))[:count]
+    pairs = data.read_pairs(data.corpus_path(corpus))[:count]
     path = run_dir.with_name(f"{run_dir.name}.first-{count}-pairs.txt")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(f"{source}\t{target}\n" for source, target in pairs),
@@ -59,19 +58,18 @@ def first_pairs_file(corpus: str, count: int, run_dir: pathlib.Path) -> pathlib.
 def bleu_on_test_set(run_dir: pathlib.Path, beam_width: int) -> tuple[float, float]:
     """(test BLEU, sentences/s) of the run's newest checkpoint decoded with `beam_width`,
     on the lecture's corpus split, decoder and length penalty. Reads the run only."""
-    lecture = cli.load_lecture("l12_translation")  # its greedy loop, as the run decodes
     settings = json.loads((run_dir / "config.json").read_text())
-    corpus = translation.load(settings["data_dir"] or None, settings["corpus"],
-                              reverse=settings["reverse"], max_length=settings["max_length"],
-                              min_count=settings["min_count"])
-    model = seq2seq.Seq2Seq(len(corpus.source_vocabulary), len(corpus.target_vocabulary),
-                            **{name: settings[name] for name in MODEL_SETTINGS})
+    corpus = data.load(settings["data_dir"] or None, settings["corpus"],
+                       reverse=settings["reverse"], max_length=settings["max_length"],
+                       min_count=settings["min_count"])
+    model = Seq2Seq(len(corpus.source_vocabulary), len(corpus.target_vocabulary),
+                    **{name: settings[name] for name in MODEL_SETTINGS})
     model((tf.ones([1, 2], tf.int32), tf.ones([1, 2], tf.int32)))  # create the variables
     tf.train.Checkpoint(model=model).restore(
         tf.train.latest_checkpoint(str(run_dir / "checkpoints"))
     ).assert_existing_objects_matched().expect_partial()  # every weight; not the optimizer
-    decoder = decoding.make_decoder(model, settings["max_length"] + 2, lecture.greedy,
-                                    beam_width, settings["length_penalty"])
+    decoder = decoding.make_decoder(model, settings["max_length"] + 2, beam_width,
+                                    settings["length_penalty"])
     bleu, _, _, speed = decoding.bleu_of(decoder, *corpus.test.references(), corpus)
     return bleu, speed
 

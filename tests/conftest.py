@@ -87,7 +87,7 @@ def tatoeba_file(tmp_path, data_dir) -> pathlib.Path:
     """The first 3,000 pairs of fra-eng.zip (the shortest) as a plain file with the third,
     attribution column of manythings.org's newer releases: lecture 12's --corpus for runs
     that need not read the whole corpus."""
-    from cs20.datasets import translation
+    from lectures.l12_translation import data as translation
 
     pairs = translation.read_pairs(data_dir / "fra-eng.zip")[:3000]
     path = tmp_path / "fra.txt"

@@ -3,30 +3,31 @@
 import itertools
 import json
 import math
-import pathlib
 import re
 import subprocess
 import sys
 import zipfile
 
-from cs20.datasets import translation
-from cs20.metrics import bleu
-from cs20.models import attention, decoding, seq2seq
+from cs20 import cli, config, runtime
+from lectures.l12_translation import attention, bleu, data, decoding
+from lectures.l12_translation import model as lecture  # Seq2Seq, its loss and train step
+from lectures.l12_translation.config import Config
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import (
+    ROOT,
     assert_mirrored_matches_default,
     event_files,
-    load_lecture,
+    execute_notebook,
+    lecture_main,
     read_results,
 )
 from run_state import directory_state
 
-lecture = load_lecture("l12_translation")
-LECTURES = pathlib.Path(__file__).resolve().parents[1] / "lectures"
+main = lecture_main("l12_translation")
 
 PAIRS = [("I am cold.", "J'ai froid."), ("Go!", "Va\u202f!"), ("He is here.", "Il est ici."),
          ("I am here.", "Je suis ici."), ("Who is cold?", "Qui a froid\u202f?")] * 4
@@ -35,7 +36,7 @@ PAIRS = [("I am cold.", "J'ai froid."), ("Go!", "Va\u202f!"), ("He is here.", "I
 # --- data -------------------------------------------------------------------------------
 
 def test_tokenize_splits_punctuation_and_elisions_and_lowers_case():
-    assert translation.tokenize_python(["Je n'ai pas été là\u202f!", "Don't GO."]) == [
+    assert data.tokenize_python(["Je n'ai pas été là\u202f!", "Don't GO."]) == [
         ["je", "n'", "ai", "pas", "été", "là", "!"], ["don'", "t", "go", "."]]
 
 
@@ -48,14 +49,14 @@ ENGLISH = ["Show me the cat!", "Where is Tom?", "Can I see Tom?", "Tell me, Tom.
 def test_detokenize_writes_sentences_the_way_the_training_sentences_are_written():
     # Learnt from each language's sentences: French spaces before ! and ?, English does not.
     for sentences in (FRENCH, ENGLISH):
-        orthography = translation.Orthography.learn(sentences)
-        for sentence, tokens in zip(sentences, translation.tokenize_python(sentences),
+        orthography = data.Orthography.learn(sentences)
+        for sentence, tokens in zip(sentences, data.tokenize_python(sentences),
                                     strict=True):
             assert orthography.detokenize(tokens) == " ".join(sentence.split())
-    french = translation.Orthography.learn(FRENCH)
+    french = data.Orthography.learn(FRENCH)
     assert french.detokenize(["montrez", "-", "moi", "!"]) == "Montrez-moi !"
     assert french.detokenize(["tom", "n'", "est", "pas", "là", "?"]) == "Tom n'est pas là ?"
-    english = translation.Orthography.learn(ENGLISH)
+    english = data.Orthography.learn(ENGLISH)
     assert english.detokenize(["can", "i", "see", "tom'", "s", "cat", "?"]) == \
         "Can I see Tom's cat?"
     assert english.detokenize(["«", "écoute", "!", "»"]) == "« Écoute! »"
@@ -64,12 +65,11 @@ def test_detokenize_writes_sentences_the_way_the_training_sentences_are_written(
     assert english.detokenize(["3", "cats", "."]) == "3 cats."
     assert english.detokenize(["«", "écoute", "»"]) == "« Écoute »"
     # The SavedModel translator writes its output with the same ops.
-    tokens = (*translation.RESERVED, "montrez", "-", "moi", "!", "tom")
-    translator = decoding.Translator(seq2seq.Seq2Seq(5, len(tokens), embedding_size=4, units=4),
-                                     ["a"], tokens, greedy=lecture.greedy, beam_width=1,
-                                     alpha=0.0, max_length=4, trained_max_length=3,
-                                     target_orthography=french)
-    ids = tf.constant([4, 5, 6, 7, 8, translation.EOS_ID, 4])
+    tokens = (*data.RESERVED, "montrez", "-", "moi", "!", "tom")
+    translator = decoding.Translator(lecture.Seq2Seq(5, len(tokens), embedding_size=4, units=4),
+                                     ["a"], tokens, beam_width=1, alpha=0.0, max_length=4,
+                                     trained_max_length=3, target_orthography=french)
+    ids = tf.constant([4, 5, 6, 7, 8, data.EOS_ID, 4])
     assert translator.text(ids).numpy().decode() == "Montrez-moi ! Tom"
 
 
@@ -78,75 +78,75 @@ def test_read_pairs_from_any_tab_separated_file(tmp_path):
     plain.write_text("Hi.\tHallo!\tCC-BY 2.0 (France) Attribution: tatoeba.org #538123\n"
                      "\n"
                      "Go.\tGeh.\r\n", encoding="utf-8")
-    assert translation.read_pairs(plain) == [("Hi.", "Hallo!"), ("Go.", "Geh.")]
+    assert data.read_pairs(plain) == [("Hi.", "Hallo!"), ("Go.", "Geh.")]
     archive = tmp_path / "deu-eng.zip"
     with zipfile.ZipFile(archive, "w") as output:
         output.write(plain, "deu-eng/deu.txt")
         output.writestr("deu-eng/_about.txt", "about")
-    assert translation.read_pairs(archive) == translation.read_pairs(plain)
+    assert data.read_pairs(archive) == data.read_pairs(plain)
     bad_lines = {"no tab here": "line 2", "a\tb\tc\td": "line 2", "Hi.\t ": "line 2"}
     for line, message in bad_lines.items():
         (tmp_path / "bad.txt").write_text(f"Hi.\tSalut.\n{line}\nGo.\tVa.\n", encoding="utf-8")
         with pytest.raises(ValueError, match=message):
-            translation.read_pairs(tmp_path / "bad.txt")
+            data.read_pairs(tmp_path / "bad.txt")
     (tmp_path / "latin1.txt").write_bytes("Hi.\tSalut.\n\nTea.\tThé.\n".encode("latin-1"))
     with pytest.raises(ValueError, match="line 3: not UTF-8"):
-        translation.read_pairs(tmp_path / "latin1.txt")
+        data.read_pairs(tmp_path / "latin1.txt")
     with pytest.raises(ValueError, match="is a folder"):
-        translation.read_pairs(tmp_path)
+        data.read_pairs(tmp_path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        translation.read_pairs(tmp_path / "missing.txt")
+        data.read_pairs(tmp_path / "missing.txt")
     (tmp_path / "empty.txt").write_text("\n\n")
     with pytest.raises(ValueError, match="no sentence pairs"):
-        translation.read_pairs(tmp_path / "empty.txt")
+        data.read_pairs(tmp_path / "empty.txt")
 
 
 def test_vocabulary_round_trip_with_unknown_words(tmp_path):
-    sentences = translation.tokenize_python(["the cat sat", "the dog sat", "a bird"])
-    vocabulary = translation.Vocabulary.build(sentences, min_count=2)
-    assert vocabulary.tokens == (*translation.RESERVED, "sat", "the")
+    sentences = data.tokenize_python(["the cat sat", "the dog sat", "a bird"])
+    vocabulary = data.Vocabulary.build(sentences, min_count=2)
+    assert vocabulary.tokens == (*data.RESERVED, "sat", "the")
     ids = vocabulary.encode(["the", "cat", "sat"])
-    assert ids == [5, translation.UNK_ID, 4]
-    assert vocabulary.decode([*ids, translation.EOS_ID, 4]) == ["the", "<unk>", "sat"]
+    assert ids == [5, data.UNK_ID, 4]
+    assert vocabulary.decode([*ids, data.EOS_ID, 4]) == ["the", "<unk>", "sat"]
     assert vocabulary.unknown(["the", "cat"]) == ["cat"]
     vocabulary.save(tmp_path / "vocabulary.txt")
-    assert translation.Vocabulary.load(tmp_path / "vocabulary.txt") == vocabulary
+    assert data.Vocabulary.load(tmp_path / "vocabulary.txt") == vocabulary
     (tmp_path / "bad.txt").write_text("hello\nworld")
     with pytest.raises(ValueError, match="not a vocabulary file"):
-        translation.Vocabulary.load(tmp_path / "bad.txt")
+        data.Vocabulary.load(tmp_path / "bad.txt")
 
 
 def test_corpus_filters_splits_deterministically_and_groups_references():
-    corpus = translation.make_corpus(PAIRS, max_length=4, min_count=1, validation_percent=30,
+    corpus = data.make_corpus(PAIRS, max_length=4, min_count=1, validation_percent=30,
                                      test_percent=30)
     everything = corpus.train.sources + corpus.validation.sources + corpus.test.sources
     assert ["i", "am", "cold", "."] in everything and len(everything) == len(PAIRS)
-    again = translation.make_corpus(PAIRS, max_length=4, min_count=1, validation_percent=30,
+    again = data.make_corpus(PAIRS, max_length=4, min_count=1, validation_percent=30,
                                     test_percent=30)
     assert again == corpus
-    short = translation.make_corpus(PAIRS, max_length=3, min_count=1)
+    short = data.make_corpus(PAIRS, max_length=3, min_count=1)
     assert all(len(s) <= 3 for s in short.train.sources + short.train.targets)
-    reversed_corpus = translation.make_corpus(PAIRS, reverse=True, min_count=1)
+    reversed_corpus = data.make_corpus(PAIRS, reverse=True, min_count=1)
     assert "froid" in reversed_corpus.source_vocabulary.tokens
     assert "cold" in reversed_corpus.target_vocabulary.tokens
-    split = translation.Split([["a"], ["b"], ["a"]], [["x"], ["y"], ["z"]])
+    split = data.Split([["a"], ["b"], ["a"]], [["x"], ["y"], ["z"]])
     assert split.references() == ([["a"], ["b"]], [[["x"], ["z"]], [["y"]]])
 
 
 def test_batches_are_padded_with_zeros_and_masks_mark_real_tokens():
-    dataset = translation.training_dataset([[4, 5], [6], [7, 8, 9]] * 8,
+    dataset = data.training_dataset([[4, 5], [6], [7, 8, 9]] * 8,
                                            [[1, 4, 2], [1, 5, 6, 2], [1, 2]] * 8,
                                            batch_size=4, seed=0)
     source, target = next(iter(dataset))
     assert source.shape[0] == 4 and target.shape[0] == 4
-    mask = translation.masks(source).numpy()
+    mask = data.masks(source).numpy()
     assert np.array_equal(mask, source.numpy() != 0)
-    assert np.array_equal(translation.masks(tf.constant([[4, 5, 0]])).numpy(),
+    assert np.array_equal(data.masks(tf.constant([[4, 5, 0]])).numpy(),
                           [[True, True, False]])
 
 
 def test_real_corpus_loads(data_dir):
-    corpus = translation.load(data_dir)
+    corpus = data.load(data_dir)
     assert len(corpus.train) > 100_000 and len(corpus.test) > 5_000
     assert len(corpus.target_vocabulary) > 5_000
 
@@ -155,7 +155,7 @@ def test_real_corpus_loads(data_dir):
 
 @pytest.mark.parametrize("score", ["additive", "multiplicative"])
 def test_attention_sums_to_one_over_real_positions_and_is_zero_on_padding(score):
-    model = seq2seq.Seq2Seq(20, 30, embedding_size=8, units=16, attention=score)
+    model = lecture.Seq2Seq(20, 30, embedding_size=8, units=16, attention=score)
     source = tf.constant([[5, 6, 7, 0, 0], [4, 0, 0, 0, 0]])
     encoded = model.encode(source)
     logits, state, weights = model.decode(tf.constant([[1, 5, 6], [1, 7, 8]]), encoded,
@@ -194,7 +194,7 @@ def test_attention_scores_golden_values():
 
 def test_attention_of_shows_what_the_model_decodes_with_and_a_layer_plugs_in():
     layer = attention.Attention(16, "multiplicative", name="attention")
-    model = seq2seq.Seq2Seq(20, 30, embedding_size=8, units=16, attention=layer)
+    model = lecture.Seq2Seq(20, 30, embedding_size=8, units=16, attention=layer)
     assert model.attention is layer
     source, target_input = tf.constant([[5, 6, 7, 0]]), tf.constant([[1, 5, 6]])
     _, weights, context = lecture.attention_of(model, source, target_input)
@@ -215,7 +215,7 @@ def test_train_step_gives_adam_the_summed_gradient_of_a_word_seen_twice():
     # An embedding's gradient has a row per token; Keras' Adam squares rows one by one,
     # so with the rows unsummed word 4 (twice in the source) would move sqrt(2)x too far.
     source, target = tf.constant([[4, 4, 5]]), tf.constant([[1, 6, 6, 2]])
-    models = [seq2seq.Seq2Seq(8, 8, embedding_size=4, units=4) for _ in range(2)]
+    models = [lecture.Seq2Seq(8, 8, embedding_size=4, units=4) for _ in range(2)]
     for model in models:
         model((source, target[:, :-1]))
     models[1].set_weights(models[0].get_weights())
@@ -245,7 +245,7 @@ def oracle_step(table):
 
 
 def sequence_log_prob(table, tokens):
-    previous, total = translation.BOS_ID, 0.0
+    previous, total = data.BOS_ID, 0.0
     for token in tokens:
         total += math.log(table[previous][token])
         previous = token
@@ -262,19 +262,19 @@ TABLE = [[0, 0, 1.0, 0, 0],
 
 
 def run_beam(table, beam_width, max_length, alpha=0.0):
-    state = tf.fill([beam_width], translation.BOS_ID)
+    state = tf.fill([beam_width], data.BOS_ID)
     return tf.function(lambda: decoding.beam_search(oracle_step(table), state, beam_width,
                                                     max_length, 1, alpha))()
 
 
 def run_greedy(table, max_length):
-    state = tf.constant([translation.BOS_ID])
-    return tf.function(lambda: lecture.greedy(oracle_step(table), state, max_length, 1))()
+    state = tf.constant([data.BOS_ID])
+    return tf.function(lambda: decoding.greedy(oracle_step(table), state, max_length, 1))()
 
 
 def cut(tokens):
     tokens = list(tokens)
-    return tokens[:tokens.index(translation.EOS_ID) + 1] if translation.EOS_ID in tokens \
+    return tokens[:tokens.index(data.EOS_ID) + 1] if data.EOS_ID in tokens \
         else tokens
 
 
@@ -294,7 +294,7 @@ def test_exhaustive_beam_returns_the_highest_scoring_sequence():
     table = np.concatenate([np.zeros((5, 2)), table], axis=1).tolist()
     max_length = 3
     # Every sequence of a/b ending with EOS, or running out at max_length.
-    candidates = [[*words, translation.EOS_ID] for n in range(max_length)
+    candidates = [[*words, data.EOS_ID] for n in range(max_length)
                   for words in itertools.product([3, 4], repeat=n)]
     candidates += [list(words) for words in itertools.product([3, 4], repeat=max_length)]
     best = max(candidates, key=lambda tokens: sequence_log_prob(table, tokens))
@@ -338,26 +338,26 @@ def test_bleu_golden_values():
 
 # --- the lecture ------------------------------------------------------------------------
 
-TINY = ["--batch-size", "16", "--units", "16", "--embedding-size", "8", "--max-length", "5",
-        "--validation-sentences", "20", "--summary-every", "2", "--eval-every", "4",
-        "--checkpoint-every", "2", "--beam-width", "2"]
+TINY_SETTINGS = {"batch_size": 16, "units": 16, "embedding_size": 8, "max_length": 5,
+                 "validation_sentences": 20, "summary_every": 2, "eval_every": 4,
+                 "checkpoint_every": 2, "beam_width": 2}
+TINY = [text for name, value in TINY_SETTINGS.items()
+        for text in (f"--{config.flag_name(name)}", str(value))]
 
 
-def test_smoke_run_on_a_corpus_file_reversed_resume_and_read_only_translate(tmp_path,
-                                                                           tatoeba_file,
-                                                                           capsys):
-    run_dir = tmp_path / "run"
+def test_notebook_on_a_corpus_file_reversed_then_script_resumes_and_translate_only_reads(
+        tmp_path, tatoeba_file, capsys):
+    results, output = execute_notebook("l12_translation", tmp_path, num_steps=4,
+                                       corpus=str(tatoeba_file), reverse=True, **TINY_SETTINGS)
+    run_dir = tmp_path / "notebook_run"
     flags = [*TINY, "--run-dir", str(run_dir), "--corpus", str(tatoeba_file), "--reverse"]
-    lecture.main(["--num-steps", "4", *flags])
-    results = read_results(run_dir)
     assert results["steps"] == 4 and math.isfinite(results["train/loss"])
     assert 0.0 <= results["test/bleu_greedy"] <= 1.0 and "test/bleu_beam2" in results
     assert event_files(run_dir) and (run_dir / "checkpoints" / "checkpoint").is_file()
     assert (run_dir / "attention.png").stat().st_size > 0
-    assert "go" in translation.Vocabulary.load(run_dir / "target_vocabulary.txt").tokens
+    assert "go" in data.Vocabulary.load(run_dir / "target_vocabulary.txt").tokens
 
     # French -> English, written as English is: "Va !" <- "Go!", in print and TensorBoard.
-    output = capsys.readouterr().out
     # The worked example: a training pair, the decoder input shifted by one, ids included.
     example = output[output.index("Worked example"):].splitlines()[:6]
     shown_pair = {}
@@ -367,9 +367,9 @@ def test_smoke_run_on_a_corpus_file_reversed_resume_and_read_only_translate(tmp_
         shown_pair[name] = (words.split(), json.loads(ids))
     (input_words, input_ids), (label_words, label_ids) = (shown_pair["decoder input"],
                                                           shown_pair["labels"])
-    assert input_words[0] == translation.BOS and label_words[-1] == translation.EOS
+    assert input_words[0] == data.BOS and label_words[-1] == data.EOS
     assert input_words[1:] == label_words[:-1] and input_ids[1:] == label_ids[:-1]
-    assert input_ids[0] == translation.BOS_ID and label_ids[-1] == translation.EOS_ID
+    assert input_ids[0] == data.BOS_ID and label_ids[-1] == data.EOS_ID
     assert len(shown_pair["source"][0]) == len(shown_pair["source"][1]) >= 4
     assert "(sum 1)" in example[4]
     lines = output.splitlines()
@@ -382,39 +382,45 @@ def test_smoke_run_on_a_corpus_file_reversed_resume_and_read_only_translate(tmp_
     assert not any(text.endswith((" !", " ?")) for text in references)
     events = b"".join(path.read_bytes() for path in event_files(run_dir))
     assert all(f"| {text} |".encode() in events for text in sources + references)
+    assert f"Try: python -m lectures.l12_translation --run-dir {run_dir} --translate" in output
 
-    lecture.main(["--num-steps", "6", "--quiet", *flags])
+    main(["--num-steps", "6", "--quiet", *flags])
     output = capsys.readouterr().out
     assert "Resumed from" in output and "at step 4" in output and "Worked example" not in output
 
     # The SavedModel stands alone: a string in, a string out, unknown words allowed.
     # --translate only reads the run, whatever the other flags say (another model size,
-    # more steps, even --fresh): the run directory stays exactly as it was.
+    # more steps, even --fresh): the run directory stays exactly as it was, and the
+    # command exits 0.
     before = directory_state(run_dir)
-    translated = lecture.main(["--run-dir", str(run_dir), "--translate", "Je suis zzzqx.",
-                               "--units", "32", "--num-steps", "50", "--fresh"])
-    assert isinstance(translated["beam"], str) and isinstance(translated["greedy"], str)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.guard(main, ["--run-dir", str(run_dir), "--translate", "Je suis zzzqx.",
+                         "--units", "32", "--num-steps", "50", "--fresh"])
+    assert exit_info.value.code == 0
     output = capsys.readouterr().out
     assert "Unknown words (read as <unk>): zzzqx" in output and "Worked example" not in output
+    assert re.search(r"^Je suis zzzqx\.\n  greedy: .+\n  beam:   .+$", output, re.MULTILINE)
+    translated = decoding.translate_with_saved(str(run_dir), "J'ai froid.")
+    assert isinstance(translated["beam"], str) and isinstance(translated["greedy"], str)
     reloaded = tf.saved_model.load(str(run_dir / "translator"))
-    assert reloaded.translate(tf.constant("J'ai froid.")).numpy().decode() == \
-        lecture.main(["--run-dir", str(run_dir), "--translate", "J'ai froid."])["beam"]
+    assert reloaded.translate(tf.constant("J'ai froid.")).numpy().decode() == translated["beam"]
     with pytest.raises(tf.errors.InvalidArgumentError, match="empty sentence"):
         reloaded.translate(tf.constant("  "))
     # Longer than --max-length 5: translated, with a warning.
-    lecture.main(["--run-dir", str(run_dir), "--translate", "Je ne sais pas ce que tu veux."])
+    with pytest.raises(runtime.RunFinished):
+        main(["--run-dir", str(run_dir), "--translate", "Je ne sais pas ce que tu veux."])
     assert "has 9 tokens but the model was trained on sentences of at most 5" in \
         capsys.readouterr().err
     for flags, message in ((["--translate", ""], "--translate got an empty sentence"),
                            (["--translate", " ", "--units", "32"], "--units 32 (the run has")):
         with pytest.raises(SystemExit) as exit_info:
-            lecture.cli.guard(lecture.main, ["--run-dir", str(run_dir), *flags])
+            cli.guard(main, ["--run-dir", str(run_dir), *flags])
         assert exit_info.value.code == 2
         error = capsys.readouterr().err
         assert message in error and "Traceback" not in error
     assert directory_state(run_dir) == before
     with pytest.raises(FileNotFoundError, match="no translator"):
-        lecture.main(["--run-dir", str(tmp_path / "nothing"), "--translate", "Salut."])
+        main(["--run-dir", str(tmp_path / "nothing"), "--translate", "Salut."])
 
 
 def test_mixed_precision_trains_and_decodes(tmp_path, tatoeba_file):
@@ -422,8 +428,8 @@ def test_mixed_precision_trains_and_decodes(tmp_path, tatoeba_file):
     decoding and results.json; the float16 step is compared with float32's in
     test_float16.py."""
     try:
-        lecture.main(["--num-steps", "2", "--mixed-precision", "--quiet", *TINY,
-                      "--run-dir", str(tmp_path / "run"), "--corpus", str(tatoeba_file)])
+        main(["--num-steps", "2", "--mixed-precision", "--quiet", *TINY,
+              "--run-dir", str(tmp_path / "run"), "--corpus", str(tatoeba_file)])
     finally:
         keras.mixed_precision.set_global_policy("float32")  # process-wide: leave it clean
     results = read_results(tmp_path / "run")
@@ -435,8 +441,7 @@ def test_bad_corpus_file_is_a_one_line_error_naming_the_line(tmp_path, capsys):
     corpus = tmp_path / "pairs.txt"
     corpus.write_text("Hi.\tSalut.\nHello. Bonjour.\n", encoding="utf-8")
     with pytest.raises(SystemExit) as exit_info:
-        lecture.cli.guard(lecture.main, ["--corpus", str(corpus), "--run-dir",
-                                         str(tmp_path / "run")])
+        cli.guard(main, ["--corpus", str(corpus), "--run-dir", str(tmp_path / "run")])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err == (
         f"error: corpus {corpus}, line 2: expected a sentence, a tab and its translation "
@@ -449,7 +454,7 @@ def test_bad_corpus_file_is_a_one_line_error_naming_the_line(tmp_path, capsys):
 INTERRUPTED_DECODING = """
 import runpy, signal, sys
 from cs20 import training
-from cs20.models import decoding
+from lectures.l12_translation import decoding
 
 train, decode_all = training.train, decoding.decode_all
 
@@ -467,17 +472,16 @@ training.train = train_then_interrupt
 # As in a terminal, whatever this process inherited: Ctrl-C raises KeyboardInterrupt.
 signal.signal(signal.SIGINT, signal.default_int_handler)
 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-sys.argv = sys.argv[1:]
-runpy.run_path(sys.argv[0], run_name="__main__")
+runpy.run_module("lectures.l12_translation", run_name="__main__", alter_sys=True)
 """
 
 
 def test_ctrl_c_during_the_final_decoding_stops_with_one_line(tmp_path, tatoeba_file):
     run_dir = tmp_path / "run"
     completed = subprocess.run(
-        [sys.executable, "-c", INTERRUPTED_DECODING, str(LECTURES / "l12_translation.py"),
-         "--num-steps", "2", *TINY, "--run-dir", str(run_dir), "--corpus", str(tatoeba_file)],
-        capture_output=True, text=True, timeout=300)
+        [sys.executable, "-c", INTERRUPTED_DECODING, "--num-steps", "2", *TINY, "--run-dir",
+         str(run_dir), "--corpus", str(tatoeba_file)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert "SIGINT at the test set's decoding" in completed.stdout, completed.stdout[-2000:]
     assert completed.returncode == 130, completed.stdout[-2000:] + completed.stderr[-2000:]
     assert "Traceback" not in completed.stderr
@@ -489,7 +493,7 @@ def test_refused_flags_say_why(capsys):
                            (["--dropout", "nan"], "--dropout must be a finite number"),
                            (["--length-penalty", "nan"], "--length-penalty must be a finite")):
         with pytest.raises(SystemExit) as exit_info:
-            lecture.config.parse(lecture.Config, flags)
+            config.parse(Config, flags)
         error = capsys.readouterr().err
         assert exit_info.value.code == 2 and message in error and "Traceback" not in error
 

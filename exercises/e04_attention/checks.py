@@ -86,10 +86,10 @@ def check_masked_attention(context: Context) -> None:
 
 
 def attention_layer(functions: dict):
-    """Lecture 12's attention layer (`cs20.models.attention.Attention`), its scores and
-    masked softmax computed by `functions` ({name in ATTENTION_NAMES: function}) with the
-    layer's own weights (query projection, energy vector)."""
-    from cs20.models import attention
+    """Lecture 12's attention layer (`lectures.l12_translation.attention.Attention`), its
+    scores and masked softmax computed by `functions` ({name in ATTENTION_NAMES: function})
+    with the layer's own weights (query projection, energy vector)."""
+    from lectures.l12_translation import attention
 
     class FunctionsAttention(attention.Attention):
         def score(self, queries, keys):
@@ -113,15 +113,15 @@ def attention_layer(functions: dict):
 def reversal_corpus(seed: int, size: int = 64):
     """(source, target input, labels) int32 arrays: sentences of 2-6 words and their
     reversal, padded, the target framed by BOS and EOS (lecture 12's conventions)."""
-    from cs20.datasets import translation
+    from lectures.l12_translation import data
 
     rng = np.random.default_rng(seed)
-    first_word = translation.UNK_ID + 1
+    first_word = data.UNK_ID + 1
     sources = [list(rng.integers(first_word, VOCABULARY_SIZE, rng.integers(2, 7)))
                for _ in range(size)]
-    targets = [[translation.BOS_ID, *source[::-1], translation.EOS_ID] for source in sources]
-    framed = translation.pad(targets)  # (size, longest + 2)
-    return translation.pad(sources), framed[:, :-1], framed[:, 1:]
+    targets = [[data.BOS_ID, *source[::-1], data.EOS_ID] for source in sources]
+    framed = data.pad(targets)  # (size, longest + 2)
+    return data.pad(sources), framed[:, :-1], framed[:, 1:]
 
 
 def attention_inputs(seed: int = 0):
@@ -136,7 +136,7 @@ def attention_inputs(seed: int = 0):
 def lecture_attention(score: str, seed: int = 0):
     """(weights, outputs): lecture 12's own attention layer of `score`, its weights
     drawn from `seed`, and its (context, weights) on `attention_inputs`."""
-    from cs20.models import attention
+    from lectures.l12_translation import attention
 
     keras.utils.set_random_seed(seed)
     layer = attention.Attention(UNITS, score)
@@ -160,19 +160,18 @@ def train_in_lecture_12(functions: dict, num_steps: int, seed: int = 0) -> tuple
     of `num_steps` Adam steps on `reversal_corpus`.
 
     The one place that depends on the lecture's machinery (with `attention_layer`,
-    `lecture_attention` and `reversal_corpus`): `seq2seq.Seq2Seq(attention=layer)`,
-    `translation.masks`.
+    `lecture_attention` and `reversal_corpus`): `model.Seq2Seq(attention=layer)`,
+    `data.masks`.
     """
-    from cs20.datasets import translation
-    from cs20.models import seq2seq
+    from lectures.l12_translation import data
+    from lectures.l12_translation.model import Seq2Seq
 
     keras.utils.set_random_seed(seed)
     source, target_input, labels = (tf.constant(array) for array in reversal_corpus(seed))
-    model = seq2seq.Seq2Seq(VOCABULARY_SIZE, VOCABULARY_SIZE, embedding_size=UNITS,
-                            units=UNITS, bidirectional=False,
-                            attention=attention_layer(functions)(UNITS, "additive"))
+    model = Seq2Seq(VOCABULARY_SIZE, VOCABULARY_SIZE, embedding_size=UNITS, units=UNITS,
+                    bidirectional=False, attention=attention_layer(functions)(UNITS, "additive"))
     optimizer = keras.optimizers.Adam(0.01)
-    mask = tf.cast(translation.masks(labels), tf.float32)  # (batch, target): 0 on padding
+    mask = tf.cast(data.masks(labels), tf.float32)  # (batch, target): 0 on padding
 
     @tf.function
     def train_step():

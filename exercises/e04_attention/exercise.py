@@ -6,8 +6,8 @@ scores into weights with a softmax (padding gets weight 0) and takes the weighte
 of the encoder's outputs (the context vector). You write the two scores of lecture 12
 (additive, Bahdanau et al. 2015; multiplicative, Luong et al. 2015) and the masked
 softmax with its context; the check compares them with golden values, then puts them
-into lecture 12's model (cs20/models/attention.py), checks it computes what the lecture's
-own attention computes, and trains it for a few steps on a tiny corpus.
+into lecture 12's model (lectures/l12_translation/attention.py), checks it computes what
+the lecture's own attention computes, and trains it for a few steps on a tiny corpus.
 
     python -m cs20 check e04                       # this file
     python -m cs20 check e04 my_copy_of_e04.py     # or a copy of it
@@ -15,7 +15,7 @@ own attention computes, and trains it for a few steps on a tiny corpus.
 Shapes: queries (batch, target, units), one per decoder step; keys (batch, source, units),
 the encoder outputs already multiplied by the key matrix (done once per sentence, outside
 these functions); values (batch, source, dim), the encoder outputs. All float32. Read
-the docstring of cs20/models/attention.py first (not its code!).
+the docstring of lectures/l12_translation/attention.py first (not its code!).
 """
 
 from __future__ import annotations

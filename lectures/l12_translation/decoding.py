@@ -1,15 +1,20 @@
-"""Decoding lecture 12's model: beam search, batched decoders, the SavedModel translator,
-and BLEU of decoded test sentences (greedy decoding itself is written in the lecture,
-lectures/l12_translation.py, and passed in as `greedy`).
+"""Decoding lecture 12's model: greedy and beam search, batched decoders, BLEU of decoded
+test sentences, and the SavedModel translator.
 
-    decoder = decoding.make_decoder(model, max_length, greedy, beam_width=4, alpha=0.6)
+1. `greedy`: the decoding loop, one word at a time, each the most likely after the
+   words before;
+2. `beam_search`: keeps the `beam_width` best partial translations of every sentence
+   instead, ranked by log-probability divided by the GNMT length penalty
+   ((5 + length) / 6) ** alpha, and stops when every beam has produced EOS;
+3. `make_decoder` and `bleu_of`: either one as a tf.function over batches of source ids,
+   and the BLEU (bleu.py) of what it writes;
+4. `Translator`: a string in, its translation out, exported as a SavedModel.
+
+    decoder = decoding.make_decoder(model, max_length, beam_width=4, alpha=0.6)
     tokens, attention = decoding.decode_all(decoder, source_ids)
 
-`beam_search` keeps the `beam_width` best partial translations of every sentence, ranked
-by log-probability divided by the GNMT length penalty ((5 + length) / 6) ** alpha, and
-stops when every beam has produced EOS. Decoders return the attention weights for
-plotting. A `greedy(step, state, max_length, source_length) -> (tokens, attention)`
-takes the most likely word at each step; `step` comes from `Seq2Seq.step_function`.
+Both loops call a `step(tokens, state) -> (log-probs, state, attention)` made by
+`Seq2Seq.step_function` (model.py), and return the attention weights for plotting.
 """
 
 from __future__ import annotations
@@ -18,15 +23,38 @@ import functools
 import sys
 import time
 
-from cs20 import plots, runtime, summaries
-from cs20.datasets import translation
-from cs20.metrics import bleu
-from cs20.models.attention import NEGATIVE_INFINITY
-from cs20.models.seq2seq import Seq2Seq
+from cs20 import cli, plots, runtime, summaries
+from lectures.l12_translation import bleu, data
+from lectures.l12_translation.attention import NEGATIVE_INFINITY
+from lectures.l12_translation.model import Seq2Seq
 
 import tensorflow as tf
 
 TRANSLATOR_DIR = "translator"
+
+
+def greedy(step, state, max_length, source_length):
+    """The most likely word at each step, fed back as the next input, until every sentence
+    has written EOS -> (tokens (batch, max_length), attention (batch, max_length, source)).
+    `step(tokens (batch,), state) -> (log-probs (batch, vocab), state, attention)`."""
+    batch_size = tf.shape(tf.nest.flatten(state)[0])[0]
+    tokens = tf.fill([batch_size], data.BOS_ID)  # (batch,)
+    finished = tf.zeros([batch_size], tf.bool)
+    outputs = tf.TensorArray(tf.int32, size=max_length)
+    weights = tf.TensorArray(tf.float32, size=max_length, element_shape=[None, None])
+    for position in tf.range(max_length):
+        log_probs, state, attention_weights = step(tokens, state)  # (batch, vocab), ...
+        tokens = tf.argmax(log_probs, axis=-1, output_type=tf.int32)  # (batch,)
+        tokens = tf.where(finished, data.PAD_ID, tokens)  # PAD after EOS
+        outputs = outputs.write(position, tokens)
+        weights = weights.write(position, attention_weights)  # (batch, source)
+        finished |= tokens == data.EOS_ID
+        if tf.reduce_all(finished):
+            break
+    padding = max_length - outputs.size()  # steps not taken
+    tokens = tf.pad(tf.transpose(outputs.stack()), [[0, 0], [0, padding]])
+    weights = tf.pad(tf.transpose(weights.stack(), [1, 0, 2]), [[0, 0], [0, padding], [0, 0]])
+    return tokens, tf.reshape(weights, [batch_size, max_length, source_length])
 
 
 def length_penalty(length, alpha: float):
@@ -54,7 +82,7 @@ def beam_search(step, state, beam_width: int, max_length, source_length, alpha: 
     # Only the first beam is live at the start, or all beams would be the same sentence.
     scores = tf.tile(tf.concat([[0.0], tf.fill([beam_width - 1], NEGATIVE_INFINITY)], 0)[None],
                      [batch_size, 1])  # (batch, beam)
-    tokens = tf.fill([rows], translation.BOS_ID)
+    tokens = tf.fill([rows], data.BOS_ID)
     finished = tf.zeros([batch_size, beam_width], tf.bool)
     lengths = tf.zeros([batch_size, beam_width], tf.int32)
     history = tf.zeros([batch_size, beam_width, max_length], tf.int32)
@@ -75,7 +103,7 @@ def beam_search(step, state, beam_width: int, max_length, source_length, alpha: 
         vocab = tf.shape(log_probs)[-1]
         log_probs = tf.reshape(log_probs, [batch_size, beam_width, -1])
         # A finished beam may only add PAD, at no cost.
-        pad_only = tf.one_hot(translation.PAD_ID, vocab, on_value=0.0,
+        pad_only = tf.one_hot(data.PAD_ID, vocab, on_value=0.0,
                               off_value=NEGATIVE_INFINITY)
         log_probs = tf.where(finished[:, :, None], pad_only, log_probs)
         candidates = scores[:, :, None] + log_probs  # (batch, beam, vocab)
@@ -86,7 +114,7 @@ def beam_search(step, state, beam_width: int, max_length, source_length, alpha: 
         words = best % vocab
         scores = tf.gather(tf.reshape(candidates, [batch_size, -1]), best, batch_dims=1)
         lengths = tf.gather(new_lengths, parents, batch_dims=1)
-        finished = tf.gather(finished, parents, batch_dims=1) | (words == translation.EOS_ID)
+        finished = tf.gather(finished, parents, batch_dims=1) | (words == data.EOS_ID)
         at_position = (positions == position)[None, None, :]
         history = tf.where(at_position, words[:, :, None],
                            tf.gather(history, parents, batch_dims=1))
@@ -114,16 +142,15 @@ class Translator(tf.Module):
     `trained_max_length` is the longest source (in tokens) it was trained on.
     """
 
-    def __init__(self, model: Seq2Seq, source_tokens, target_tokens, *, greedy, beam_width: int,
+    def __init__(self, model: Seq2Seq, source_tokens, target_tokens, *, beam_width: int,
                  alpha: float, max_length: int, trained_max_length: int,
-                 target_orthography: translation.Orthography):
+                 target_orthography: data.Orthography):
         super().__init__()
         self.model = model
-        self.greedy = greedy
         self.source_table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
                 tf.constant(list(source_tokens)), tf.range(len(source_tokens), dtype=tf.int32)),
-            default_value=translation.UNK_ID)
+            default_value=data.UNK_ID)
         # Target ids -> words as written ("tom" -> "Tom").
         self.target_words = tf.Variable([target_orthography.written(token)
                                          for token in target_tokens], trainable=False)
@@ -135,16 +162,16 @@ class Translator(tf.Module):
         self.max_length = max_length
 
     def ids(self, sentence):
-        tokens = translation.tokenize(tf.reshape(sentence, [1]))  # (1, None)
+        tokens = data.tokenize(tf.reshape(sentence, [1]))  # (1, None)
         tf.debugging.assert_positive(tf.size(tokens.flat_values),
                                      message="empty sentence: nothing to translate")
         return self.source_table.lookup(tokens).to_tensor()  # (1, source)
 
     def text(self, ids):
         """(max_length,) ids -> the written sentence, cut at EOS."""
-        length = tf.reduce_min(tf.concat([tf.where(ids == translation.EOS_ID)[:, 0],
+        length = tf.reduce_min(tf.concat([tf.where(ids == data.EOS_ID)[:, 0],
                                           [tf.size(ids, out_type=tf.int64)]], 0))
-        return translation.detokenize_words(tf.gather(self.target_words, ids[:length]),
+        return data.detokenize_words(tf.gather(self.target_words, ids[:length]),
                                             self.joins_left, self.joins_right)
 
     @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
@@ -162,13 +189,12 @@ class Translator(tf.Module):
         """Greedy translation of one sentence."""
         source = self.ids(sentence)
         encoded = self.model.encode(source)
-        tokens, _ = self.greedy(self.model.step_function(encoded), encoded[2], self.max_length,
-                                tf.shape(source)[1])
+        tokens, _ = greedy(self.model.step_function(encoded), encoded[2], self.max_length,
+                           tf.shape(source)[1])
         return self.text(tokens[0])
 
 
-def make_decoder(model: Seq2Seq, max_length: int, greedy, beam_width: int = 1,
-                 alpha: float = 0.0):
+def make_decoder(model: Seq2Seq, max_length: int, beam_width: int = 1, alpha: float = 0.0):
     """A tf.function: source ids (batch, source) -> (tokens (batch, max_length), attention).
 
     Beam width 1 means `greedy` decoding. One trace serves every batch shape.
@@ -197,7 +223,7 @@ def decode_all(decoder, source_ids: list[list[int]], batch_size: int = 256):
     tokens, attention = [None] * len(source_ids), [None] * len(source_ids)
     for start in range(0, len(order), batch_size):
         chunk = order[start:start + batch_size]
-        batch = translation.pad([source_ids[index] for index in chunk])
+        batch = data.pad([source_ids[index] for index in chunk])
         batch_tokens, batch_attention = decoder(tf.constant(batch))
         for row, index in enumerate(chunk):
             tokens[index] = batch_tokens[row].numpy()
@@ -215,11 +241,12 @@ def bleu_of(decoder, sources, references, corpus) -> tuple[float, list, list, fl
     return bleu.corpus_bleu(references, hypotheses), hypotheses, attention, speed
 
 
-def show_examples(run, corpus, sources, references, greedy, beam, step) -> None:
+def show_examples(run, corpus, sources, references, greedy_translations, beam_translations,
+                  step) -> None:
     """Prints example translations and logs them as a markdown table (test/examples)."""
     lines = ["| source | reference | greedy | beam |", "|---|---|---|---|"]
-    for source, reference_set, greedy_tokens, beam_tokens in zip(sources, references, greedy,
-                                                                  beam, strict=True):
+    for source, reference_set, greedy_tokens, beam_tokens in zip(
+            sources, references, greedy_translations, beam_translations, strict=True):
         cells = [corpus.source_orthography.detokenize(source)] + [
             corpus.target_orthography.detokenize(tokens)
             for tokens in (reference_set[0], greedy_tokens, beam_tokens)]
@@ -235,7 +262,7 @@ def plot_attention(run, sources, outputs, attention, step, count: int = 4) -> No
     """Heatmaps of where each output word looked (one row per output word, EOS included)
     for the first `count` sentences: attention.png and TensorBoard (test/attention)."""
     shown = range(min(count, len(sources)))
-    words = [(outputs[i] + [translation.EOS])[:len(attention[i])] for i in shown]
+    words = [(outputs[i] + [data.EOS])[:len(attention[i])] for i in shown]
     heatmap = plots.attention_heatmaps([attention[i][:len(words[i])] for i in shown],
                                        [sources[i] for i in shown], words,
                                        run.path("attention.png"),
@@ -253,7 +280,7 @@ def export_translator(run, translator: Translator, example: str) -> None:
         reloaded = tf.saved_model.load(str(run.path(TRANSLATOR_DIR)))
         print(f"Saved translator: {run.path(TRANSLATOR_DIR)}\n  {example!r} -> "
               f"{reloaded.translate(tf.constant(example)).numpy().decode('utf-8')!r}\n"
-              f"Try: python lectures/l12_translation.py --run-dir {run.directory} "
+              f"Try: {cli.lecture_command(run.lecture)} --run-dir {run.directory} "
               f"--translate \"How are you?\"")
 
 
@@ -261,13 +288,13 @@ def translate_with_saved(run_dir: str, sentence: str) -> dict:
     """Lecture 12's --translate: the translator exported by a finished run translates
     `sentence` (greedy and beam). Reads the run directory and writes nothing to it."""
     path = runtime.saved_model_of(run_dir, TRANSLATOR_DIR, "l12_translation", "--translate")
-    tokens = translation.tokenize_python([sentence])[0]
+    tokens = data.tokenize_python([sentence])[0]
     if not tokens:
         raise ValueError("--translate got an empty sentence: give the sentence to translate")
-    vocabulary = translation.Vocabulary.load(path.parent / "source_vocabulary.txt")
+    vocabulary = data.Vocabulary.load(path.parent / "source_vocabulary.txt")
     unknown = vocabulary.unknown(tokens)
     if unknown:
-        print(f"Unknown words (read as {translation.UNK}): {', '.join(unknown)}")
+        print(f"Unknown words (read as {data.UNK}): {', '.join(unknown)}")
     translator = tf.saved_model.load(str(path))
     trained_max_length = int(translator.trained_max_length.numpy())
     if len(tokens) > trained_max_length:

@@ -1,9 +1,11 @@
-"""Sentence pairs of a tab-separated parallel file, ready for a seq2seq model.
+"""Lecture 12's data: sentence pairs of a tab-separated parallel file, ready for a
+seq2seq model.
 
-    corpus = translation.load(data_dir, max_length=10, min_count=2)   # Tatoeba eng-fra
-    corpus = translation.load(corpus="deu.txt", reverse=True)         # German -> English
-    dataset = translation.training_dataset(*translation.encode_split(corpus.train, corpus),
-                                           batch_size=64, seed=42)
+    from lectures.l12_translation import data
+    corpus = data.load(data_dir, max_length=10, min_count=2)   # Tatoeba eng-fra
+    corpus = data.load(corpus="deu.txt", reverse=True)         # German -> English
+    dataset = data.training_dataset(*data.encode_split(corpus.train, corpus),
+                                    batch_size=64, seed=42)
 
 The default pairs are English-French from the Tatoeba Project via www.manythings.org/anki
 (CC BY 2.0 FR): `ATTRIBUTION` must travel with anything built from them. Any other file
