@@ -18,9 +18,9 @@ import time
 
 from cs20 import classification
 from cs20.datasets import mnist
-from cs20.models import logistic
 from lectures.l03_linear_regression import data as birth_life
 from lectures.l03_linear_regression import model as linear
+from lectures.l03_logistic_regression import model as logistic
 
 import keras
 import options

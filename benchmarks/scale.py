@@ -34,8 +34,6 @@ import tempfile
 import options
 import tensorflow as tf
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-
 # Each lecture's short run: enough steps for a stable rate after the first (compiling) one,
 # and flags that keep evaluation and artefacts from dominating the wall time.
 LECTURES = {
@@ -68,7 +66,7 @@ def scaled_steps(flags: list[str], scale: float) -> list[str]:
 def measure(lecture: str, flags: list[str], timeout: int) -> dict:
     """One run of the lecture: its steps/s, or the reason it refused or failed."""
     with tempfile.TemporaryDirectory() as run_dir:
-        command = [sys.executable, str(ROOT / "lectures" / f"{lecture}.py"), "--run-dir",
+        command = [sys.executable, "-m", f"lectures.{lecture}", "--run-dir",
                    run_dir, *flags]
         try:
             finished = subprocess.run(command, capture_output=True, text=True, timeout=timeout)

@@ -14,8 +14,8 @@ the learning rate decaying to 0 along a cosine, batches of shuffled training dig
 test digits. It must be above 0.926. Training stops after at most 10 epochs or 5 minutes.
 
 Ideas to try: a hidden layer (how wide can it be within the budget?), its activation,
-dropout, the learning rate. Read lectures/l03_logistic_regression.py and
-cs20/models/logistic.py first.
+dropout, the learning rate. Read lectures/l03_logistic_regression/ (lecture.py
+and model.py) first.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ def build_model(num_classes: int = 10):
     (no softmax: the loss applies it). At most 100,000 weights (model.count_params()).
 
     Hint: keras.Input(shape=(784,)), keras.layers.Dense(units, activation=...),
-    keras.Model(inputs, outputs); cs20/models/logistic.py builds lecture 3b's model.
+    keras.Model(inputs, outputs); lectures/l03_logistic_regression/model.py builds lecture
+    3b's model.
     """
     raise NotImplementedError

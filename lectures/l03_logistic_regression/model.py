@@ -1,4 +1,9 @@
-"""Lecture 3's MNIST logistic regression: one dense layer from 784 pixels to 10 logits."""
+"""Lecture 3b's model, MNIST logistic regression: one dense layer from 784 pixels to 10 logits.
+
+1. `build`: softmax regression, the course's one dense layer; its train step is
+   cs20/classification.py's `make_train_step` (lecture 8a trains the same model from
+   TFRecords, and exercise e02 grades a classifier with the same recipe).
+"""
 
 from __future__ import annotations
 
