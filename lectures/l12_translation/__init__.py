@@ -16,5 +16,5 @@ The lesson is lecture.py (or lecture.ipynb). Next to it: data.py (the sentence p
 tokens, vocabularies, batches), attention.py, model.py (the encoder-decoder, its loss and
 train step), decoding.py (greedy, beam search, the SavedModel translator), bleu.py.
 Look at eval/bleu, then test/bleu_greedy against test/bleu_beam4 (higher is better), the
-example translations and attention.png. Our figures: README, row "12 translation".
+example translations and attention.png. Our figures: docs/results.md, "Lecture 12".
 """
