@@ -37,14 +37,15 @@ import sys
 import tempfile
 import time
 
-from cs20 import checkpoints, classification, cli, config, runtime, training
-from cs20.datasets import binarized_mnist, mnist, sources
-from cs20.models import vae
+from cs20 import checkpoints, classification, config, runtime, training
+from cs20.datasets import mnist, sources
 from lectures.l03_logistic_regression import model as logistic
 from lectures.l05_word2vec import data as l05_data
 from lectures.l05_word2vec import model as word2vec  # the skip-gram and its step
 from lectures.l05_word2vec.config import Config as Word2vecConfig
 from lectures.l07_convnet import model as l07_convnet  # the ConvNet and its step
+from lectures.l10_vae import data as l10_data
+from lectures.l10_vae import model as l10_vae  # the VAE and its step
 from lectures.l11_char_rnn import data as chars
 from lectures.l11_char_rnn import model as l11_char_rnn  # the char-RNN and its step
 
@@ -53,9 +54,6 @@ import options
 import tensorflow as tf
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-# The lectures' own train steps.
-
-l10_vae = cli.load_lecture("l10_vae")
 
 
 @dataclasses.dataclass
@@ -95,7 +93,7 @@ class Data:
         return self.get("mnist", lambda: mnist.load_splits(self.data_dir))
 
     def binarized_mnist(self) -> mnist.Splits:
-        return self.get("binarized", lambda: binarized_mnist.load_splits(self.data_dir))
+        return self.get("binarized", lambda: l10_data.load_splits(self.data_dir))
 
     def text8_ids(self, vocab_size: int = 50_000):
         def load():
@@ -139,8 +137,8 @@ def build_vae(data: Data) -> Setup:
     model = l10_vae.build_vae(2)
     optimizer = keras.optimizers.Adam(1e-3)
     optimizer.build(model.trainable_variables)
-    dataset = vae.with_noise(mnist.make_dataset(data.binarized_mnist().train, 128,
-                                                shuffle=True, seed=0, repeat=True), 2, 0)
+    dataset = l10_data.with_noise(mnist.make_dataset(data.binarized_mnist().train, 128,
+                                                     shuffle=True, seed=0, repeat=True), 2, 0)
     # fit runs the same step as Keras' train_step.
     return Setup(model, optimizer, l10_vae.make_train_step(model, optimizer, 128), dataset)
 
