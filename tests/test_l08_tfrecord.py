@@ -7,10 +7,13 @@ import pytest
 from conftest import (
     assert_mirrored_matches_default,
     event_files,
-    load_lecture,
+    execute_notebook,
+    lecture_main,
     read_results,
 )
 from idx_data import write_idx_folder
+
+main = lecture_main("l08_tfrecord")
 
 
 @pytest.fixture(scope="module")
@@ -24,11 +27,11 @@ def run(run_dir, data_dir, shards_dir, *flags):
             str(shards_dir), "--shards", "2", "--no-throughput", "--summary-every", "10", *flags]
 
 
-def test_smoke_run_and_resume(tmp_path, data_dir, shards_dir, capsys):
-    lecture = load_lecture("l08_tfrecord")
-    run_dir = tmp_path / "run"
-    lecture.main(run(run_dir, data_dir, shards_dir, "--num-steps", "20"))
-    results = read_results(run_dir)
+def test_notebook_then_script_resumes(tmp_path, data_dir, shards_dir, capsys):
+    results, output = execute_notebook(
+        "l08_tfrecord", tmp_path, num_steps=20, data_dir=str(data_dir),
+        tfrecord_dir=str(shards_dir), shards=2, throughput=False, summary_every=10)
+    run_dir = tmp_path / "notebook_run"
     assert results["steps"] == 20 and np.isfinite(results["train/loss"])
     assert results["image/bit_exact"] is True
     assert 0.5 < results["test/accuracy"] <= 1.0  # 20 Adam steps already beat chance (0.1)
@@ -36,14 +39,13 @@ def test_smoke_run_and_resume(tmp_path, data_dir, shards_dir, capsys):
     assert (run_dir / "image_record" / "decoded.png").stat().st_size > 0
     assert (run_dir / "image_record" / "friday.tfrecord").is_file()
     assert (shards_dir / "train-00001-of-00002").is_file()
-    output = capsys.readouterr().out
     assert "friday.jpg: label 1, stored shape [322, 403, 3]" in output
     # The worked example: the Example as protobuf text, the image's bytes abridged.
     assert "  label: int64_list { value: 1 }" in output
     assert "  shape: int64_list { value: 322 value: 403 value: 3 }" in output
     assert '  image: bytes_list { value: "<' in output and 'bytes of the encoded file>" }' in output
 
-    lecture.main(run(run_dir, data_dir, shards_dir, "--num-steps", "40", "--quiet"))
+    main(run(run_dir, data_dir, shards_dir, "--num-steps", "40", "--quiet"))
     output = capsys.readouterr().out
     assert "Worked example" not in output and "int64_list" not in output
     assert f"TFRecords of mnist already in {shards_dir}: reusing them" in output
@@ -52,23 +54,21 @@ def test_smoke_run_and_resume(tmp_path, data_dir, shards_dir, capsys):
 
 
 def test_bad_input_is_one_clear_error(tmp_path, data_dir, shards_dir, tiny_mnist):
-    lecture = load_lecture("l08_tfrecord")
     with pytest.raises(FileNotFoundError, match="missing.jpg does not exist"):
-        lecture.main(run(tmp_path / "a", data_dir, shards_dir, "--num-steps", "1",
-                         "--image", str(tmp_path / "missing.jpg")))
+        main(run(tmp_path / "a", data_dir, shards_dir, "--num-steps", "1",
+                 "--image", str(tmp_path / "missing.jpg")))
     broken = tmp_path / "broken"
     tiny = ["--num-steps", "1", "--dataset", str(tiny_mnist)]
-    lecture.main(run(tmp_path / "b", data_dir, broken, *tiny))
+    main(run(tmp_path / "b", data_dir, broken, *tiny))
     shard = broken / "test-00000-of-00002"
     shard.write_bytes(shard.read_bytes()[:1000])
     with pytest.raises(ValueError, match="test-00000-of-00002 is unreadable: 1,000 bytes"):
-        lecture.main(run(tmp_path / "c", data_dir, broken, *tiny))
+        main(run(tmp_path / "c", data_dir, broken, *tiny))
 
 
 def test_mixed_precision_and_xla_train(tmp_path, data_dir, shards_dir):
-    lecture = load_lecture("l08_tfrecord")
-    lecture.main(run(tmp_path / "fast", data_dir, shards_dir, "--num-steps", "20",
-                     "--mixed-precision", "--jit-compile"))
+    main(run(tmp_path / "fast", data_dir, shards_dir, "--num-steps", "20",
+             "--mixed-precision", "--jit-compile"))
     results = read_results(tmp_path / "fast")
     assert results["steps"] == 20 and results["test/accuracy"] > 0.5
 
@@ -84,7 +84,6 @@ def test_mirrored_on_two_logical_cpus_matches_default(tmp_path, data_dir, tiny_m
 
 def test_reused_shards_must_hold_the_same_data_and_pass_their_checksums(tmp_path, data_dir,
                                                                        capsys):
-    lecture = load_lecture("l08_tfrecord")
     shards = tmp_path / "shards"
 
     def flags(run_name, dataset, *extra):
@@ -93,17 +92,17 @@ def test_reused_shards_must_hold_the_same_data_and_pass_their_checksums(tmp_path
 
     first, second = (write_idx_folder(tmp_path / name, seed=seed)
                      for name, seed in (("first", 0), ("second", 1)))
-    lecture.main(flags("a", first))
-    lecture.main(flags("b", second))  # other data: converted again, not reused
+    main(flags("a", first))
+    main(flags("b", second))  # other data: converted again, not reused
     output = capsys.readouterr().out
     assert f"Converting again into {shards}: train was made from other data ({first})" in output
     shard = shards / "train-00001-of-00002"
     shard.write_bytes(shard.read_bytes()[:-1])
     with pytest.raises(ValueError, match="train-00001-of-00002 is unreadable: .* bytes, expected "
                                          ".*; delete .* to convert again, or pass --skip-bad-shards"):
-        lecture.main(flags("c", second))
+        main(flags("c", second))
     capsys.readouterr()
-    results = lecture.main(flags("d", second, "--skip-bad-shards"))
+    results = main(flags("d", second, "--skip-bad-shards"))
     output = capsys.readouterr().out
     assert "reusing them" in output and "warning: skipping TFRecord shard" in output
     assert results["steps"] == 3
@@ -115,10 +114,9 @@ def test_a_folder_of_mnist_shards_is_trained_from_as_it_is(tmp_path, data_dir, c
     shards = tmp_path / "shards"  # what `python -m cs20 data tfrecord mnist --out` writes
     mnist.write_tfrecords(mnist.load_splits(dataset=str(write_idx_folder(tmp_path / "idx"))),
                           shards, num_shards=2)
-    lecture = load_lecture("l08_tfrecord")
-    results = lecture.main(run(tmp_path / "a", data_dir, tmp_path / "unused", "--num-steps", "5",
-                               "--batch-size", "32", "--dataset", str(shards)))
+    results = main(run(tmp_path / "a", data_dir, tmp_path / "unused", "--num-steps", "5",
+                       "--batch-size", "32", "--dataset", str(shards)))
     assert f"Training from the shards in {shards}" in capsys.readouterr().out
     assert results["steps"] == 5 and not (tmp_path / "unused").exists()
     with pytest.raises(ValueError, match=f"--image {tmp_path} is a folder; give a file"):
-        lecture.main(run(tmp_path / "b", data_dir, shards, "--image", str(tmp_path)))
+        main(run(tmp_path / "b", data_dir, shards, "--image", str(tmp_path)))
