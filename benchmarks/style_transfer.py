@@ -10,10 +10,11 @@ size (the longer side, 256 and 512 pixels, grace_hopper.jpg with starry_night.jp
 mode (eager, tf.function, tf.function with XLA), one Adam step of the image is run once to
 warm up (tracing, compiling) and then timed over `--steps` steps.
 
-Quality: lectures/l08_style_transfer.py run to the end (its own process, default flags
-otherwise, --quality-steps for its --num-steps) for each `--tv-weights` value at `--quality-size`, with the figures from its
-results.json: `final/high_frequency_ratio`, the result's mean squared Laplacian over the
-content photo's (grain; the style picture's own ratio is printed for reference), and
+Quality: lecture 8b (python -m lectures.l08_style_transfer) run to the end (its own
+process, default flags otherwise, --quality-steps for its --num-steps) for each
+`--tv-weights` value at `--quality-size`, with the figures from its results.json:
+`final/high_frequency_ratio`, the result's mean squared Laplacian over the content
+photo's (grain; the style picture's own ratio is printed for reference), and
 `final/border_step_ratio`, the largest step from an edge row or column to its neighbour
 over the mean step between interior neighbours (about 1: no line along the edge).
 
@@ -37,9 +38,9 @@ import sys
 import tempfile
 import time
 
-from cs20 import cli, plots
+from cs20 import plots
 from cs20.datasets import images
-from cs20.models import style_transfer
+from lectures.l08_style_transfer import backbone, measures, model  # its network, losses, step
 
 import keras
 import options
@@ -85,8 +86,8 @@ def lecture_run(flags: list[str]) -> tuple[dict, tf.Tensor | None]:
     last line}; its final.png (height, width, 3) or None)."""
     with tempfile.TemporaryDirectory() as scratch:
         completed = subprocess.run(
-            [sys.executable, str(ROOT / "lectures" / "l08_style_transfer.py"), "--run-dir",
-             scratch, "--quiet", *flags], capture_output=True, text=True)
+            [sys.executable, "-m", "lectures.l08_style_transfer", "--run-dir", scratch,
+             "--quiet", *flags], capture_output=True, text=True, cwd=ROOT)
         if completed.returncode != 0:
             return {"error": completed.stderr.strip().splitlines()[-1]}, None
         return (json.loads((pathlib.Path(scratch) / "results.json").read_text()),
@@ -133,20 +134,19 @@ def seconds_per_step(backbone_name: str, image_size: int, jit_compile: bool | No
                      num_steps: int) -> float:
     """Mean seconds of one update of the image; jit_compile None runs the step eagerly."""
     content_image, style_image = pictures(image_size)
-    layers = style_transfer.BACKBONE_LAYERS[backbone_name]
+    layers = backbone.BACKBONE_LAYERS[backbone_name]
     weights = "default" if backbone_name == "squeezenet" else None
-    if backbone_name == "vgg19" and style_transfer.VGG19_CACHE_FILE.is_file():
+    if backbone_name == "vgg19" and backbone.VGG19_CACHE_FILE.is_file():
         weights = "default"
-    backbone = style_transfer.build_backbone(backbone_name, weights)
-    extractor = style_transfer.feature_extractor(backbone, layers)
-    lesson = cli.load_lecture("l08_style_transfer")  # its losses and step
-    goal = lesson.targets(extractor, content_image, style_image)
-    image = lesson.generated_image(style_transfer.initial_image(content_image, 0.6, 0))
+    extractor = backbone.feature_extractor(backbone.build_backbone(backbone_name, weights),
+                                           layers)
+    goal = model.targets(extractor, content_image, style_image)
+    image = model.generated_image(model.initial_image(content_image, 0.6, 0))
     optimizer = keras.optimizers.Adam(1.0)
     optimizer.build([image.pixels])
-    weights = lesson.LossWeights(0.01, 1.0, 0.0)
-    step = lesson.make_train_step(
-        image, optimizer, lambda pixels: lesson.losses(extractor, pixels, goal, layers, weights))
+    weights = model.LossWeights(0.01, 1.0, 0.0)
+    step = model.make_train_step(
+        image, optimizer, lambda pixels: model.losses(extractor, pixels, goal, layers, weights))
     if jit_compile is not None:
         step = tf.function(step, jit_compile=jit_compile)
     float(step()["loss"])  # warm-up: tracing and compiling are not timed
@@ -179,7 +179,7 @@ def main(argv=None) -> None:
                         help="with --pairs: write photo | style | result of every pair here")
     arguments = parser.parse_args(argv)
     unknown = [name for name in arguments.backbones.split(",")
-               if name not in style_transfer.BACKBONE_LAYERS]
+               if name not in backbone.BACKBONE_LAYERS]
     if unknown or arguments.steps < 1:
         parser.error(f"unknown backbone {', '.join(unknown)}" if unknown else "--steps must be >= 1")
     options.print_json(measure, arguments)
@@ -198,14 +198,14 @@ def measure(arguments) -> dict:
     content_image, style_image = pictures(arguments.quality_size)
     tv_weights = [float(weight) for weight in arguments.tv_weights.split(",") if weight]
     grain = {"style_picture_high_frequency_ratio": round(
-                 style_transfer.high_frequency_energy(style_image)
-                 / style_transfer.high_frequency_energy(content_image), 3),
+                 measures.high_frequency_energy(style_image)
+                 / measures.high_frequency_energy(content_image), 3),
              **{f"tv_weight_{weight:g}": quality(weight, arguments.quality_size,
                                                  arguments.quality_steps)
                 for weight in tv_weights}}
     return {"seconds_per_step": table,
             f"quality_{arguments.quality_size}px": grain,
-            "vgg19_weights": "imagenet" if style_transfer.VGG19_CACHE_FILE.is_file()
+            "vgg19_weights": "imagenet" if backbone.VGG19_CACHE_FILE.is_file()
             else "random (same cost per step; ImageNet weights not available here)",
             "steps_timed": arguments.steps,
             "machine": platform.processor() or platform.machine(),

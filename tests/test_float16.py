@@ -127,22 +127,22 @@ def test_lecture_7_convnet_step():
 
 def test_lecture_8_style_transfer_step(data_dir):
     from cs20.datasets import images
-    from cs20.models import style_transfer
+    from lectures.l08_style_transfer import backbone
 
     lecture = load_lecture("l08_style_transfer")
     content = images.resize_longer_side(
         images.load(images.locate("grace_hopper", data_dir)), 48)
     style = images.fit(images.load(images.locate("starry_night", data_dir)),
                        *content.shape[:2])
-    layers = style_transfer.BACKBONE_LAYERS["squeezenet"]
+    layers = backbone.BACKBONE_LAYERS["squeezenet"]
     weights = lecture.LossWeights(lecture.Config.content_weight, lecture.Config.style_weight,
                                   lecture.Config.tv_weight)
 
     def build():
-        extractor = style_transfer.feature_extractor(
-            style_transfer.build_backbone("squeezenet", "default", "average", data_dir), layers)
+        extractor = backbone.feature_extractor(
+            backbone.build_backbone("squeezenet", "default", "average", data_dir), layers)
         goal = lecture.targets(extractor, content, style)
-        image = lecture.generated_image(style_transfer.initial_image(content, 0.6, seed=0))
+        image = lecture.generated_image(lecture.initial_image(content, 0.6, seed=0))
         optimizer = sgd()
         optimizer.build([image.pixels])
         return [image], [optimizer], lecture.make_train_step(

@@ -5,9 +5,6 @@ functions."""
 
 from __future__ import annotations
 
-import contextlib
-from unittest import mock
-
 from cs20.exercises.grading import (
     Context,
     Problem,
@@ -77,51 +74,38 @@ def check_total_variation_loss(context: Context) -> None:
         expect_same(context, "total_variation_loss", images, rtol=1e-5)
 
 
-@contextlib.contextmanager
-def losses_replaced_by(functions: dict):
-    """Lecture 8b (`lectures/l08_style_transfer.py`) with its loss functions replaced by
-    `functions` ({name: function}) while the block runs: the lecture's `targets` and
-    `losses` then call the student's functions."""
-    from cs20 import cli
-
-    lesson = cli.load_lecture("l08_style_transfer")
-    with mock.patch.multiple(lesson, **functions):
-        yield lesson
-
-
 def optimise_with_lecture_8b(functions: dict, num_steps: int,
                              seed: int = 0) -> tuple[float, float]:
-    """On the student's side: (loss before, loss after) `num_steps` Adam steps of lecture 8b's style transfer
-    with the loss `functions` ({name in LOSS_NAMES: function}), on small random pictures
-    and a SqueezeNet of random weights (what matters here is that the losses drive the
-    pixels, not the picture).
+    """On the student's side: (loss before, loss after) `num_steps` Adam steps of lecture
+    8b's style transfer with the loss `functions` ({name in LOSS_NAMES: function}), on
+    small random pictures and a SqueezeNet of random weights (what matters here is that
+    the losses drive the pixels, not the picture).
 
-    The one place that depends on the lecture's machinery: the lecture's `targets`,
-    `LossWeights`, `losses`, `generated_image`, `make_train_step` and the four loss names
-    it replaces; the library's `style_transfer.squeezenet`, `SQUEEZENET_LAYERS`,
-    `feature_extractor` and `initial_image`.
+    The one place that depends on lecture 8b: its model's `LossFunctions`, which its
+    `targets` and `losses` take as an argument (the student's go in there), `LossWeights`,
+    `initial_image`, `generated_image` and `make_train_step`; its backbone's `squeezenet`,
+    `SQUEEZENET_LAYERS` and `feature_extractor`.
     """
-    from cs20.models import style_transfer
+    from lectures.l08_style_transfer import backbone, model
 
     keras.utils.set_random_seed(seed)
-    with losses_replaced_by(functions) as lesson:
-        layers = style_transfer.SQUEEZENET_LAYERS
-        extractor = style_transfer.feature_extractor(style_transfer.squeezenet(None), layers)
-        pictures = tf.random.stateless_uniform((2, IMAGE_SIZE, IMAGE_SIZE, 3), (seed, 1),
-                                               0.0, 255.0)  # content, style
-        goal = lesson.targets(extractor, pictures[0], pictures[1])
-        weights = lesson.LossWeights(content=0.01, style=1.0, total_variation=30.0)
-        start = style_transfer.initial_image(pictures[0], noise_ratio=0.6, seed=seed)
-        image = lesson.generated_image(start)
+    students = model.LossFunctions(**functions)
+    layers = backbone.SQUEEZENET_LAYERS
+    extractor = backbone.feature_extractor(backbone.squeezenet(None), layers)
+    pictures = tf.random.stateless_uniform((2, IMAGE_SIZE, IMAGE_SIZE, 3), (seed, 1),
+                                           0.0, 255.0)  # content, style
+    goal = model.targets(extractor, pictures[0], pictures[1], students)
+    weights = model.LossWeights(content=0.01, style=1.0, total_variation=30.0)
+    start = model.initial_image(pictures[0], noise_ratio=0.6, seed=seed)
+    image = model.generated_image(start)
 
-        def loss_terms(pixels):
-            return lesson.losses(extractor, pixels, goal, layers, weights)
+    def loss_terms(pixels):
+        return model.losses(extractor, pixels, goal, layers, weights, students)
 
-        step = tf.function(lesson.make_train_step(image, keras.optimizers.Adam(2.0),
-                                                  loss_terms))
-        for _ in range(num_steps):
-            step()
-        before, after = (loss_terms(pixels)["loss"] for pixels in (start, image.pixels))
+    step = tf.function(model.make_train_step(image, keras.optimizers.Adam(2.0), loss_terms))
+    for _ in range(num_steps):
+        step()
+    before, after = (loss_terms(pixels)["loss"] for pixels in (start, image.pixels))
     return float(before), float(after)
 
 

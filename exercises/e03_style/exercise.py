@@ -11,8 +11,8 @@ with your functions on small pictures and checks that the loss goes down.
 
 Feature maps have shape (1, height, width, channels) (a batch of one picture); all
 tensors are float32 and every loss returns a float32 scalar. Read the module docstrings
-of cs20/models/style_transfer.py and lectures/l08_style_transfer.py first (their code
-holds the lecture's answers: try on your own before you look).
+of lectures/l08_style_transfer/model.py and backbone.py first (their code holds the
+lecture's answers: try on your own before you look).
 """
 
 from __future__ import annotations
