@@ -1,36 +1,27 @@
-"""Lecture 5b: managing experiments: variable sharing, randomness, autodiff, checkpoints.
+"""Lecture 5b's experiments, the course's 05_variable_sharing.py and 05_randomization.py in
+TensorFlow 2 terms:
 
-The course's 05_variable_sharing.py and 05_randomization.py in TensorFlow 2 terms:
-
-1. Variable sharing. TF 1 shared weights with `tf.variable_scope(reuse=True)`. In TF 2 a
-   variable belongs to the object that made it: calling one Keras layer on two inputs
-   shares its weights, two layers do not. The course's `two_hidden_layers` function
-   that makes its variables inside would create a new set at every call.
-2. Randomness. The global seed (`tf.random.set_seed`) and an operation's own seed
-   together fix a stateful op's sequence; `tf.random.Generator` carries its state in a
-   variable (so it can be checkpointed); stateless ops (`tf.random.stateless_*`) depend
-   on their seed argument only. A second Python process prints the same numbers.
-3. Autodiff with tf.GradientTape: the course's 24.0 (d(2x^3)/dx at 2) and [768, 32]
-   (z = 3 + y^2 with y = 2x^3), a second derivative with nested tapes (1,920),
-   `watch` for constants, and None for a source the target does not depend on.
-4. A checkpoint of a small model and its optimizer, saved, restored into a fresh copy,
-   and compared.
-
-    python lectures/l05_experiments.py
-
-Our run on 2 CPU cores: about 10 s; every check passes (the results are the counts,
-gradients and equalities above).
+1. `variable_sharing`: a variable belongs to the object that made it. Calling one Keras
+   model on two inputs shares its weights; the course's `two_hidden_layers` function, which
+   makes its layers inside, creates a new set at every call (`two_hidden_layers_fresh`);
+2. `random_numbers`: the global seed and an operation's own seed fix a stateful op's
+   sequence, `tf.random.Generator` keeps its state in a variable, stateless ops depend on
+   their seed argument only; `random_numbers_in_new_process` draws them again in a
+   second Python process;
+3. `autodiff`: tf.GradientTape's first and second derivatives, `watch`, and None for a
+   source the target does not depend on;
+4. `checkpoint_round_trip`: a small model and its optimizer saved, restored into a fresh
+   copy, and compared.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import pathlib
 import subprocess
 import sys
 
-from cs20 import checkpoints, cli, config, runtime, summaries
+from cs20 import checkpoints
 
 import keras
 import numpy as np
@@ -41,14 +32,9 @@ RANDOM_NUMBERS_SCRIPT = """
 import json, sys
 import tensorflow as tf
 sys.path.insert(0, {root!r})
-from l05_experiments import random_numbers
+from lectures.l05_experiments.experiments import random_numbers
 print(json.dumps(random_numbers({seed})))
 """
-
-
-@dataclasses.dataclass(frozen=True)
-class Config(config.RunConfig):
-    pass
 
 
 def two_hidden_layers_fresh(inputs):
@@ -91,7 +77,8 @@ def random_numbers(seed: int) -> dict:
 
 
 def random_numbers_in_new_process(seed: int) -> dict:
-    script = RANDOM_NUMBERS_SCRIPT.format(root=str(pathlib.Path(__file__).parent), seed=seed)
+    root = pathlib.Path(__file__).resolve().parents[2]  # where the lectures package is
+    script = RANDOM_NUMBERS_SCRIPT.format(root=str(root), seed=seed)
     completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                                timeout=120, check=True)
     return json.loads(completed.stdout.strip().splitlines()[-1])
@@ -145,37 +132,3 @@ def checkpoint_round_trip(directory) -> dict:
                                                      fresh_model.get_weights(), strict=True))
     return {"saved": path, "restored_step": int(fresh_step.numpy()), "weights_equal": same,
             "optimizer_iterations": int(fresh_optimizer.iterations.numpy())}
-
-
-def main(argv=None) -> dict:
-    cfg = config.parse(Config, argv, __doc__, prog="l05_experiments")
-    run = runtime.start("l05_experiments", cfg)
-
-    counts = variable_sharing()
-    print(f"1. One Keras model called on two inputs: {counts['shared_model_variables']} "
-          f"variables (shared). The function that makes its layers inside, called twice: "
-          f"{counts['fresh_function_variables']} variables.")
-
-    here = random_numbers(cfg.seed)
-    there = random_numbers_in_new_process(cfg.seed)
-    print(f"2. Random numbers with seed {cfg.seed}: {json.dumps(here)}")
-    print(f"   the same in a new process: {here == there}")
-
-    gradients = autodiff()
-    print("3. Gradients: " + ", ".join(f"{name} = {value}" for name, value in gradients.items()))
-
-    round_trip = checkpoint_round_trip(run.checkpoint_dir)
-    print(f"4. Checkpoint {round_trip['saved']}: restored at step {round_trip['restored_step']}, "
-          f"weights equal: {round_trip['weights_equal']}")
-
-    summaries.text(run.writer, "experiments/random_numbers", f"`{json.dumps(here)}`", step=0)
-    results = {f"variables/{name}": value for name, value in counts.items()}
-    results["random/same_in_new_process"] = here == there
-    results.update({f"gradients/{name}": value for name, value in gradients.items()})
-    results["checkpoint/weights_equal"] = round_trip["weights_equal"]
-    results["checkpoint/restored_step"] = round_trip["restored_step"]
-    return run.finish(results)
-
-
-if __name__ == "__main__":
-    cli.guard(main)
