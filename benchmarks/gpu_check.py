@@ -104,7 +104,7 @@ def child_main(lecture: str, run_dir: str, flags: list[str]) -> None:
     sys.path.insert(0, str(ROOT))
     from cs20 import cli
 
-    cli.guard(cli.load_lecture(lecture).main, ["--run-dir", run_dir, "--fresh", *flags])
+    cli.guard(lambda argv: cli.run_lecture(lecture, argv), ["--run-dir", run_dir, "--fresh", *flags])
     gpus = tf.config.list_logical_devices("GPU")
     peak = tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20 if gpus else None
     results = json.loads((pathlib.Path(run_dir) / "results.json").read_text())

@@ -32,7 +32,7 @@ CONFIGS = {
     "latent_2": ["--latent-dim", "2", "--num-epochs", "20"],
     "latent_50": ["--latent-dim", "50", "--num-epochs", "60"],
 }
-# FID is benchmarks/generative.py's measure: left out here, as in the README's timings.
+# FID is benchmarks/generative.py's measure: left out of these timings.
 COMMON = ["--summary-every", "430", "--iwae-samples", "100", "--iwae-digits", "10000",
           "--fid-samples", "0"]
 TINY_FLAGS = "--num-steps 5 --iwae-samples 2 --iwae-digits 10"

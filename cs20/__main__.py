@@ -33,10 +33,8 @@ from cs20 import cli, exercises
 
 
 def lecture_paths() -> dict[str, pathlib.Path]:
-    """Each lecture's name and the file whose docstring describes it."""
-    scripts = {path.stem: path for path in cli.LECTURES_DIR.glob("l[0-9][0-9]_*.py")}
-    packages = {name: cli.LECTURES_DIR / name / "__init__.py" for name in cli.lecture_names()}
-    return dict(sorted({**scripts, **packages}.items()))
+    """Each lecture's name and its package's __init__.py, whose docstring describes it."""
+    return {name: cli.LECTURES_DIR / name / "__init__.py" for name in cli.lecture_names()}
 
 
 def summary_line(path: pathlib.Path) -> str:
@@ -62,10 +60,7 @@ def command_run(arguments) -> int:
     if name not in paths:
         print(f"error: unknown lecture {name!r}; see `python -m cs20 list`", file=sys.stderr)
         return 2
-    if name in cli.lecture_names():
-        cli.guard(lambda flags: cli.run_lecture(name, flags), arguments.flags)
-    else:
-        cli.guard(cli.load_lecture(name).main, arguments.flags)
+    cli.guard(lambda flags: cli.run_lecture(name, flags), arguments.flags)
     return 0
 
 

@@ -21,12 +21,11 @@ before saving anything.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 import pathlib
 import runpy
 import sys
-import types
+import tempfile
 
 from cs20 import config
 
@@ -43,6 +42,40 @@ def lecture_command(name: str) -> str:
     return f"python -m lectures.{name}"
 
 
+# Lines TensorFlow's C++ start-up prints when there is no CUDA device.
+CUDA_NOISE = ("All log messages before absl::InitializeLog()", "cudart_stub.cc",
+              "cuda_platform.cc", "failed call to cuInit", "cuda_dnn.cc", "cuda_fft.cc",
+              "cuda_blas.cc", "Unable to register cu", "computation placer already registered",
+              "cpu_feature_guard.cc", "rebuild TensorFlow with the appropriate compiler flags")
+
+
+def load_tensorflow() -> None:
+    """Imports TensorFlow and finds its devices. On a machine without a GPU the CUDA
+    start-up lines it prints say nothing useful, and they bypass Python (C++ writes them
+    to file descriptor 2 before its log settings apply): they are held back, and every
+    other line is printed as it was. With a GPU every line is kept."""
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        found_gpu = True  # if loading fails, show everything
+        try:
+            import tensorflow as tf
+
+            found_gpu = bool(tf.config.list_physical_devices("GPU"))
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines(keepends=True):
+                if found_gpu or not any(noise in line for noise in CUDA_NOISE):
+                    sys.stderr.write(line)
+            sys.stderr.flush()
+
+
 def run_lecture(name: str, argv=None) -> dict:
     """Runs lectures/<name>/lecture.py top to bottom with the config parsed from `argv`
     (the command line's flags when None) and returns its `results`. The flags are parsed
@@ -52,8 +85,10 @@ def run_lecture(name: str, argv=None) -> dict:
     package = importlib.import_module(f"lectures.{name}")
     settings = importlib.import_module(f"lectures.{name}.config")
     cfg = config.parse(settings.Config, argv, package.__doc__, prog=name)
+    load_tensorflow()
     with config.launched(cfg):
-        namespace = runpy.run_module(f"lectures.{name}.lecture")
+        # alter_sys: while it runs, the lecture is in sys.modules (AutoGraph looks there).
+        namespace = runpy.run_module(f"lectures.{name}.lecture", alter_sys=True)
     return namespace["results"]
 
 
@@ -61,29 +96,6 @@ def main_of(package: str):
     """`python -m lectures.NAME`: lectures/NAME/__main__.py is `cli.main_of(__package__)()`."""
     name = package.rpartition(".")[2]
     return lambda argv=None: guard(lambda flags: run_lecture(name, flags), argv)
-
-
-def load_lecture(name: str):
-    """Transition only (issue 30), removed once every lecture is a package: lectures/<name>.py
-    as a module, or for a lecture package a namespace of its modules' names (config.py,
-    model.py, ...) with `main(argv)` running it as `python -m lectures.<name>` does."""
-    if name in lecture_names():
-        namespace = types.SimpleNamespace()
-        for path in sorted((LECTURES_DIR / name).glob("*.py")):
-            if path.stem not in ("__init__", "__main__", "lecture"):
-                module = importlib.import_module(f"lectures.{name}.{path.stem}")
-                vars(namespace).update({key: value for key, value in vars(module).items()
-                                        if not key.startswith("__")})
-        namespace.main = lambda argv=None: run_lecture(name, argv)
-        return namespace
-    path = LECTURES_DIR / f"{name.removesuffix('.py')}.py"
-    if not path.is_file():
-        raise ValueError(f"unknown lecture {name!r}; see `python -m cs20 list`")
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[path.stem] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def _loaded(module_name: str, class_name: str) -> type | None:

@@ -92,14 +92,29 @@ def with_settings(notebook, settings: dict):
     return notebook
 
 
-def execute(name: str, settings: dict, working_dir: pathlib.Path, timeout: int = 600):
-    """Runs lecture <name>'s notebook top to bottom with `settings` in a fresh kernel
-    started in `working_dir`; returns the executed notebook (errors raise)."""
+def without_tensorboard(notebook):
+    """The notebook without its TensorBoard cell (which starts a server)."""
+    notebook.cells = [cell for cell in notebook.cells if "%tensorboard" not in cell.source]
+    return notebook
+
+
+def execute(name: str, settings: dict, working_dir: pathlib.Path, timeout: int = 600,
+            kernel=None, tensorboard: bool = True):
+    """Runs lecture <name>'s notebook top to bottom with `settings` in `working_dir`;
+    returns the executed notebook (errors raise). Without `kernel` it starts a fresh one;
+    a running `kernel` (a jupyter_client KernelManager) is reused after `%reset -f`, so
+    the notebook sees no name a previous one left, but TensorFlow is already imported."""
     import nbclient
     import nbformat
 
     notebook = with_settings(nbformat.read(notebook_path(name), as_version=4), settings)
+    if not tensorboard:
+        without_tensorboard(notebook)
+    if kernel is not None:
+        notebook.cells.insert(0, nbformat.v4.new_code_cell(
+            f"%reset -f\nimport os\nos.chdir({str(working_dir)!r})"))
     client = nbclient.NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                                     km=kernel,
                                      resources={"metadata": {"path": str(working_dir)}})
     client.execute()
     return notebook

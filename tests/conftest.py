@@ -9,8 +9,10 @@ any skipped test fail the session.
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import contextlib
+import functools
 import json
 import os
 import pathlib
@@ -97,13 +99,6 @@ def tatoeba_file(tmp_path, data_dir) -> pathlib.Path:
     return path
 
 
-def load_lecture(name: str):
-    """Imports lectures/<name>.py as a module (lectures/ is a folder of scripts)."""
-    from cs20 import cli
-
-    return cli.load_lecture(name)
-
-
 def lecture_main(name: str):
     """argv -> results: lecture <name> run in this process, as `python -m lectures.<name>`
     runs it (flags parsed first, then lecture.py top to bottom)."""
@@ -112,18 +107,33 @@ def lecture_main(name: str):
     return lambda argv=None: cli.run_lecture(name, argv)
 
 
-def execute_notebook(name: str, tmp_path: pathlib.Path, **settings) -> tuple[dict, str]:
-    """Runs lectures/<name>/lecture.ipynb top to bottom in a Jupyter kernel with
-    `settings` (tiny ones) and the run directory tmp_path / "notebook_run"; returns the
-    run's results.json and the text the cells printed. The TensorBoard that its last cell
-    starts is stopped again."""
+@functools.cache
+def notebook_kernel():
+    """One Jupyter kernel per pytest worker for the notebook runs: starting a kernel and
+    importing TensorFlow in it costs ~8 CPU-seconds a notebook."""
+    import jupyter_client
+
+    kernel = jupyter_client.KernelManager(kernel_name="python3")
+    kernel.start_kernel()
+    atexit.register(kernel.shutdown_kernel, now=True)
+    return kernel
+
+
+def execute_notebook(name: str, tmp_path: pathlib.Path, tensorboard: bool = False,
+                     **settings) -> tuple[dict, str]:
+    """Runs lectures/<name>/lecture.ipynb top to bottom in this worker's Jupyter kernel
+    (after `%reset -f`, in tmp_path) with `settings` (tiny ones) and the run directory
+    tmp_path / "notebook_run"; returns the run's results.json and the text the cells
+    printed. The TensorBoard cell, the same in every lecture, starts a server (~6 s): it
+    runs where a test asks for it (lecture 7's), and that server is stopped again."""
     from cs20 import notebooks
 
     from tensorboard import manager
 
     run_dir = tmp_path / "notebook_run"
     try:
-        notebook = notebooks.execute(name, {"run_dir": str(run_dir), **settings}, tmp_path)
+        notebook = notebooks.execute(name, {"run_dir": str(run_dir), **settings}, tmp_path,
+                                     kernel=notebook_kernel(), tensorboard=tensorboard)
     finally:
         for info in manager.get_all():
             if info.logdir.startswith(str(tmp_path)):
@@ -136,9 +146,7 @@ def execute_notebook(name: str, tmp_path: pathlib.Path, **settings) -> tuple[dic
 
 def lecture_command(name: str) -> list[str]:
     """The command that runs lecture <name> in a process of its own."""
-    if (ROOT / "lectures" / name).is_dir():
-        return [sys.executable, "-m", f"lectures.{name}"]
-    return [sys.executable, str(ROOT / "lectures" / f"{name}.py")]
+    return [sys.executable, "-m", f"lectures.{name}"]
 
 
 def read_results(run_dir: pathlib.Path) -> dict:
@@ -211,19 +219,21 @@ def free_ports(count):
     return ports
 
 
-def run_cluster(script, run_dir, *flags, returncode: int = 0) -> list[str]:
-    """Runs `script` as two MultiWorkerMirroredStrategy workers on 127.0.0.1 (TF_CONFIG
-    tells each its place); checks both exit with `returncode` and returns their standard
-    outputs."""
+def run_cluster(program: str, run_dir, *flags, returncode: int = 0) -> list[str]:
+    """Runs `program` (a lecture's name, or the path of a script) as two
+    MultiWorkerMirroredStrategy workers on 127.0.0.1 (TF_CONFIG tells each its place);
+    checks both exit with `returncode` and returns their standard outputs."""
+    command = (lecture_command(program) if (ROOT / "lectures" / program).is_dir()
+               else [sys.executable, program])
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     processes = []
     for index in range(2):
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
         environment = {**os.environ, "TF_CONFIG": json.dumps(tf_config)}
         processes.append(subprocess.Popen(
-            [sys.executable, str(script), "--run-dir", str(run_dir), "--strategy",
-             "multi_worker", *flags], env=environment, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True))
+            [*command, "--run-dir", str(run_dir), "--strategy", "multi_worker", *flags],
+            env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT))
     outputs = [process.communicate(timeout=240) for process in processes]
     for process, (_, stderr) in zip(processes, outputs, strict=True):
         assert process.returncode == returncode, stderr[-3000:]

@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import ROOT, load_lecture
+from conftest import ROOT
 from run_state import directory_state
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -75,13 +75,14 @@ def save_run(run_dir, settings, model):
 @pytest.mark.parametrize("name", ["gan", "vae_latent_2"])
 def test_sampler_restores_the_lectures_network(tmp_path, name):
     from lectures.l09_gan import model as gan
+    from lectures.l10_vae import model as vae
 
     if name == "gan":
         settings = {"latent_dim": 8, "width": 8}
         model = gan.build_generator(settings["latent_dim"], 0, settings["width"])
     else:
         settings = {"latent_dim": 2}
-        model = load_lecture("l10_vae").build_vae(settings["latent_dim"])
+        model = vae.build_vae(settings["latent_dim"])
     save_run(tmp_path, settings, model)
     digits = generative.sampler(name, tmp_path)(3)
     assert digits.shape == (3, 28, 28, 1)

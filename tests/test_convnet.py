@@ -118,8 +118,9 @@ def mnist_slice(tmp_path, data_dir):
 
 def test_notebook_then_script_resumes_beats_chance_and_writes_its_artefacts(
         tmp_path, mnist_slice, capsys):
-    _, output = execute_notebook("l07_convnet", tmp_path, num_steps=20, summary_every=10,
-                                 eval_every=20, batch_size=64, dataset=str(mnist_slice))
+    _, output = execute_notebook("l07_convnet", tmp_path, tensorboard=True, num_steps=20,
+                                 summary_every=10, eval_every=20, batch_size=64,
+                                 dataset=str(mnist_slice))
     # The worked example: one digit's shape after every layer, and dropout's two modes.
     assert "Worked example: one test digit" in output
     for line in ("conv1    Conv2D        (1, 28, 28, 32)", "pool2    MaxPooling2D  (1, 7, 7, 64)",

@@ -23,7 +23,6 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import load_lecture
 
 # float16's rounding moves lecture 7's gradient by up to 0.05 of its norm (the same with
 # or without the loss scale; bfloat16 by 0.13), the update of two steps by up to 0.1,
@@ -128,15 +127,14 @@ def test_lecture_7_convnet_step():
 def test_lecture_8_style_transfer_step(data_dir):
     from cs20.datasets import images
     from lectures.l08_style_transfer import backbone
-
-    lecture = load_lecture("l08_style_transfer")
+    from lectures.l08_style_transfer import model as lecture
+    from lectures.l08_style_transfer.config import Config
     content = images.resize_longer_side(
         images.load(images.locate("grace_hopper", data_dir)), 48)
     style = images.fit(images.load(images.locate("starry_night", data_dir)),
                        *content.shape[:2])
     layers = backbone.BACKBONE_LAYERS["squeezenet"]
-    weights = lecture.LossWeights(lecture.Config.content_weight, lecture.Config.style_weight,
-                                  lecture.Config.tv_weight)
+    weights = lecture.LossWeights(Config.content_weight, Config.style_weight, Config.tv_weight)
 
     def build():
         extractor = backbone.feature_extractor(
@@ -155,9 +153,9 @@ def test_lecture_8_style_transfer_step(data_dir):
 def test_lecture_9_gan_step():
     # WGAN-GP: its gradient penalty is a gradient taken inside the step, in float16 too.
     from lectures.l09_gan import model as gan
+    from lectures.l09_gan.config import Config
 
-    lecture = load_lecture("l09_gan")
-    cfg = lecture.Config(batch_size=8, d_steps=2, loss="wgan-gp", latent_dim=8, width=4)
+    cfg = Config(batch_size=8, d_steps=2, loss="wgan-gp", latent_dim=8, width=4)
     rng = np.random.default_rng(0)
     k, size = cfg.d_steps, cfg.batch_size
     batches = [{"images": rng.uniform(-1, 1, (size, k, 28, 28, 1)).astype(np.float32),
@@ -173,13 +171,14 @@ def test_lecture_9_gan_step():
         g_optimizer, d_optimizer = sgd(0.01), sgd(0.01)
         g_optimizer.build(generator.trainable_variables)
         d_optimizer.build(discriminator.trainable_variables)
-        return [generator, discriminator], [g_optimizer, d_optimizer], lecture.make_train_step(
+        return [generator, discriminator], [g_optimizer, d_optimizer], gan.make_train_step(
             generator, discriminator, g_optimizer, d_optimizer, cfg)
     assert_float16_matches_float32(build, batches)
 
 
 def test_lecture_10_vae_step():
-    lecture = load_lecture("l10_vae")
+    from lectures.l10_vae import model as lecture
+
     rng = np.random.default_rng(0)
     batches = [((rng.uniform(size=(8, 28, 28, 1)) < 0.3).astype(np.float32),
                 rng.normal(size=(8, 4)).astype(np.float32)) for _ in range(2)]
@@ -198,7 +197,8 @@ def test_lecture_11_clipped_step(bptt):
     # A clip norm below the gradient's norm (about 0.2), so that clipping acts: clipping
     # the scaled gradient at the unscaled norm, or reporting the scaled norm, is off by
     # 2^15.
-    lecture = load_lecture("l11_char_rnn")
+    from lectures.l11_char_rnn import model as lecture
+
     rng = np.random.default_rng(0)
     batches = [(integers(rng, 20, (4, 12)), integers(rng, 20, (4, 12))) for _ in range(2)]
 

@@ -10,7 +10,7 @@ from lectures.l07_convnet import model as convnet
 
 import numpy as np
 import pytest
-from conftest import lecture_main, load_lecture, read_results
+from conftest import lecture_main, read_results
 from idx_data import write_idx_folder, write_image_folder
 
 TINY = ["--num-steps", "12", "--batch-size", "32", "--summary-every", "100"]
@@ -73,9 +73,9 @@ def test_data_dir_with_other_files_stops_instead_of_training_on_mnist(tmp_path, 
     # The case: Fashion-MNIST-like files in --data-dir trained on MNIST from
     # CS20_DATA_DIR. Now the files there are checked as MNIST's, and are not.
     folder = write_idx_folder(tmp_path / "fashion")
-    lecture = load_lecture("l03_logistic_regression")
+    main = lecture_main("l03_logistic_regression")
     with pytest.raises(ValueError) as error:
-        lecture.main(["--num-steps", "1", "--data-dir", str(folder), "--run-dir",
+        main(["--num-steps", "1", "--data-dir", str(folder), "--run-dir",
                       str(tmp_path / "run")])
     message = str(error.value)
     assert f"{folder}/train-images-idx3-ubyte.gz does not match the sha256 of " \
@@ -88,8 +88,8 @@ def test_data_dir_with_other_files_stops_instead_of_training_on_mnist(tmp_path, 
 def test_l03_trains_on_a_user_idx_folder_and_records_its_files(tmp_path, capsys):
     folder = write_idx_folder(tmp_path / "mine")
     run_dir = tmp_path / "run"
-    lecture = load_lecture("l03_logistic_regression")
-    lecture.main([*TINY, "--dataset", str(folder), "--run-dir", str(run_dir)])
+    main = lecture_main("l03_logistic_regression")
+    main([*TINY, "--dataset", str(folder), "--run-dir", str(run_dir)])
     output = capsys.readouterr().out
     assert f"data: train-images-idx3-ubyte.gz from --dataset: {folder}/train-images" in output
     results = read_results(run_dir)
@@ -101,8 +101,8 @@ def test_l03_trains_on_a_user_idx_folder_and_records_its_files(tmp_path, capsys)
 
 
 def test_l10_trains_on_a_user_idx_folder(tmp_path):
-    lecture = load_lecture("l10_vae")
-    results = lecture.main([*TINY, "--dataset", str(write_idx_folder(tmp_path / "mine")),
+    main = lecture_main("l10_vae")
+    results = main([*TINY, "--dataset", str(write_idx_folder(tmp_path / "mine")),
                             "--iwae-samples", "2", "--iwae-digits", "20", "--fid-samples", "0",
                             "--run-dir", str(tmp_path / "run")])
     assert np.isfinite(results["test/elbo"]) and (tmp_path / "run" / "latent_scatter.png").is_file()
@@ -119,12 +119,12 @@ def test_images_and_idx_shards_train_a_lecture_and_bad_shards_can_be_skipped(tmp
     assert (len(splits.train), len(splits.validation), len(splits.test)) == (49, 5, 6)
     shard = shards / "images-00001-of-00002"
     shard.write_bytes(shard.read_bytes()[:-3])
-    lecture = load_lecture("l03_logistic_regression")
+    main = lecture_main("l03_logistic_regression")
     with pytest.raises(ValueError, match="images-00001-of-00002 is unreadable.*--skip-bad-shards"):
-        lecture.main([*TINY, "--dataset", str(shards), "--run-dir", str(tmp_path / "b")])
+        main([*TINY, "--dataset", str(shards), "--run-dir", str(tmp_path / "b")])
     capsys.readouterr()
     # The shard left holds 27 of the 49 training pictures: a batch of 32 is refused.
-    results = lecture.main([*TINY, "--batch-size", "16", "--dataset", str(shards),
+    results = main([*TINY, "--batch-size", "16", "--dataset", str(shards),
                             "--skip-bad-shards", "--run-dir", str(tmp_path / "c")])
     assert "warning: skipping TFRecord shard" in capsys.readouterr().out
     assert results["steps"] == 12 and np.isfinite(results["test/loss"])

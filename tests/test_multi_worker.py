@@ -9,21 +9,9 @@ tiny model in test_training.py.
 
 import concurrent.futures
 import math
-import pathlib
 
 import numpy as np
-from conftest import ROOT, checkpoint_variables, read_results, run_cluster, run_lecture_process
-
-
-def lecture_script(lecture: str, folder) -> pathlib.Path:
-    """What run_cluster starts: lectures/<lecture>.py, or for a lecture package a script in
-    `folder` that runs it as `python -m lectures.<lecture>` does."""
-    script = ROOT / "lectures" / f"{lecture}.py"
-    if script.is_file():
-        return script
-    script = folder / f"run_{lecture}.py"
-    script.write_text(f"from cs20 import cli\n\ncli.main_of('lectures.{lecture}')()\n")
-    return script
+from conftest import checkpoint_variables, read_results, run_cluster, run_lecture_process
 
 
 def cluster_trains_like_one_device(lecture: str, tmp_path, *flags) -> list[str]:
@@ -33,7 +21,7 @@ def cluster_trains_like_one_device(lecture: str, tmp_path, *flags) -> list[str]:
     with concurrent.futures.ThreadPoolExecutor(1) as pool:  # one device, beside the cluster
         single = pool.submit(run_lecture_process, lecture, "--run-dir",
                              str(tmp_path / "single"), *flags)
-        outputs = run_cluster(lecture_script(lecture, tmp_path), tmp_path / "cluster", *flags)
+        outputs = run_cluster(lecture, tmp_path / "cluster", *flags)
         assert single.result().returncode == 0, single.result().stderr[-2000:]
     expected = checkpoint_variables(tmp_path / "single")
     actual = checkpoint_variables(tmp_path / "cluster")

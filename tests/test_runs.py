@@ -1,6 +1,7 @@
 """Runs do what was asked: config.json is the truth on resume, finished runs stay
 finished, one process per run directory, and one-line errors for broken run folders."""
 
+import importlib
 import json
 import os
 import pathlib
@@ -15,7 +16,7 @@ from cs20 import checkpoints, cli, config, runtime
 import pytest
 import tensorflow as tf
 import tiny_training
-from conftest import event_files, load_lecture
+from conftest import event_files
 
 
 def train_tiny(run_dir, *flags):
@@ -243,13 +244,13 @@ def test_ctrl_c_outside_the_loop_is_one_line_exit_130(capsys):
 def test_the_printed_resume_command_keeps_the_run_s_settings(tmp_path, lecture, defining, changed):
     """The cases of the issue: `--run-dir DIR` alone resumed char-RNN on the default
     corpus and translation with the default 4,000 steps."""
-    module = load_lecture(lecture)
+    settings = importlib.import_module(f"lectures.{lecture}.config")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    saved = {**config.to_dict(module.Config()), **defining, **changed, "run_dir": str(run_dir)}
+    saved = {**config.to_dict(settings.Config()), **defining, **changed, "run_dir": str(run_dir)}
     (run_dir / "config.json").write_text(json.dumps(saved))
     (run_dir / "run.json").write_text(json.dumps({"lecture": lecture, "status": "stopped"}))
-    resumed = module.config.parse(module.Config, ["--run-dir", str(run_dir)], prog=lecture)
+    resumed = config.parse(settings.Config, ["--run-dir", str(run_dir)], prog=lecture)
     for name, value in {**defining, **changed}.items():
         assert getattr(resumed, name) == value, name
 

@@ -1,4 +1,5 @@
-"""`--help` and flag errors answer without loading TensorFlow; no CUDA noise without a GPU."""
+"""`--help` and flag errors answer without loading TensorFlow (the flags are parsed with the
+lecture's config.py before its lesson is imported); no CUDA noise without a GPU."""
 
 import json
 import subprocess
@@ -7,31 +8,24 @@ import sys
 import pytest
 from conftest import ROOT
 
-LECTURES = sorted([path.stem for path in (ROOT / "lectures").glob("l[0-9][0-9]_*.py")]
-                  + [path.parent.name for path in (ROOT / "lectures").glob("l*/lecture.py")])
+LECTURES = sorted(path.parent.name for path in (ROOT / "lectures").glob("l*/lecture.py"))
 
-# Runs a lecture as __main__ with the given flags, then reports which heavy modules
-# really executed (a lazily imported module that was never used leaves no submodules).
+# Runs `python -m lectures.NAME` with the given flags, then reports which heavy modules
+# were imported.
 PROBE = """
 import json, runpy, sys
 sys.argv = [sys.argv[1], *sys.argv[2:]]
 try:
-    if sys.argv[0].endswith(".py"):
-        runpy.run_path(sys.argv[0], run_name="__main__")
-    else:  # python -m lectures.NAME
-        runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
 except SystemExit as exit:
     code = exit.code
-loaded = [name for name in ("tensorflow.python", "keras.src", "tensorflow_datasets.core")
-          if name in sys.modules]
+loaded = [name for name in ("tensorflow", "keras", "tensorflow_datasets") if name in sys.modules]
 print(json.dumps({"code": code, "loaded": loaded}))
 """
 
 
 def probe(lecture, *flags):
-    target = (f"lectures.{lecture}" if (ROOT / "lectures" / lecture).is_dir()
-              else str(ROOT / "lectures" / f"{lecture}.py"))
-    completed = subprocess.run([sys.executable, "-c", PROBE, target, *flags],
+    completed = subprocess.run([sys.executable, "-c", PROBE, f"lectures.{lecture}", *flags],
                                capture_output=True, text=True, timeout=120)
     return json.loads(completed.stdout.strip().splitlines()[-1]), completed
 
@@ -47,8 +41,10 @@ def test_help_and_flag_errors_do_not_load_tensorflow(lecture):
 
 
 def test_no_cuda_messages_without_a_gpu():
+    """How `cli.run_lecture` loads TensorFlow, once the flags are parsed."""
     completed = subprocess.run(
-        [sys.executable, "-c", "import cs20, tensorflow as tf; "
+        [sys.executable, "-c", "from cs20 import cli; cli.load_tensorflow(); "
+                               "import tensorflow as tf; "
                                "print(len(tf.config.list_physical_devices('GPU')), "
                                "float(tf.reduce_sum(tf.ones(3))))"],
         capture_output=True, text=True, timeout=120)

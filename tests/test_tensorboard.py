@@ -19,7 +19,7 @@ import urllib.request
 
 import numpy as np
 import pytest
-from conftest import free_ports, load_lecture, require_data_dir
+from conftest import free_ports, lecture_main, require_data_dir
 
 TINY_RUNS = {
     "l02_ops": ["--num-calls", "3"],
@@ -48,8 +48,8 @@ def runs_dir(tmp_path_factory):
     data_dir = str(require_data_dir())
     written = tmp_path_factory.mktemp("written") / "runs"
     for lecture, flags in TINY_RUNS.items():
-        load_lecture(lecture).main([*flags, "--run-dir", str(written / lecture / "tiny"),
-                                    "--data-dir", data_dir])
+        lecture_main(lecture)([*flags, "--run-dir", str(written / lecture / "tiny"),
+                               "--data-dir", data_dir])
     moved = tmp_path_factory.mktemp("moved") / "runs"
     shutil.move(written, moved)
     return moved

@@ -16,7 +16,7 @@ from cs20.datasets import idx, mnist
 import numpy as np
 import pytest
 import tiny_training
-from conftest import event_files, lecture_main, load_lecture, read_results
+from conftest import event_files, lecture_main, read_results
 from idx_data import write_idx_folder
 from run_state import directory_state
 
@@ -193,11 +193,10 @@ def small_corpus(path, lecture: str):
                                             ("l11_char_rnn", []), ("l12_translation", [])])
 def test_a_batch_larger_than_the_corpus_is_refused_before_training(lecture, flags, tmp_path,
                                                                    capsys):
-    module = load_lecture(lecture)
     corpus = small_corpus(tmp_path / "corpus.txt", lecture)
-    code, error = guarded(module.main, ["--run-dir", str(tmp_path / "run"), "--corpus",
-                                        str(corpus), "--batch-size", "1000000000", "--quiet",
-                                        *flags], capsys)
+    code, error = guarded(lecture_main(lecture), [
+        "--run-dir", str(tmp_path / "run"), "--corpus", str(corpus), "--batch-size",
+        "1000000000", "--quiet", *flags], capsys)
     assert code == 2 and error.count("\n") == 1, error[-2000:]
     assert "training batch of 1,000,000,000 is more than the" in error
     assert not (tmp_path / "run").exists()

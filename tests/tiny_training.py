@@ -17,11 +17,15 @@ import json
 import os
 import signal
 
-from cs20 import checkpoints, cli, config, runtime, training
+from cs20 import cli
 
-import keras
-import numpy as np
-import tensorflow as tf
+cli.load_tensorflow()  # as a lecture does: without the CUDA start-up lines (no GPU here)
+
+from cs20 import checkpoints, config, runtime, training  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 MAX_WEIGHTS = 100_000
-# Lecture 3b's test accuracy (README, "3b logistic regression").
+# About lecture 3b's test accuracy (docs/results.md).
 TARGET_ACCURACY = 0.926
 MAX_EPOCHS = 10
 MAX_SECONDS = 300.0

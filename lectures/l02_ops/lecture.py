@@ -19,8 +19,7 @@
 # to this file. Run it as a script with `python -m lectures.l02_ops` (`--help` lists the
 # settings), and open the graph with `tensorboard --logdir runs/l02_ops`.
 #
-# Our run on 2 CPU cores: 4 s (start-up included); add ops after 10 calls: 1 (built once)
-# versus 10 (lazy, 10 traces, TensorFlow's retracing warning twice).
+# Our runs' figures are in [docs/results.md](../../docs/results.md).
 
 # %%
 from cs20 import config, runtime, summaries

@@ -19,11 +19,9 @@
 # Run it as a script with `python -m lectures.l03_linear_regression` (`--help` lists the
 # settings), and watch the losses with `tensorboard --logdir runs/l03_linear_regression`.
 #
-# Our run on 2 CPU cores (14 s in all): squared loss w = -6.0702, b = 84.9295 (the
-# course's -6.07 and 84.93) in 4.7 s one sample per call, 2.2 s with tf.data, and
-# w = -5.6993, b = 85.6457 in 0.26 s vectorised; closed form w = -5.7188, b = 85.7135.
-# The Huber line is still moving after 100 epochs (w = -4.2250, b = 78.4851: near the line
-# its gradient is half the squared loss's); with 300 epochs it reached w = -5.99, b = 85.75.
+# The fitted lines and the time each way took are printed below; our runs' figures are
+# in [docs/results.md](../../docs/results.md). The Huber line moves more slowly than the
+# squared loss's (near the line its gradient is half as large): give it more epochs.
 
 # %%
 import functools

@@ -4,8 +4,7 @@
 # The course flattened each 28x28 digit to 784 pixels and trained one dense layer with
 # Adam (learning rate 0.01, batch 128, 30 epochs) and reached about 0.91. Here the input
 # pipeline is tf.data, the step is a tf.function, and the learning rate decays to 0 along
-# a cosine (a constant 0.01 keeps jumping around the minimum: 0.915 in our run with
-# `decay="constant"`). The model is [model.py](model.py), next to this file; its train
+# a cosine (a constant 0.01 keeps jumping around the minimum: try `decay="constant"`). The model is [model.py](model.py), next to this file; its train
 # step is the one lecture 8a and exercise e02 share (cs20/classification.py).
 #
 # Run it as a script with `python -m lectures.l03_logistic_regression` (`--help` lists

@@ -18,8 +18,8 @@
 # ([model.py](../l03_linear_regression/model.py)). Run it as a script with
 # `python -m lectures.l04_eager` (`--help` lists the settings).
 #
-# Our run on 2 CPU cores (24 s in all): gradients 6, 24 and [768, 32]; Huber fit
-# w = -6.2707, b = 85.6266 both ways, 16.4 s eagerly versus 4.4 s with tf.function (3.7x).
+# Our runs' figures (the fit and how much faster the tf.function is) are in
+# [docs/results.md](../../docs/results.md).
 
 # %%
 import functools

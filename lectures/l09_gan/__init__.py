@@ -18,7 +18,7 @@ A GAN has no likelihood; like lecture 10's VAE it is scored by FID, the Fréchet
 lecture 7's ConvNet features of samples and of test digits (fid.py). Look at train/d_loss and
 train/g_loss (neither goes to 0 while the game is balanced), the real and fake accuracies (well
 below 1), the `samples` image (same z at each evaluation), eval/fid falling, eval/modes_covered
-at 10, samples.png, interpolation.png. Figures: the README's lecture 9 row.
+at 10, samples.png, interpolation.png. Our figures: docs/results.md.
 
 The lesson is lecture.py (or lecture.ipynb); the networks, the gradient penalty and the train
 step are model.py, what one step reads data.py, FID on lecture 7's ConvNet fid.py.

@@ -20,8 +20,8 @@ inputs next to their reconstructions, samples from the prior and the manifold.
     tensorboard --logdir runs/l10_vae
 
 Look at test/elbo and test/iwae_log_likelihood in the final table (higher is better;
-the IWAE bound is the tighter one) and at manifold.png. Our figures: the README's rows
-"10 VAE" and "10 VAE, 50-d" (benchmarks/vae.py).
+the IWAE bound is the tighter one) and at manifold.png. Our figures: docs/results.md
+(benchmarks/vae.py).
 
 The lesson is lecture.py (or lecture.ipynb); the encoder, decoder, ELBO and train step are
 model.py, the binarized digits and their noise data.py, the test bounds and pictures

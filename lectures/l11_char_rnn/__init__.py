@@ -9,7 +9,7 @@
 Look at eval/bits_per_character (lower is better; the unigram distribution scores 4.7)
 and at the samples turning from noise into tweets. The learning rate starts at 0.01
 (`--preset fast`, the default): it beat 3e-3 (`--preset course`) in every run we
-measured. Our figures: the README's row "11 char-RNN" (benchmarks/char_rnn.py).
+measured (docs/results.md, benchmarks/char_rnn.py).
 
 The lesson is lecture.py (or lecture.ipynb); the network, its loss and train steps are
 model.py, the character windows data.py, sampling and the saved generator generate.py.

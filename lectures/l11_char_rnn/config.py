@@ -21,8 +21,8 @@ def hidden_sizes(text: str) -> tuple[int, ...]:
 
 @dataclasses.dataclass(frozen=True)
 class Config(config.TrainConfig):
-    # fast (the default): learning rate 0.01, which beat 3e-3 in every run (README: 10
-    # minutes, 1.736-1.796 bits/char against 1.862; all 6,000 steps, 1.711 against 1.776).
+    # fast (the default): learning rate 0.01, which beat 3e-3 in every run we measured
+    # (docs/results.md, benchmarks/char_rnn.py).
     PRESETS: typing.ClassVar[dict] = {
         "fast": {},
         "course": {"learning_rate": 3e-3},
