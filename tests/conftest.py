@@ -32,6 +32,20 @@ def pytest_addoption(parser):
                      help="a skipped test (or module) fails the session (the CI's setting)")
 
 
+# The files that take longest, first: pytest-xdist (--dist loadfile) hands whole files to
+# the two workers in collection order, so the run ends on short files instead of one
+# worker finishing a long file while the other waits.
+LONGEST_FIRST = ("test_benchmarks.py", "test_translation.py", "test_vae.py", "test_gan.py",
+                 "test_training.py", "test_char_rnn.py", "test_multi_worker.py",
+                 "test_exercises.py", "test_user_data.py", "test_convnet.py",
+                 "test_l08_tfrecord.py", "test_style_transfer.py", "test_word2vec.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable within a file
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Under --fail-on-skip, skips turn a passing session into a failing one. Here, on
     the controller, pytest-xdist's workers' skips are counted too."""
