@@ -13,6 +13,7 @@ import atexit
 import concurrent.futures
 import contextlib
 import functools
+import importlib
 import json
 import os
 import pathlib
@@ -35,7 +36,7 @@ def pytest_addoption(parser):
 # The files that take longest, first: pytest-xdist (--dist loadfile) hands whole files to
 # the two workers in collection order, so the run ends on short files instead of one
 # worker finishing a long file while the other waits.
-LONGEST_FIRST = ("test_benchmarks.py", "test_translation.py", "test_vae.py", "test_gan.py",
+LONGEST_FIRST = ("test_benchmarks_lectures.py", "test_benchmarks.py", "test_translation.py", "test_vae.py", "test_gan.py",
                  "test_training.py", "test_char_rnn.py", "test_multi_worker.py",
                  "test_exercises.py", "test_user_data.py", "test_convnet.py",
                  "test_l08_tfrecord.py", "test_style_transfer.py", "test_word2vec.py")
@@ -81,6 +82,30 @@ def op_determinism_stays_off():
 
         assert not tf_config.is_op_determinism_enabled(), \
             "this test turned op determinism on in the pytest process (run it in a child)"
+
+
+@pytest.fixture(scope="module")
+def mnist_read_once():
+    """The in-process benchmarks read MNIST once between them (each reading costs
+    seconds); the lectures they start read it themselves."""
+    from cs20.datasets import mnist
+
+    original = mnist.load_splits
+    read = functools.cache(original)
+    mnist.load_splits = lambda data_dir=None, **options: read(
+        data_dir or os.environ.get("CS20_DATA_DIR"), **options)
+    yield
+    mnist.load_splits = original
+
+
+def run_tiny(name: str, capsys, *flags: str) -> dict:
+    """The JSON that `benchmarks/<name>.py --tiny FLAGS` prints on stdout (its only output
+    there: progress and data lines go to stderr)."""
+    if str(ROOT / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+    capsys.readouterr()
+    importlib.import_module(name).main(["--tiny", *flags])
+    return json.loads(capsys.readouterr().out)
 
 
 @pytest.fixture

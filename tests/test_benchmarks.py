@@ -1,51 +1,28 @@
 """The benchmarks: every script's --tiny mode runs its real code path and prints the JSON
-keys the README's figures come from; the generative benchmark's samplers restore every
-weight of a run; the char-RNN curve and the word2vec comparison read what they should.
+keys docs/results.md's figures come from (those that start lecture runs of their own:
+test_benchmarks_lectures.py); the generative benchmark's samplers restore every weight of
+a run; the char-RNN curve and the word2vec comparison read what they should.
 
 The tiny modes run in this process (`main(argv)`, TensorFlow already loaded); the lecture
 runs they start are processes of their own, as in the full benchmarks.
 """
 
-import functools
 import importlib
 import json
-import math
-import os
 import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import ROOT
-from run_state import directory_state
+from conftest import ROOT, run_tiny
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import generative  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("mnist_read_once")
+
 SCRIPTS = sorted(path.stem for path in (ROOT / "benchmarks").glob("*.py")
                  if "def main(" in path.read_text())
-
-
-@pytest.fixture(autouse=True, scope="module")
-def mnist_read_once():
-    """The in-process benchmarks read MNIST once between them (each reading costs
-    seconds); the lectures they start read it themselves."""
-    from cs20.datasets import mnist
-
-    original = mnist.load_splits
-    read = functools.cache(original)
-    mnist.load_splits = lambda data_dir=None, **options: read(
-        data_dir or os.environ.get("CS20_DATA_DIR"), **options)
-    yield
-    mnist.load_splits = original
-
-
-def run_tiny(name: str, capsys, *flags: str) -> dict:
-    """The JSON that `benchmarks/<name>.py --tiny FLAGS` prints on stdout (its only output
-    there: progress and data lines go to stderr)."""
-    capsys.readouterr()
-    importlib.import_module(name).main(["--tiny", *flags])
-    return json.loads(capsys.readouterr().out)
 
 
 def test_every_benchmark_has_a_documented_tiny_mode(capsys):
@@ -127,25 +104,6 @@ def test_word2vec_comparison_scores_every_similarity_set_both_models_have():
                                     gensim)["better_on_both_in_no_more_time"]
 
 
-# --- every benchmark's tiny mode --------------------------------------------------------
-
-def test_translation_scores_beam_8_from_the_finished_run_without_writing_to_it(
-        tmp_path, data_dir, capsys):
-    import translation as benchmark
-
-    run_dir = tmp_path / "run"
-    figures = run_tiny("translation", capsys, "--run-dir", str(run_dir))
-    assert figures["training_steps"] == 4 and figures["batch_size"] == 16
-    for name in ("greedy", "beam4", "beam8"):
-        assert 0.0 <= figures["test_bleu"][name] <= 1.0
-        assert figures["decoding_sentences_per_second"][name] > 0
-    # The wider beam reads the finished run (which would refuse to run again) and
-    # writes nothing to it.
-    before = directory_state(run_dir)
-    assert round(benchmark.bleu_on_test_set(run_dir, 8)[0], 6) == figures["test_bleu"]["beam8"]
-    assert directory_state(run_dir) == before
-
-
 # The lecture runs of gpu_check, scale and loop read a few hundred digits (the reading of
 # MNIST itself is tested with the lectures).
 
@@ -211,46 +169,3 @@ def test_word2vec(data_dir, capsys):
         assert "not installed" in figures["gensim"]
     else:
         assert "fast_vs_gensim_defaults" in figures
-
-
-def test_style_transfer(data_dir, capsys):
-    figures = run_tiny("style_transfer", capsys)
-    row = figures["seconds_per_step"]["squeezenet_64px"]
-    assert min(row[mode] for mode in ("eager", "tf_function", "tf_function_xla")) > 0
-    quality = figures["quality_64px"]["tv_weight_0"]
-    assert "error" not in quality
-    assert quality["final/high_frequency_ratio"] > 0 and quality["final/border_step_ratio"] > 0
-
-
-def test_vae(tmp_path, data_dir, capsys):
-    figures = run_tiny("vae", capsys, "--runs-root", str(tmp_path))
-    run = figures["runs"]["latent_2"]
-    assert run["finished"] and run["steps"] == 5
-    assert run["test_elbo"] < 0 and run["test_iwae_log_likelihood_k100"] < 0
-    assert (tmp_path / "latent_2" / "results.json").is_file()
-
-
-def test_generative(tmp_path, data_dir, capsys, monkeypatch):
-    from lectures.l09_gan import fid
-
-    # FID's feature network, trained for a few steps into this test's folder (the real
-    # one is tested in test_gan.py).
-    monkeypatch.setattr(fid, "CLASSIFIER_STEPS", 20)
-    monkeypatch.setattr(fid, "default_cache_directory", lambda: tmp_path / "fid")
-    figures = run_tiny("generative", capsys, "--runs-root", str(tmp_path / "runs"))
-    assert figures["samples"] == 200
-    for name in ("real_train_digits", "gan"):
-        assert math.isfinite(figures["results"][name]["fid"])
-        assert 1 <= figures["results"][name]["modes_covered"] <= 10
-    assert figures["results"]["gan"]["finished"] and figures["results"]["gan"]["steps"] == 5
-
-
-def test_char_rnn(tmp_path, data_dir, capsys):
-    figures = run_tiny("char_rnn", capsys, "--run-dir", str(tmp_path))
-    run = figures["tiny"]
-    assert run["training_steps"] == 4 and run["validation_bits_per_character"] > 0
-    assert [point[1] for point in run["curve_seconds_step_bits"]] == [2, 4]
-    assert all(figures[f"ngram{order}_bits_per_character"] > 0 for order in range(2, 7))
-    assert figures["unigram_bits_per_character"] > 0
-    step = figures["course_network_step"]
-    assert step["timed_steps"] == 2 and step["ours_over_fit_no_xla"] > 0
