@@ -23,7 +23,7 @@
 # its outlines), recoloured to the style's mean colour and colour covariance (`colours`
 # "style"): outlines kept, colours already the style's, so the style loss only adds the
 # texture. Measured on 12 pairs by `benchmarks/style_transfer.py --pairs`
-# (docs/style_transfer_pairs.json).
+# ([docs/results.md](../../docs/results.md)).
 #
 # Run it as a script with `python -m lectures.l08_style_transfer` (`--help` lists the
 # settings), and watch the `generated` images with
