@@ -48,8 +48,10 @@ LOCK_FILE = ".lock"
 
 
 class RunFinished(Exception):
-    """Raised by `start` for a run that has already finished: its results were printed
-    and nothing was written. The command line exits 0."""
+    """The lecture has nothing (more) to run: raised by `start` for a run that has already
+    finished (its results were printed), and by a lecture's first cell after a read-only
+    mode (--evaluate, --generate, --translate) printed what it read. Nothing was written;
+    the command line exits 0."""
 
 
 def clear_run_state(directory: pathlib.Path) -> None:
