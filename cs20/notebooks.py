@@ -15,7 +15,9 @@ import pathlib
 
 from cs20 import cli
 
-# Where the course is published: the notebooks' install cell and Colab links use it.
+# Where the course is to be published (a placeholder: no public repository exists yet, so
+# the install cell cannot work in Colab until this names the real one). The notebooks'
+# install cell and Colab links use it.
 REPOSITORY = "cs20-course/cs20"
 COLAB = f"https://colab.research.google.com/github/{REPOSITORY}/blob/main"
 
