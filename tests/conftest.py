@@ -84,20 +84,6 @@ def op_determinism_stays_off():
             "this test turned op determinism on in the pytest process (run it in a child)"
 
 
-@pytest.fixture(scope="module")
-def mnist_read_once():
-    """The in-process benchmarks read MNIST once between them (each reading costs
-    seconds); the lectures they start read it themselves."""
-    from cs20.datasets import mnist
-
-    original = mnist.load_splits
-    read = functools.cache(original)
-    mnist.load_splits = lambda data_dir=None, **options: read(
-        data_dir or os.environ.get("CS20_DATA_DIR"), **options)
-    yield
-    mnist.load_splits = original
-
-
 def run_tiny(name: str, capsys, *flags: str) -> dict:
     """The JSON that `benchmarks/<name>.py --tiny FLAGS` prints on stdout (its only output
     there: progress and data lines go to stderr)."""
@@ -149,11 +135,14 @@ def lecture_main(name: str):
 @functools.cache
 def notebook_kernel():
     """One Jupyter kernel per pytest worker for the notebook runs: starting a kernel and
-    importing TensorFlow in it costs ~8 CPU-seconds a notebook."""
+    importing TensorFlow in it costs ~8 CPU-seconds a notebook. The kernel imports the
+    course from this checkout (PYTHONPATH), not from wherever `pip install -e` last
+    pointed: the notebooks run the code under test."""
     import jupyter_client
 
     kernel = jupyter_client.KernelManager(kernel_name="python3")
-    kernel.start_kernel()
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    kernel.start_kernel(env={**os.environ, "PYTHONPATH": path})
     atexit.register(kernel.shutdown_kernel, now=True)
     return kernel
 

@@ -19,8 +19,6 @@ from conftest import ROOT, run_tiny
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import generative  # noqa: E402
 
-pytestmark = pytest.mark.usefixtures("mnist_read_once")
-
 SCRIPTS = sorted(path.stem for path in (ROOT / "benchmarks").glob("*.py")
                  if "def main(" in path.read_text())
 

@@ -6,14 +6,10 @@ workers share the benchmarks (tests/test_benchmarks.py has the others)."""
 import math
 import sys
 
-import pytest
 from conftest import ROOT, run_tiny
 from run_state import directory_state
 
 sys.path.insert(0, str(ROOT / "benchmarks"))  # the scripts, imported by their names
-
-pytestmark = pytest.mark.usefixtures("mnist_read_once")
-
 
 
 # --- every benchmark's tiny mode --------------------------------------------------------

@@ -30,6 +30,15 @@ def test_split_is_seeded_and_disjoint():
     assert not train_keys & {image.tobytes() for image in first.validation.images[:2000]}
 
 
+def test_each_split_is_decoded_once_per_process_and_is_read_only(splits):
+    again = mnist.load_splits(split_seed=3)  # another hold-out of the same decoded arrays
+    assert again.test.images is splits.test.images
+    with pytest.raises(ValueError, match="read-only"):
+        again.test.images[0, 0, 0, 0] = 255
+    assert len(again.train) == len(splits.train) and not np.array_equal(
+        again.validation.labels, splits.validation.labels)
+
+
 def test_pipeline_shapes_scaling_and_one_hot(splits):
     images, labels = next(iter(mnist.make_dataset(splits.train, 32, flatten=True, one_hot=True)))
     assert images.shape == (32, 784) and labels.shape == (32, 10)

@@ -7,7 +7,7 @@ says (`idx.DATASET_HELP`):
 
 - a registered set (`mnist`, `fashion_mnist`, `kmnist`): its four .gz files are
   resolved by `sources` (checksums checked) and read through tensorflow-datasets,
-  prepared offline from them;
+  prepared offline from them, and each split decoded once per process;
 - a folder of the user's own IDX files: read directly (`idx.load_folder`);
 - a folder of TFRecord shards: the three splits written by `write_tfrecords`
   (`python -m cs20 data tfrecord mnist`), or one folder of images written by
@@ -25,6 +25,7 @@ from memory.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import pathlib
 
@@ -101,12 +102,21 @@ def prepare(data_dir=None, dataset: str = "mnist"):
     return builder
 
 
-def _read_split(builder, split: str) -> Split:
+@functools.cache
+def _read_split(prepared_dir: str, split: str) -> Split:
+    """One split of a set tensorflow-datasets prepared in `prepared_dir`, as read-only
+    arrays. Decoding its PNGs takes seconds, so a process does it once per split: a
+    notebook run again in its kernel, or a second lecture in the same process, gets the
+    same arrays back."""
     import tensorflow_datasets as tfds
 
+    builder = tfds.builder_from_directory(prepared_dir)
     images, labels = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1,
                                                       as_supervised=True))
-    return Split(images, labels.astype(np.int64))
+    read = Split(images, labels.astype(np.int64))
+    for array in (read.images, read.labels):
+        array.setflags(write=False)
+    return read
 
 
 def _hold_out(full: Split, size: int, seed: int) -> tuple[Split, Split]:
@@ -216,7 +226,9 @@ def load_splits(data_dir=None, validation_size: int | None = None, split_seed: i
         builder = prepare(data_dir, dataset)
         sha256s = [sources.get_source(name).sha256
                    for name in sources.idx_source_names(dataset).values()]
-        return _split_validation(_read_split(builder, "train"), _read_split(builder, "test"),
+        prepared_dir = str(builder.data_dir)
+        return _split_validation(_read_split(prepared_dir, "train"),
+                                 _read_split(prepared_dir, "test"),
                                  idx.CLASS_NAMES[dataset], sha256s, validation_size, split_seed,
                                  dataset)
     if not pathlib.Path(dataset).exists() and "/" not in dataset:
