@@ -10,7 +10,6 @@ any skipped test fail the session.
 from __future__ import annotations
 
 import atexit
-import concurrent.futures
 import contextlib
 import functools
 import importlib
@@ -192,6 +191,15 @@ def run_lecture_process(name: str, *flags: str, timeout: int = 300):
                           timeout=timeout, cwd=ROOT)
 
 
+def run_lecture_runs(name: str, *runs: tuple[str, ...], timeout: int = 400):
+    """Runs lecture <name> once per flag tuple in `runs`, one after another in one fresh
+    process (tests/lecture_runs.py): one TensorFlow start-up for all of them."""
+    separated = [flag for run in runs for flag in ("--", *run)][1:]
+    return subprocess.run([sys.executable, str(ROOT / "tests" / "lecture_runs.py"), name,
+                           *separated], capture_output=True, text=True, timeout=timeout,
+                          cwd=ROOT)
+
+
 def checkpoint_variables(run_dir: pathlib.Path, oldest: bool = False) -> dict:
     """{checkpoint key: value} of every variable (model, optimizer slots, step) in the
     run's newest (or oldest kept) checkpoint; compare two runs' dicts to check they
@@ -207,9 +215,9 @@ def checkpoint_variables(run_dir: pathlib.Path, oldest: bool = False) -> dict:
 
 def assert_mirrored_matches_default(name: str, tmp_path: pathlib.Path, *flags: str,
                                     rtol: float, atol: float = 0.0, atol_of_max: float = 0.0,
-                                    atol_of_movement: float = 0.0, side_by_side: bool = True):
-    """Trains lectures/<name>.py twice with the same flags, on the default strategy and
-    on `mirrored` over 2 logical CPU devices, and checks that every checkpointed variable
+                                    atol_of_movement: float = 0.0):
+    """Trains lectures/<name> twice with the same flags, on `mirrored` over 2 logical CPU
+    devices and on the default strategy, and checks that every checkpointed variable
     (model, optimizer slots, step) agrees within rtol and atol + atol_of_max * max|value|
     + atol_of_movement * max|movement|.
 
@@ -218,17 +226,14 @@ def assert_mirrored_matches_default(name: str, tmp_path: pathlib.Path, *flags: s
     tolerance that is a small part of it fails a run that trained a step less, or
     differently, where one relative to the values' scale may not.
 
-    The two processes run side by side (most of each one's time is start-up), unless
-    they would both write the same files (`side_by_side=False`).
+    Both runs share one process (the mirrored one first: the CPU must be split before
+    TensorFlow starts; the default strategy then trains on the first logical device).
     """
-    runs = {"default": (), "mirrored": ("--strategy", "mirrored", "--logical-devices", "2")}
-    with concurrent.futures.ThreadPoolExecutor(2 if side_by_side else 1) as pool:
-        processes = dict(zip(runs, pool.map(
-            lambda run: run_lecture_process(name, "--run-dir", str(tmp_path / run), *flags,
-                                            *runs[run]), runs), strict=True))
-    for run, process in processes.items():
-        assert process.returncode == 0, f"{run}: {process.stderr[-2000:]}"
-    expected, actual = (checkpoint_variables(tmp_path / run) for run in runs)
+    runs = {"mirrored": ("--strategy", "mirrored", "--logical-devices", "2"), "default": ()}
+    process = run_lecture_runs(name, *[("--run-dir", str(tmp_path / run), *flags, *extra)
+                                       for run, extra in runs.items()])
+    assert process.returncode == 0, process.stderr[-2000:]
+    expected, actual = (checkpoint_variables(tmp_path / run) for run in ("default", "mirrored"))
     earlier = checkpoint_variables(tmp_path / "default", oldest=True)
     assert expected and expected.keys() == actual.keys()
     for key, value in expected.items():

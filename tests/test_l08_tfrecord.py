@@ -78,8 +78,7 @@ def test_mirrored_on_two_logical_cpus_matches_default(tmp_path, data_dir, tiny_m
     # run after the other: the first writes the shards the second reads.
     flags = run(tmp_path / "unused", data_dir, tmp_path / "shards", "--num-steps", "8",
                 "--deterministic", "--dataset", str(tiny_mnist))
-    assert_mirrored_matches_default("l08_tfrecord", tmp_path, *flags[2:], rtol=1e-5, atol=1e-6,
-                                    side_by_side=False)
+    assert_mirrored_matches_default("l08_tfrecord", tmp_path, *flags[2:], rtol=1e-5, atol=1e-6)
 
 
 def test_reused_shards_must_hold_the_same_data_and_pass_their_checksums(tmp_path, data_dir,

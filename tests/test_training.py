@@ -10,7 +10,7 @@ import types
 import numpy as np
 import pytest
 import tiny_training
-from conftest import ROOT, checkpoint_variables, run_cluster, run_lecture_process
+from conftest import ROOT, checkpoint_variables, run_cluster, run_lecture_process, run_lecture_runs
 
 TINY = str(ROOT / "tests" / "tiny_training.py")
 # Calls of several steps: no summary or checkpoint forces a call to end before step 10.
@@ -364,19 +364,20 @@ def test_one_step_per_call_and_several_and_a_resumed_run_train_the_same_weights(
     num_steps = int(flags[flags.index("--num-steps") + 1])
     # A fixed 5 rather than the automatic size, which depends on the machine's load (a
     # busy machine gets calls of one step, and the test would compare K=1 with itself).
-    # The run of calls of 5 stops halfway, and a second process resumes it from its
-    # checkpoint (the model, Adam, dropout's seed state and the data iterator's position).
-    segments = {"1": [num_steps], "5": [num_steps // 2, num_steps]}
-    runs = {}
-    for steps_per_call, lengths in segments.items():
-        run_dir = tmp_path / steps_per_call
-        for length in lengths:
-            completed = run_lecture_process(lecture, "--run-dir", str(run_dir), *flags,
-                                            "--num-steps", str(length),
-                                            "--steps-per-call", steps_per_call)
-            assert completed.returncode == 0, completed.stderr[-2000:]
-        runs[steps_per_call] = json.loads((run_dir / "results.json").read_text())
-    assert f"Resumed from {tmp_path / '5'}" in completed.stdout
+    # The run of calls of 5 stops halfway (in the process of the run of calls of 1), and a
+    # second process resumes it from its checkpoint (the model, Adam, dropout's seed state
+    # and the data iterator's position).
+    def segment(steps_per_call: str, length: int) -> tuple[str, ...]:
+        return ("--run-dir", str(tmp_path / steps_per_call), *flags, "--num-steps",
+                str(length), "--steps-per-call", steps_per_call)
+
+    first = run_lecture_runs(lecture, segment("1", num_steps), segment("5", num_steps // 2))
+    assert first.returncode == 0, first.stderr[-2000:]
+    resumed = run_lecture_process(lecture, *segment("5", num_steps))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"Resumed from {tmp_path / '5'}" in resumed.stdout
+    runs = {name: json.loads((tmp_path / name / "results.json").read_text())
+            for name in ("1", "5")}
     assert runs["1"]["train/steps_per_call"] == 1 and runs["5"]["train/steps_per_call"] > 2
     expected, actual = (checkpoint_variables(tmp_path / name) for name in ("1", "5"))
     assert expected and expected.keys() == actual.keys()
