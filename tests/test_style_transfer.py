@@ -309,27 +309,50 @@ def test_edge_map_by_hand_and_edge_correlation():
     assert abs(measures.edge_correlation(noise, content)) < 0.2
 
 
-def test_matched_colours_take_the_styles_mean_and_covariance_by_hand():
-    # Four pixels 100 +- 10 whose channels are uncorrelated: covariance (400 / 3) I (n - 1).
-    signs = np.array([[-1, -1, -1], [1, -1, 1], [-1, 1, 1], [1, 1, -1]], np.float64)
-    content = (100.0 + 10.0 * signs).reshape(2, 2, 3)
-    style = (50.0 + 20.0 * signs).reshape(2, 2, 3)  # covariance (1600 / 3) I
-    # A = (1600 / 3)^1/2 ((400 / 3) + 1)^-1/2 I = 40 / sqrt(403) I, the 1 a grey level
-    # squared of regularisation: each pixel 50 +- 10 * 40 / sqrt(403).
-    np.testing.assert_allclose(model.matched_colours(content, style),
-                               (50.0 + signs * 400.0 / np.sqrt(403.0)).reshape(2, 2, 3),
-                               rtol=1e-6)
-    # A grey style (one channel's values in all three) turns any photo grey, and no
-    # outline appears where the photo has none (an affine map of each pixel's colour).
+def test_transferred_colours_give_the_photo_the_styles_colours_by_rank():
     rng = np.random.default_rng(0)
+    content = rng.uniform(20, 200, (16, 16, 3))
+    # A style whose pixels are the photo's, halved and brightened, in another order: along
+    # every turned axis the photo's k-th lowest pixel gets the style's k-th lowest, which
+    # is its own image under the map, so each pixel lands exactly on 0.5 x + 40.
+    mapped = 0.5 * content + 40.0
+    style = rng.permutation(mapped.reshape(-1, 3)).reshape(mapped.shape)
+    np.testing.assert_allclose(model.transferred_colours(content, style), mapped, atol=1e-4)
+    # A many-coloured style's palette, which an affine map of the colours cannot reach
+    # (pixels in four saturated clusters): after the transfer the photo's histogram is
+    # nearly the style's, and no outline appears where the photo has none (a pixel equal
+    # to its neighbours stays equal to them: ties share one colour).
+    palette = np.array([[230, 40, 150], [40, 200, 60], [250, 220, 30], [120, 40, 200]])
+    style = np.clip(palette[rng.integers(0, 4, (40, 40))] + rng.normal(0, 4, (40, 40, 3)),
+                    0, 255)
     photo = np.kron(rng.uniform(0, 255, (10, 10, 3)), np.ones((4, 4, 1)))  # 40 x 40 squares
-    grey_style = np.repeat(rng.uniform(60, 200, (40, 40, 1)), 3, axis=2)
-    recoloured = model.matched_colours(photo, grey_style)
-    np.testing.assert_allclose(recoloured[..., 0], recoloured[..., 2], atol=1e-3)
+    recoloured = model.transferred_colours(photo, style)
+    assert measures.colour_movement(recoloured, photo, style) > 0.6
     flat = measures.edge_map(photo, block=1) == 0
     assert flat.sum() > 0 and np.abs(measures.edge_map(recoloured, block=1)[flat]).max() < 1e-3
+    np.testing.assert_array_equal(model.by_rank(np.array([3.0, 1.0, 3.0, 2.0]),
+                                                np.array([10.0, 20.0, 30.0, 40.0])),
+                                  [35.0, 10.0, 35.0, 20.0])
     # The lecture's --colours: "content" keeps the photo as it is.
-    np.testing.assert_array_equal(model.content_target("content", photo, grey_style), photo)
+    np.testing.assert_array_equal(model.content_target("content", photo, style), photo)
+
+
+def test_recoloured_takes_the_styles_palette_only_as_far_as_the_outlines_survive_it():
+    rng = np.random.default_rng(1)
+    photo = np.kron(rng.uniform(40, 220, (10, 10, 3)), np.ones((4, 4, 1)))  # 40 x 40 squares
+    # A painting's palette keeps the squares apart: the full transfer, as it is.
+    painting = rng.uniform(0, 255, (40, 40, 3))
+    np.testing.assert_allclose(model.recoloured(photo, painting),
+                               model.transferred_colours(photo, painting), atol=1e-4)
+    # A night sky (black, a few bright stars) would by rank turn nearly every square the
+    # same black: the outlines are gone. Its mean and covariance keep more of them (here
+    # less than KEPT_OUTLINES too, so they are all that is used), and it is still dark.
+    sky = np.where(rng.uniform(size=(40, 40, 1)) < 0.03, 230.0, 3.0) * np.ones((1, 1, 3))
+    kept = model.recoloured(photo, sky)
+    np.testing.assert_allclose(kept, model.matched_colours(photo, sky), atol=1e-4)
+    assert (measures.edge_correlation(kept, photo)
+            > measures.edge_correlation(model.transferred_colours(photo, sky), photo) + 0.1)
+    assert kept.mean() < photo.mean() / 2
 
 
 def test_colour_movement_from_content_to_style():

@@ -36,9 +36,9 @@ class Config(config.TrainConfig):
                                  choices=("average", "max"))
     colours: str = config.option(
         "style", "Colours of the first image and of the content target: style (the photo "
-                 "recoloured to the style's mean colour and spread, outlines kept) or "
-                 "content (the photo's own, as the course: the style loss alone must move "
-                 "them).", choices=("style", "content"))
+                 "given the style's palette, as far as its outlines survive it) or content "
+                 "(the photo's own, as the course: the style loss alone must move them).",
+        choices=("style", "content"))
     noise_ratio: float = config.option(0.0, "Share of noise in the first image (0: start "
                                             "from the content picture; the course: 0.6).")
     checkpoint_every: int = config.option(100, "Save a checkpoint every N steps.")

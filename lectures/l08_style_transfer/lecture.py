@@ -20,10 +20,10 @@
 # photo's features, each style layer's of its Gram matrix, the total variation of the
 # photo's own), so content weight 1, style weight 10 and tv weight 0.1 mean the same for
 # every pair. The image starts from the photo, not the course's noise (which washed out
-# its outlines), recoloured to the style's mean colour and colour covariance (`colours`
-# "style"): outlines kept, colours already the style's, so the style loss only adds the
-# texture. Measured on 12 pairs by `benchmarks/style_transfer.py --pairs`
-# ([docs/results.md](../../docs/results.md)).
+# its outlines), recoloured to the style's palette as far as the photo's outlines allow
+# (`colours` "style", `model.recoloured`): colours already the style's, so the style
+# loss only adds the texture. Measured on 12 pairs by `benchmarks/style_transfer.py
+# --pairs` ([docs/results.md](../../docs/results.md)).
 #
 # Run it as a script with `python -m lectures.l08_style_transfer` (`--help` lists the
 # settings), and watch the `generated` images with

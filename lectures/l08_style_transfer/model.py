@@ -10,7 +10,7 @@ only variable and its step (Gatys et al. 2015, the course's assignment 2).
    `LOSS_FUNCTIONS` are the four functions `targets` and `losses` use unless given
    others (exercise e03's checks give a student's);
 3. the image as the only variable (`generated_image`, started by `initial_image` from the
-   photo, recoloured by `matched_colours`) and its step, `make_train_step`: Adam moves
+   photo in the style's colours, `recoloured`) and its step, `make_train_step`: Adam moves
    the pixels, clipped to [0, 255];
 4. `print_worked_example`: each style layer's Gram matrix shape and the losses at step 0.
 """
@@ -21,7 +21,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import NamedTuple
 
-from lectures.l08_style_transfer import backbone
+from lectures.l08_style_transfer import backbone, measures
 
 import keras
 import numpy as np
@@ -144,6 +144,10 @@ def losses(extractor: keras.Model, image: tf.Tensor, goal: Goal, layers: backbon
 
 # 3. The image is the only variable: where it starts, and its step.
 
+# How much of the photo's outlines the recoloured photo must keep (`recoloured`): the
+# edge correlation of the two, 1 when every outline is where it was.
+KEPT_OUTLINES = 0.8
+
 def _matrix_power(covariance: np.ndarray, power: float) -> np.ndarray:
     """A symmetric positive semi-definite (3, 3) matrix to the power 1/2 or -1/2."""
     eigenvalues, eigenvectors = np.linalg.eigh(covariance)
@@ -169,13 +173,68 @@ def matched_colours(content, style) -> np.ndarray:
     return np.clip(moved, 0.0, 255.0).reshape(np.shape(content)).astype(np.float32)
 
 
+def by_rank(values: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """(n,) values -> (n,): the k-th lowest value replaced by targets[k] (sorted), equal
+    values all by their targets' mean, so that a flat patch of the photo stays flat."""
+    order = np.argsort(values, kind="stable")
+    _, first, counts = np.unique(values[order], return_index=True, return_counts=True)
+    means = np.add.reduceat(targets, first) / counts  # one per distinct value
+    result = np.empty_like(targets)
+    result[order] = np.repeat(means, counts)
+    return result
+
+
+def transferred_colours(content, style, iterations: int = 10, seed: int = 0) -> np.ndarray:
+    """The content picture in the style's colours: (height, width, 3) in [0, 255].
+
+    Pitie et al.'s iterative distribution transfer (2007): turn the pixels' RGB values
+    (of both pictures) by a random rotation, give each of the three turned axes the
+    style's values by rank (the content's lowest pixel along it gets the style's lowest,
+    and so on), turn back; repeat. Each pass keeps the order of the pixels along every
+    axis, so neighbours stay distinct where they were; after ten the colour histogram is
+    nearly the style's own, palette and all. Matching only the mean colour and the colour
+    covariance (an affine map) turned a many-coloured pattern into one brown blur.
+    """
+    rng = np.random.default_rng(seed)
+    pixels = np.asarray(content, np.float64).reshape(-1, 3)  # (positions, 3)
+    style_pixels = np.asarray(style, np.float64).reshape(-1, 3)  # (style positions, 3)
+    ranks = (np.arange(len(pixels)) + 0.5) / len(pixels)  # each pixel's quantile, by rank
+    style_ranks = (np.arange(len(style_pixels)) + 0.5) / len(style_pixels)
+    for _ in range(iterations):
+        rotation, _ = np.linalg.qr(rng.normal(size=(3, 3)))  # (3, 3), orthonormal
+        turned, style_turned = pixels @ rotation, style_pixels @ rotation
+        for axis in range(3):
+            turned[:, axis] = by_rank(turned[:, axis], np.interp(
+                ranks, style_ranks, np.sort(style_turned[:, axis])))
+        pixels = turned @ rotation.T
+    return np.clip(pixels, 0.0, 255.0).reshape(np.shape(content)).astype(np.float32)
+
+
 def content_target(colours: str, content_image: tf.Tensor, style_image: tf.Tensor) -> tf.Tensor:
     """The photo the content loss holds the image to, and the image starts from:
-    (height, width, 3). colours "style": recoloured to the style's mean colour and colour
-    covariance (`matched_colours`); "content": the photo as it is."""
+    (height, width, 3). colours "style": recoloured (`recoloured`); "content": the photo
+    as it is."""
     if colours == "content":
         return content_image
-    return tf.constant(matched_colours(content_image, style_image))
+    return tf.constant(recoloured(np.asarray(content_image), np.asarray(style_image)))
+
+
+def recoloured(content: np.ndarray, style: np.ndarray) -> np.ndarray:
+    """The photo in the style's colours, as far as its outlines allow: (height, width, 3).
+
+    The style's full palette (`transferred_colours`) where the photo's outlines survive it
+    (edge correlation with the photo at least KEPT_OUTLINES), else a mix of it with the
+    style's mean colour and covariance (`matched_colours`), as much palette as keeps them
+    (the mean and covariance alone where even they keep less).
+    A dark, sparse style (a night sky) would by rank turn most of a photo black; its mean
+    and covariance keep the photo's shades apart.
+    """
+    palette, moments = transferred_colours(content, style), matched_colours(content, style)
+    for share in np.linspace(1.0, 0.0, 11):  # of the full palette
+        mixed = share * palette + (1.0 - share) * moments
+        if measures.edge_correlation(mixed, content) >= KEPT_OUTLINES:
+            break
+    return mixed.astype(np.float32)
 
 
 def initial_image(content_image: tf.Tensor, noise_ratio: float, seed: int) -> tf.Tensor:
