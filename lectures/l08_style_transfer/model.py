@@ -222,19 +222,19 @@ def content_target(colours: str, content_image: tf.Tensor, style_image: tf.Tenso
 def recoloured(content: np.ndarray, style: np.ndarray) -> np.ndarray:
     """The photo in the style's colours, as far as its outlines allow: (height, width, 3).
 
-    The style's full palette (`transferred_colours`) where the photo's outlines survive it
-    (edge correlation with the photo at least KEPT_OUTLINES), else a mix of it with the
-    style's mean colour and covariance (`matched_colours`), as much palette as keeps them
-    (the mean and covariance alone where even they keep less).
-    A dark, sparse style (a night sky) would by rank turn most of a photo black; its mean
-    and covariance keep the photo's shades apart.
+    Along a path from the style's full palette (`transferred_colours`) through its mean
+    colour and covariance (`matched_colours`) back to the photo itself, the first picture
+    whose edge correlation with the photo is at least KEPT_OUTLINES. A painting's palette
+    usually keeps them; a dark, sparse style (a night sky) would by rank turn most of a
+    photo black, and even its mean and covariance clip the photo's dark half away, so
+    there the photo keeps some of its own colours (the style loss darkens it further).
     """
     palette, moments = transferred_colours(content, style), matched_colours(content, style)
-    for share in np.linspace(1.0, 0.0, 11):  # of the full palette
-        mixed = share * palette + (1.0 - share) * moments
-        if measures.edge_correlation(mixed, content) >= KEPT_OUTLINES:
-            break
-    return mixed.astype(np.float32)
+    path = [share * palette + (1.0 - share) * moments for share in np.linspace(1.0, 0.0, 11)]
+    path += [share * moments + (1.0 - share) * content for share in np.linspace(0.9, 0.0, 10)]
+    return next(picture for picture in path  # the last, the photo, keeps every outline
+                if measures.edge_correlation(picture, content) >= KEPT_OUTLINES
+                ).astype(np.float32)
 
 
 def initial_image(content_image: tf.Tensor, noise_ratio: float, seed: int) -> tf.Tensor:
