@@ -335,10 +335,6 @@ def describe(record: dict) -> list[str]:
         lines.append(f"Carried from {source} (measured then, not run again).")
     if record.get("note"):
         lines.append(record["note"][0].upper() + record["note"][1:].rstrip(".") + ".")
-    words = record["command"].split()
-    if "--grid" in words:  # a picture the benchmark drew, in docs/
-        grid = pathlib.Path(words[words.index("--grid") + 1]).relative_to("docs").as_posix()
-        lines.append(f"![{record['benchmark']}: the picture it drew]({grid})")
     lines.append(f"Record: [{record['file']}](results/{record['file']}).")
     return [line + "  " for line in lines[:-1]] + lines[-1:]
 
