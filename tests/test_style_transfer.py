@@ -135,9 +135,9 @@ def test_squeezenet_feature_shapes_and_size():
     assert network.count_params() == 722_496  # keras-squeezenet v1.1 without the classifier
     extractor = backbone.feature_extractor(network, backbone.SQUEEZENET_LAYERS)
     shapes = [tuple(output.shape) for output in extractor(tf.zeros((1, 64, 64, 3)))]
-    # 64 pixels + 16 mirrored on each side = 96. content fire5 (1/8), then relu_conv1,
+    # 64 pixels + 16 mirrored on each side = 96. content fire3 (1/4), then relu_conv1,
     # fire2, fire4, fire6, fire8 (1/2 .. 1/16).
-    assert shapes == [(1, 11, 11, 256), (1, 47, 47, 64), (1, 23, 23, 128), (1, 11, 11, 256),
+    assert shapes == [(1, 23, 23, 128), (1, 47, 47, 64), (1, 23, 23, 128), (1, 11, 11, 256),
                       (1, 5, 5, 384), (1, 5, 5, 512)]
 
 
@@ -273,7 +273,7 @@ def test_defaults_keep_the_photos_edges_and_take_the_styles_colours():
     for _ in range(100):
         step()
     result = image.pixels[0].numpy()
-    # Measured 0.86 and 0.47.
+    # Measured 0.82 and 0.39.
     assert measures.edge_correlation(result, content) >= 0.5
     assert measures.colour_movement(result, content, style) >= 0.3
 

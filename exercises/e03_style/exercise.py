@@ -1,7 +1,7 @@
 """Exercise 3: the losses of neural style transfer (lecture 8b, Gatys et al. 2015).
 
 Style transfer changes the pixels of one image so that a frozen ConvNet sees in it the
-content of a photo (the feature maps of one deep layer) and the style of a painting
+content of a photo (the feature maps of one layer) and the style of a painting
 (which channels fire together, at several layers: Gram matrices). Here you write the
 losses; the check compares them with golden values, then runs lecture 8b's optimisation
 with your functions on small pictures and checks that the loss goes down.

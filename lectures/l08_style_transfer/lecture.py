@@ -8,7 +8,7 @@
 #
 # 1. the Gram matrix of a layer's feature maps: which channels fire together, positions
 #    summed away. That is what "style" means here;
-# 2. three losses: content (a deep layer's maps against the photo's), style (five layers'
+# 2. three losses: content (one layer's maps against the photo's), style (five layers'
 #    Gram matrices against the painting's), total variation (neighbours kept close);
 # 3. the image as the only variable and its step: Adam moves the pixels, clipped to
 #    [0, 255]. The image and Adam's moments are checkpointed, so a run resumes.
@@ -18,12 +18,14 @@
 # weights balanced them for its own pair only; elsewhere the style wiped the photo out or
 # never showed. Here each loss is a share of its own size (the content loss of the
 # photo's features, each style layer's of its Gram matrix, the total variation of the
-# photo's own), so content weight 1, style weight 10 and tv weight 0.1 mean the same for
+# photo's own), so content weight 4, style weight 10 and tv weight 0.1 mean the same for
 # every pair. The image starts from the photo, not the course's noise (which washed out
 # its outlines), recoloured to the style's palette as far as the photo's outlines allow
 # (`colours` "style", `model.recoloured`): colours already the style's, so the style
-# loss only adds the texture. Measured on 12 pairs by `benchmarks/style_transfer.py
-# --pairs` ([docs/results.md](../../docs/results.md)).
+# loss only adds the texture. On SqueezeNet the content layer is a fine one (1/4 of the
+# picture's resolution): a coarser one held only the photo's rough shapes, and a fine
+# style (stars in a night sky, bricks) covered its outlines. Measured on 12 pairs by
+# `benchmarks/style_transfer.py --pairs` ([docs/results.md](../../docs/results.md)).
 #
 # Run it as a script with `python -m lectures.l08_style_transfer` (`--help` lists the
 # settings), and watch the `generated` images with

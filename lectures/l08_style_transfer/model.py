@@ -3,7 +3,7 @@ only variable and its step (Gatys et al. 2015, the course's assignment 2).
 
 1. `gram_matrix`: a layer's feature maps (1, h, w, c) -> (c, c), which channels fire
    together, positions summed away. That is what "style" means here;
-2. three losses: `content_loss` (a deep layer's maps against the photo's), `style_loss`
+2. three losses: `content_loss` (one layer's maps against the photo's), `style_loss`
    (five layers' Gram matrices against the painting's), `total_variation_loss`
    (neighbours kept close); `targets` measures each loss's own size from the pictures
    and `losses` divides by it, so that a weight means the same for every pair;
