@@ -23,7 +23,8 @@ def show(*paths: pathlib.Path) -> None:
 
 
 def save(figure, path: pathlib.Path) -> pathlib.Path:
-    figure.tight_layout()
+    if figure.get_layout_engine() is None:  # a grid lays itself out (see image_grid)
+        figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
@@ -49,8 +50,10 @@ def image_grid(images: np.ndarray, titles: list[str], path: pathlib.Path, *, col
     `symmetric` centres the colour map on 0, for weights that can be negative.
     """
     rows = -(-len(images) // columns)
+    # Constrained layout leaves the title its own row; tight_layout let it cover the
+    # first row's titles.
     figure, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.8 * rows),
-                                squeeze=False)
+                                squeeze=False, layout="constrained")
     limit = float(np.abs(images).max()) if symmetric else None
     for index, axis in enumerate(axes.flat):
         axis.axis("off")

@@ -25,7 +25,8 @@
 # loss only adds the texture. On SqueezeNet the content layer is a fine one (1/4 of the
 # picture's resolution): a coarser one held only the photo's rough shapes, and a fine
 # style (stars in a night sky, bricks) covered its outlines. Measured on 12 pairs by
-# `benchmarks/style_transfer.py --pairs` ([docs/results.md](../../docs/results.md)).
+# `benchmarks/style_transfer.py --pairs` ([docs/results.md](../../docs/results.md)), with
+# SqueezeNet: VGG-19's weights were not at hand there, so its layers are the course's.
 #
 # Run it as a script with `python -m lectures.l08_style_transfer` (`--help` lists the
 # settings), and watch the `generated` images with
