@@ -1,8 +1,8 @@
 """cs20.plots: the pictures the lectures and benchmarks draw."""
 
-import numpy as np
-
 from cs20 import plots
+
+import numpy as np
 
 
 def test_image_grid_title_clears_the_first_rows_captions(tmp_path, monkeypatch):
