@@ -13,9 +13,7 @@ A record is one measurement run, docs/results/<what>-<date>-<n>.json:
      "results": {...}}                                 # the JSON the benchmark printed, or
                                                        # the lecture run's results.json
     optional: "source" (where a figure measured earlier was copied from), "note" (one
-    line on the conditions), "headline" (paths of the figures the README quotes),
-    "picture" (a PNG the benchmark drew, its path relative to docs/, shown under the
-    record)
+    line on the conditions), "headline" (paths of the figures the README quotes)
 
 Curves (lecture 11's runs against time, lecture 9's FID during training) are drawn as
 docs/results/<record>.png when docs/results.md is written.
@@ -271,12 +269,8 @@ AXES = {"char_rnn": ("seconds of training", "validation bits per character"),
         "l09_gan": ("training step", "FID on MNIST")}
 
 
-def picture_path(record: dict) -> str | None:
-    """The PNG shown under a record, relative to docs/: the one its benchmark drew
-    ("picture"), or its curves (results/<record>.png, drawn by `draw`), or none."""
-    if record.get("picture"):
-        return record["picture"]
-    return f"results/{record['file'].removesuffix('.json')}.png" if curves(record) else None
+def picture_name(record: dict) -> str | None:
+    return record["file"].removesuffix(".json") + ".png" if curves(record) else None
 
 
 def draw(record: dict, path: pathlib.Path) -> None:
@@ -380,8 +374,8 @@ def render(records: list[dict]) -> str:
                       "", *describe(record)]
             for caption, rows in VIEWS.get(name, tables)(record["results"]):
                 lines += [""] + ([caption, ""] if caption else []) + rows
-            if picture_path(record):
-                lines += ["", f"![{record['file']}]({picture_path(record)})"]
+            if picture_name(record):
+                lines += ["", f"![{record['file']}](results/{picture_name(record)})"]
     return "\n".join(lines) + "\n"
 
 
@@ -409,8 +403,8 @@ def main_cli(argv=None) -> int:
         return 0
     OUTPUT.write_text(text, encoding="utf-8")
     for record in load_records():
-        if curves(record):
-            draw(record, ROOT / "docs" / picture_path(record))
+        if picture_name(record):
+            draw(record, RECORDS / picture_name(record))
     print(f"wrote {OUTPUT.relative_to(ROOT)}", file=sys.stderr)
     return 0
 

@@ -148,6 +148,7 @@ def losses(extractor: keras.Model, image: tf.Tensor, goal: Goal, layers: backbon
 # edge correlation of the two, 1 when every outline is where it was.
 KEPT_OUTLINES = 0.8
 
+
 def _matrix_power(covariance: np.ndarray, power: float) -> np.ndarray:
     """A symmetric positive semi-definite (3, 3) matrix to the power 1/2 or -1/2."""
     eigenvalues, eigenvectors = np.linalg.eigh(covariance)
